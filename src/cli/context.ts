@@ -1,0 +1,44 @@
+// Shared start-up for commands: load and validate the configuration (before any connection),
+// print its warnings, and open the database with the configured pool settings.
+import type { Config, ConfigScope } from "../config/index.ts";
+import { loadConfig } from "../config/index.ts";
+import { connectDb, type Sql } from "../db/client.ts";
+import { ConfigError } from "../errors.ts";
+import type { Ui } from "./ui.ts";
+
+export type FlagValues = Record<string, string | boolean | undefined>;
+
+export const DSN_REQUIRED = "DSN required (use --dsn, DATABASE_URL, or config file)";
+
+/** Flag values as citty parsed them, keyed by declared flag name; undefined when not given. */
+export function flagValues(args: Record<string, unknown>, names: readonly string[]): FlagValues {
+  const out: FlagValues = {};
+  for (const name of names) {
+    const value = args[name];
+    out[name] = typeof value === "string" || typeof value === "boolean" ? value : undefined;
+  }
+  return out;
+}
+
+export async function loadCommandConfig(ui: Ui, scope: ConfigScope, flags: FlagValues): Promise<Config> {
+  const config = await loadConfig({ scope, flags });
+  for (const warning of config.warnings) ui.warn(warning);
+  return config;
+}
+
+export function requireDsn(config: Config): string {
+  if (config.dsn.trim() === "") throw new ConfigError([DSN_REQUIRED]);
+  return config.dsn;
+}
+
+/** Connects within the configured timeout or throws one clear DatabaseUnavailableError. */
+export async function openDatabase(config: Config, options: { poolSize?: number } = {}): Promise<Sql> {
+  return connectDb({
+    dsn: requireDsn(config),
+    env: config.env,
+    poolSize: options.poolSize ?? config.database.poolSize,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    prepare: config.database.prepare,
+    applicationName: "reproq",
+  });
+}

@@ -1,0 +1,42 @@
+// reproq migrate [--dry-run]: create or upgrade the schema (SPEC §3).
+import { defineCommand } from "citty";
+import { configArgs } from "../config/index.ts";
+import { closeDb } from "../db/client.ts";
+import { migrate } from "../db/migrate.ts";
+import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { createUi } from "./ui.ts";
+
+const settingArgs = configArgs("db");
+
+export default defineCommand({
+  meta: {
+    name: "migrate",
+    description: "Create or upgrade the database schema (run after Django's manage.py migrate)",
+  },
+  args: {
+    ...settingArgs,
+    "dry-run": { type: "boolean", description: "List the migrations and statements that would run; change nothing" },
+    json: { type: "boolean", description: "Print the result as one JSON document" },
+  },
+  async run({ args }) {
+    const ui = createUi();
+    const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
+    // One connection for the runner's advisory lock, one spare.
+    const sql = await openDatabase(config, { poolSize: 2 });
+    try {
+      const dryRun = args["dry-run"] === true;
+      const lines: string[] = [];
+      const log = (line: string) => (dryRun || args.json ? lines.push(line) : ui.info(line));
+      const result = await migrate(sql, { dryRun, log });
+      if (args.json) {
+        ui.out(JSON.stringify({ dry_run: dryRun, ...result, log: lines }));
+        return 0;
+      }
+      for (const line of dryRun ? lines : []) ui.out(line);
+      if (!dryRun && result.applied.length > 0) ui.success(`Applied ${result.applied.length} migration(s): ${result.applied.join(", ")}`);
+      return 0;
+    } finally {
+      await closeDb(sql);
+    }
+  },
+});

@@ -1,0 +1,13 @@
+// The command tree. Commands are imported lazily so `reproq --version` loads almost nothing.
+import { defineCommand } from "citty";
+import { VERSION } from "../version.ts";
+
+export const rootCommand = defineCommand({
+  meta: { name: "reproq", version: VERSION, description: "Postgres-backed background-task worker for Django (reproq-django)" },
+  subCommands: {
+    migrate: () => import("./migrate.ts").then((m) => m.default),
+    doctor: () => import("./doctor.ts").then((m) => m.default),
+    config: () => import("./config.ts").then((m) => m.default),
+    version: () => import("./version.ts").then((m) => m.default),
+  },
+});

@@ -1,0 +1,217 @@
+// The registry: every setting reproq reads, in one table. Flags, env parsing, file parsing,
+// validation, --help text, docs/configuration.md and the example files are all derived from it,
+// so adding a setting here (plus one line in build.ts) is the whole job.
+
+import { hostname } from "node:os";
+import { EXECUTOR_KINDS, LOG_FORMATS, LOG_LEVELS, PAYLOAD_MODES, type CommandScope, type ConfigScope } from "./types.ts";
+
+export type SettingKind =
+  | "string"
+  | "int"
+  | "float"
+  | "bool"
+  | "duration" // Go duration text → milliseconds
+  | "seconds-or-duration" // Go duration, or bare digits meaning seconds → milliseconds
+  | "list" // file: array of strings; env/flag: comma-separated
+  | "enum";
+
+/** A value as it may appear in a file, before parsing (durations stay Go text). */
+export type RawValue = string | number | boolean | readonly string[];
+
+export interface FileAlias {
+  /** File key read instead of the main key by one command, e.g. worker.dsn. */
+  readonly key: string;
+  readonly scope: CommandScope;
+  readonly description: string;
+}
+
+export interface Setting {
+  /** Canonical name and main file key, e.g. "worker.concurrency". */
+  readonly key: string;
+  readonly kind: SettingKind;
+  /** Environment variables, first set (non-empty) one wins. */
+  readonly env: readonly string[];
+  /** Flag name without dashes (kebab-case). */
+  readonly flag: string;
+  readonly default: RawValue | (() => RawValue);
+  /** Shown instead of the default when it is computed at run time. */
+  readonly defaultText?: string;
+  /** Commands that use it; "all" (doctor) covers every setting. */
+  readonly scopes: readonly CommandScope[];
+  readonly description: string;
+  /** citty valueHint for --help. */
+  readonly hint?: string;
+  readonly options?: readonly string[];
+  /** Inclusive bounds; `above` is an exclusive lower bound. Durations compare in milliseconds. */
+  readonly min?: number;
+  readonly max?: number;
+  readonly above?: number;
+  readonly nonEmpty?: boolean;
+  /** What an empty list turns into (queues: ["default"]). */
+  readonly emptyList?: readonly string[];
+  readonly aliases?: readonly FileAlias[];
+  /** Value written in the example files when it differs from the default. */
+  readonly example?: RawValue;
+  /** Extra comment line in the example files. */
+  readonly exampleNote?: string;
+}
+
+const ALL: readonly CommandScope[] = ["worker", "beat", "db"];
+const RUNNERS: readonly CommandScope[] = ["worker", "beat"];
+const WORKER: readonly CommandScope[] = ["worker"];
+const BEAT: readonly CommandScope[] = ["beat"];
+const MIB = 1048576;
+
+export const SETTINGS: readonly Setting[] = [
+  // Top level
+  { key: "dsn", kind: "string", env: ["DATABASE_URL"], flag: "dsn", default: "", scopes: ALL, hint: "url",
+    description: "Postgres connection string", example: "postgres://user:pass@localhost:5432/reproq?sslmode=disable",
+    aliases: [
+      { key: "worker.dsn", scope: "worker", description: "Overrides the top-level dsn for reproq worker" },
+      { key: "beat.dsn", scope: "beat", description: "Overrides the top-level dsn for reproq beat" },
+    ] },
+  { key: "log_format", kind: "enum", options: LOG_FORMATS, env: ["REPROQ_LOG_FORMAT"], flag: "log-format", default: "auto",
+    scopes: ALL, description: "Log output: json, pretty, or auto (json when stdout is not a terminal)" },
+  { key: "log_level", kind: "enum", options: LOG_LEVELS, env: ["REPROQ_LOG_LEVEL"], flag: "log-level", default: "info",
+    scopes: ALL, description: "Lowest level of log lines written" },
+  { key: "low_memory_mode", kind: "bool", env: ["LOW_MEMORY_MODE"], flag: "low-memory-mode", default: false,
+    scopes: RUNNERS, description: "Turn off the HTTP server (health, metrics, events) to save memory" },
+  { key: "memory_log_interval", kind: "seconds-or-duration", env: ["REPROQ_MEMORY_LOG_INTERVAL"],
+    flag: "memory-log-interval", default: "0", min: 0, scopes: RUNNERS,
+    description: "Log memory usage this often (0 = off; bare digits are seconds)" },
+
+  // [database]
+  { key: "database.pool_size", kind: "int", min: 1, env: ["REPROQ_DB_POOL_SIZE"], flag: "db-pool-size", default: 10,
+    scopes: ALL, hint: "n", description: "Most open database connections" },
+  { key: "database.connect_timeout", kind: "duration", above: 0, env: ["REPROQ_CONNECT_TIMEOUT"],
+    flag: "connect-timeout", default: "10s", scopes: ALL, description: "Give up connecting to Postgres after this long" },
+  { key: "database.prepare", kind: "bool", env: ["REPROQ_PREPARE"], flag: "prepare", default: true, scopes: ALL,
+    description: "Use prepared statements (turn off for PgBouncer transaction pooling)" },
+
+  // [worker]
+  { key: "worker.worker_id", kind: "string", nonEmpty: true, env: ["WORKER_ID"], flag: "worker-id", scopes: WORKER,
+    default: () => `${hostname()}-${process.pid}`, defaultText: "<hostname>-<pid>", example: "worker-1", hint: "id",
+    description: "Unique worker id" },
+  { key: "worker.process_role", kind: "string", env: ["REPROQ_PROCESS_ROLE"], flag: "process-role", default: "worker",
+    scopes: WORKER, hint: "role", description: "Process role label in events" },
+  { key: "worker.queues", kind: "list", emptyList: ["default"], env: ["QUEUE_NAMES"], flag: "queues",
+    default: ["default"], example: ["default", "high"], scopes: WORKER, hint: "a,b", description: "Queues to take tasks from" },
+  { key: "worker.allowed_task_modules", kind: "list", env: ["ALLOWED_TASK_MODULES"], flag: "allowed-task-modules",
+    default: [], example: ["myapp.tasks.", "tasks."], scopes: WORKER, hint: "a.,b.",
+    exampleNote: 'Use ["*"] to disable task module validation (dev only)',
+    description: "Task module prefixes allowed to run (empty = myapp.tasks., tasks.; * = no check)" },
+  { key: "worker.concurrency", kind: "int", min: 1, env: ["REPROQ_CONCURRENCY"], flag: "concurrency", default: 10,
+    scopes: WORKER, hint: "n", description: "Max concurrent tasks" },
+  { key: "worker.poll_min_backoff", kind: "duration", above: 0, env: ["REPROQ_POLL_MIN_BACKOFF"],
+    flag: "poll-min-backoff", default: "100ms", scopes: WORKER, description: "Shortest sleep after an empty poll" },
+  { key: "worker.poll_max_backoff", kind: "duration", above: 0, env: ["REPROQ_POLL_MAX_BACKOFF"],
+    flag: "poll-max-backoff", default: "5s", scopes: WORKER, description: "Longest sleep after empty polls" },
+  { key: "worker.lease_seconds", kind: "int", min: 1, env: ["REPROQ_LEASE_SECONDS"], flag: "lease-seconds",
+    default: 300, scopes: WORKER, hint: "n", description: "Seconds a claimed task stays leased without a heartbeat" },
+  { key: "worker.heartbeat_seconds", kind: "int", min: 0, env: ["REPROQ_HEARTBEAT_SECONDS"], flag: "heartbeat-seconds",
+    default: 60, scopes: WORKER, hint: "n", description: "Seconds between lease renewals of a running task (0 = none)" },
+  { key: "worker.reclaim_interval_seconds", kind: "int", min: 0, env: ["REPROQ_RECLAIM_INTERVAL_SECONDS"],
+    flag: "reclaim-interval-seconds", default: 60, scopes: WORKER, hint: "n",
+    description: "Seconds between sweeps for expired leases (0 = off)" },
+  { key: "worker.python_bin", kind: "string", nonEmpty: true, env: ["REPROQ_PYTHON_BIN"], flag: "python-bin",
+    default: "python3", scopes: WORKER, hint: "path", description: "Python interpreter that runs the executor" },
+  { key: "worker.executor_module", kind: "string", nonEmpty: true, env: ["REPROQ_EXECUTOR_MODULE"],
+    flag: "executor-module", default: "reproq_django.executor", scopes: WORKER, hint: "module",
+    description: "Python module started with -m as the executor" },
+  { key: "worker.payload_mode", kind: "enum", options: PAYLOAD_MODES, env: ["REPROQ_PAYLOAD_MODE"],
+    flag: "payload-mode", default: "stdin", scopes: WORKER, description: "How the task payload reaches the executor" },
+  { key: "worker.max_payload_bytes", kind: "int", min: 1, env: ["REPROQ_MAX_PAYLOAD_BYTES"], flag: "max-payload-bytes",
+    default: MIB, scopes: WORKER, hint: "bytes", description: "Largest payload handed to the executor" },
+  { key: "worker.max_stdout_bytes", kind: "int", min: 1, env: ["REPROQ_MAX_STDOUT_BYTES"], flag: "max-stdout-bytes",
+    default: MIB, scopes: WORKER, hint: "bytes", description: "Executor stdout kept per attempt" },
+  { key: "worker.max_stderr_bytes", kind: "int", min: 1, env: ["REPROQ_MAX_STDERR_BYTES"], flag: "max-stderr-bytes",
+    default: MIB, scopes: WORKER, hint: "bytes", description: "Executor stderr kept per attempt" },
+  { key: "worker.logs_dir", kind: "string", env: ["REPROQ_LOGS_DIR"], flag: "logs-dir", default: "", scopes: WORKER,
+    hint: "dir", description: "Directory for per-attempt task logs (empty = off)" },
+  { key: "worker.exec_timeout", kind: "duration", above: 0, env: ["REPROQ_EXEC_TIMEOUT"], flag: "exec-timeout",
+    default: "1h", scopes: WORKER, description: "Longest a task may run (a task's own timeout can only shorten it)" },
+  { key: "worker.max_attempts_default", kind: "int", min: 1, env: ["REPROQ_MAX_ATTEMPTS_DEFAULT"],
+    flag: "max-attempts-default", default: 3, scopes: WORKER, hint: "n",
+    description: "Attempts allowed when a row does not say" },
+  { key: "worker.shutdown_timeout", kind: "duration", min: 0, env: ["REPROQ_SHUTDOWN_TIMEOUT"], flag: "shutdown-timeout",
+    default: "30s", scopes: WORKER, description: "On SIGTERM, how long running tasks may finish before being stopped" },
+  { key: "worker.priority_aging_factor", kind: "float", env: ["PRIORITY_AGING_FACTOR"], flag: "priority-aging-factor",
+    default: 60, scopes: WORKER, hint: "seconds", description: "Seconds of waiting per priority point (≤ 0 = no aging)" },
+  { key: "worker.listen", kind: "bool", env: ["REPROQ_LISTEN"], flag: "listen", default: true, scopes: WORKER,
+    description: "Wake up on LISTEN/NOTIFY (turn off for PgBouncer transaction pooling)" },
+  { key: "worker.claim_batch_size", kind: "int", min: 1, env: ["REPROQ_CLAIM_BATCH_SIZE"], flag: "claim-batch-size",
+    default: 100, scopes: WORKER, hint: "n", description: "Most tasks claimed by one statement" },
+  { key: "worker.retry_base_seconds", kind: "float", min: 0, env: ["REPROQ_RETRY_BASE_SECONDS"],
+    flag: "retry-base-seconds", default: 30, scopes: WORKER, hint: "seconds",
+    description: "Retry delay after the first failed attempt; doubles with each attempt" },
+  { key: "worker.retry_max_seconds", kind: "float", min: 0, env: ["REPROQ_RETRY_MAX_SECONDS"], flag: "retry-max-seconds",
+    default: 3600, scopes: WORKER, hint: "seconds", description: "Longest retry delay" },
+  { key: "worker.retry_jitter", kind: "float", min: 0, max: 1, env: ["REPROQ_RETRY_JITTER"], flag: "retry-jitter",
+    default: 0.1, scopes: WORKER, hint: "fraction", description: "Random spread of retry delays (0.1 = ±10%)" },
+  { key: "worker.registry_heartbeat_seconds", kind: "int", min: 1, env: ["REPROQ_REGISTRY_HEARTBEAT_SECONDS"],
+    flag: "registry-heartbeat-seconds", default: 30, scopes: WORKER, hint: "n",
+    description: "Seconds between updates of this worker's reproq_workers row" },
+  { key: "worker.executor", kind: "enum", options: EXECUTOR_KINDS, env: ["REPROQ_EXECUTOR"], flag: "executor",
+    default: "python", scopes: WORKER, description: "Executor kind: python (python_bin -m executor_module) or command" },
+  { key: "worker.executor_command", kind: "list", env: ["REPROQ_EXECUTOR_COMMAND"], flag: "executor-command",
+    default: [], scopes: WORKER, hint: "prog,arg", description: "Program and arguments run when executor is command" },
+  { key: "worker.executor_env_deny", kind: "list", env: ["REPROQ_EXECUTOR_ENV_DENY"], flag: "executor-env-deny",
+    default: ["METRICS_AUTH_TOKEN"], scopes: WORKER, hint: "A,B",
+    description: "Environment variables removed before starting the executor" },
+
+  // [beat]
+  { key: "beat.interval", kind: "duration", above: 0, env: ["REPROQ_BEAT_INTERVAL"], flag: "interval", default: "30s",
+    scopes: BEAT, description: "How often beat looks for due periodic tasks" },
+  { key: "beat.process_role", kind: "string", env: ["REPROQ_PROCESS_ROLE"], flag: "process-role", default: "beat",
+    scopes: BEAT, hint: "role", description: "Process role label in beat logs" },
+
+  // [metrics]
+  { key: "metrics.addr", kind: "string", env: ["METRICS_ADDR"], flag: "metrics-addr", default: "",
+    example: "127.0.0.1:9090", scopes: WORKER, hint: "host:port",
+    description: "Address for health, metrics and events (wins over port)" },
+  { key: "metrics.port", kind: "int", min: 0, max: 65535, env: ["METRICS_PORT"], flag: "metrics-port", default: 0,
+    scopes: WORKER, hint: "port", description: "Port for health, metrics and events on all interfaces (0 = off)" },
+  { key: "metrics.auth_token", kind: "string", env: ["METRICS_AUTH_TOKEN"], flag: "metrics-auth-token", default: "",
+    scopes: WORKER, hint: "token", description: "Bearer token (also the JWT secret) for the HTTP endpoints" },
+  { key: "metrics.allow_cidrs", kind: "list", env: ["METRICS_ALLOW_CIDRS"], flag: "metrics-allow-cidrs", default: [],
+    example: ["127.0.0.1/32"], scopes: WORKER, hint: "cidr,cidr", description: "IP/CIDR allow-list for the HTTP endpoints" },
+  { key: "metrics.auth_limit", kind: "int", min: 1, env: ["METRICS_AUTH_LIMIT"], flag: "metrics-auth-limit", default: 30,
+    scopes: WORKER, hint: "n", description: "Unauthorized requests allowed per host per window" },
+  { key: "metrics.auth_window", kind: "duration", above: 0, env: ["METRICS_AUTH_WINDOW"], flag: "metrics-auth-window",
+    default: "1m", scopes: WORKER, description: "Window for counting unauthorized requests" },
+  { key: "metrics.auth_max_entries", kind: "int", min: 1, env: ["METRICS_AUTH_MAX_ENTRIES"],
+    flag: "metrics-auth-max-entries", default: 1000, scopes: WORKER, hint: "n",
+    description: "Most hosts tracked by the unauthorized-request limiter" },
+  { key: "metrics.tls_cert", kind: "string", env: ["METRICS_TLS_CERT"], flag: "metrics-tls-cert", default: "",
+    scopes: WORKER, hint: "path", description: "TLS certificate file for the HTTP endpoints" },
+  { key: "metrics.tls_key", kind: "string", env: ["METRICS_TLS_KEY"], flag: "metrics-tls-key", default: "",
+    scopes: WORKER, hint: "path", description: "TLS private key file for the HTTP endpoints" },
+  { key: "metrics.tls_client_ca", kind: "string", env: ["METRICS_TLS_CLIENT_CA"], flag: "metrics-tls-client-ca",
+    default: "", scopes: WORKER, hint: "path", description: "CA bundle; when set, clients must present a certificate (mTLS)" },
+];
+
+/** File sections (tables) and the commands that read them. */
+export const SECTIONS = ["database", "worker", "beat", "metrics"] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
+
+/** Every key a config file may contain, including aliases like worker.dsn. */
+export const KNOWN_FILE_KEYS: ReadonlySet<string> = new Set(
+  SETTINGS.flatMap((s) => [s.key, ...(s.aliases ?? []).map((a) => a.key)]),
+);
+
+/** The section a key lives in ("" for top-level keys). */
+export function sectionOf(key: string): string {
+  const dot = key.indexOf(".");
+  return dot === -1 ? "" : key.slice(0, dot);
+}
+
+export function defaultOf(setting: Setting): RawValue {
+  return typeof setting.default === "function" ? setting.default() : setting.default;
+}
+
+/** Whether a command scope uses (and so validates) a setting. */
+export function inScope(setting: Setting, scope: ConfigScope): boolean {
+  return scope === "all" || setting.scopes.includes(scope);
+}

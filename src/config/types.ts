@@ -1,0 +1,112 @@
+// The shape of the one configuration object every command receives. Durations are
+// milliseconds; every object and array is frozen.
+
+export type ConfigScope = "worker" | "beat" | "db" | "all";
+/** The scopes a setting can belong to; "all" (doctor) covers every setting. */
+export type CommandScope = Exclude<ConfigScope, "all">;
+
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export const PAYLOAD_MODES = ["stdin", "file", "inline"] as const;
+export const EXECUTOR_KINDS = ["python", "command"] as const;
+
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type PayloadMode = (typeof PAYLOAD_MODES)[number];
+export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+
+export interface DatabaseConfig {
+  readonly poolSize: number;
+  readonly connectTimeoutMs: number;
+  /** Prepared statements; off for PgBouncer in transaction pooling mode. */
+  readonly prepare: boolean;
+}
+
+export interface LogConfig {
+  /** auto = json when stdout is not a TTY, pretty otherwise. */
+  readonly format: LogFormat;
+  readonly level: LogLevel;
+}
+
+export interface WorkerConfig {
+  readonly workerId: string;
+  readonly processRole: string;
+  readonly queues: readonly string[];
+  /** Empty means "use the built-in fallback" (myapp.tasks., tasks.); ["*"] disables the check. */
+  readonly allowedTaskModules: readonly string[];
+  readonly concurrency: number;
+  readonly pollMinBackoffMs: number;
+  readonly pollMaxBackoffMs: number;
+  readonly leaseSeconds: number;
+  /** 0 disables per-task heartbeats. */
+  readonly heartbeatSeconds: number;
+  /** 0 disables reclaiming expired leases. */
+  readonly reclaimIntervalSeconds: number;
+  readonly pythonBin: string;
+  readonly executorModule: string;
+  readonly payloadMode: PayloadMode;
+  readonly maxPayloadBytes: number;
+  readonly maxStdoutBytes: number;
+  readonly maxStderrBytes: number;
+  /** "" disables log files. */
+  readonly logsDir: string;
+  readonly execTimeoutMs: number;
+  readonly maxAttemptsDefault: number;
+  readonly shutdownTimeoutMs: number;
+  /** Seconds of waiting per priority point; ≤ 0 disables aging. */
+  readonly priorityAgingFactor: number;
+  readonly listen: boolean;
+  readonly claimBatchSize: number;
+  readonly retryBaseSeconds: number;
+  readonly retryMaxSeconds: number;
+  readonly retryJitter: number;
+  readonly registryHeartbeatSeconds: number;
+  readonly executor: ExecutorKind;
+  readonly executorCommand: readonly string[];
+  readonly executorEnvDeny: readonly string[];
+}
+
+export interface BeatConfig {
+  readonly intervalMs: number;
+  readonly processRole: string;
+}
+
+export interface MetricsConfig {
+  /** "" = not set; wins over port. */
+  readonly addr: string;
+  /** 0 = disabled. */
+  readonly port: number;
+  readonly authToken: string;
+  readonly allowCidrs: readonly string[];
+  readonly authLimit: number;
+  readonly authWindowMs: number;
+  readonly authMaxEntries: number;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly tlsClientCa: string;
+}
+
+/** Where a setting's value came from: "default" | "file <path>" | "env NAME" | "flag --name". */
+export type SettingSource = string;
+
+export interface Config {
+  /** "" when no DSN was given anywhere (commands that need one report it). */
+  readonly dsn: string;
+  readonly configFile: string | null;
+  /** Non-fatal findings (unknown keys, …) for the CLI to print. */
+  readonly warnings: readonly string[];
+  /** Setting key (e.g. "worker.concurrency") → where its value came from. */
+  readonly sources: Readonly<Record<string, SettingSource>>;
+  /** Setting key → resolved value (durations in milliseconds), for `reproq config`. */
+  readonly settings: Readonly<Record<string, string | number | boolean | readonly string[]>>;
+  /** Snapshot of the environment, for the executor and PG* variables. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly database: DatabaseConfig;
+  readonly log: LogConfig;
+  readonly lowMemoryMode: boolean;
+  /** 0 = memory logging off. */
+  readonly memoryLogIntervalMs: number;
+  readonly worker: WorkerConfig;
+  readonly beat: BeatConfig;
+  readonly metrics: MetricsConfig;
+}

@@ -1,0 +1,43 @@
+// The migration files, imported as text so they are compiled into the binary (nothing reads SQL
+// from disk at run time). Add a new file here, in order, with the next number.
+
+import m0001 from "../../migrations/0001_tables.sql" with { type: "text" };
+import m0002 from "../../migrations/0002_task_path.sql" with { type: "text" };
+import m0003 from "../../migrations/0003_indexes.sql" with { type: "text" };
+import m0004 from "../../migrations/0004_notify.sql" with { type: "text" };
+import { isNoTransaction } from "./sql-split.ts";
+
+export interface Migration {
+  /** "0001" — the key recorded in reproq_schema_migrations.version. */
+  version: string;
+  /** "tables" */
+  name: string;
+  /** "0001_tables.sql" */
+  file: string;
+  text: string;
+  /** sha256 of the file text, lowercase hex; recorded to notice edited files. */
+  checksum: string;
+  /** First line carries `-- reproq:no-transaction`: run statement by statement in autocommit. */
+  noTransaction: boolean;
+}
+
+/** Builds a Migration from its file name (`NNNN_name.sql`) and text. */
+export function defineMigration(file: string, text: string): Migration {
+  const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
+  if (!match) throw new Error(`bad migration file name ${file}`);
+  return {
+    version: match[1]!,
+    name: match[2]!,
+    file,
+    text,
+    checksum: new Bun.CryptoHasher("sha256").update(text).digest("hex"),
+    noTransaction: isNoTransaction(text),
+  };
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  defineMigration("0001_tables.sql", m0001),
+  defineMigration("0002_task_path.sql", m0002),
+  defineMigration("0003_indexes.sql", m0003),
+  defineMigration("0004_notify.sql", m0004),
+];
