@@ -3,7 +3,7 @@
 import { defineCommand } from "citty";
 import { configArgs, explainConfig, type ConfigScope } from "../config/index.ts";
 import { flagValues, loadCommandConfig } from "./context.ts";
-import { createUi } from "./ui.ts";
+import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("all");
 const SCOPES = ["worker", "beat", "db", "all"] as const;
@@ -15,8 +15,9 @@ export default defineCommand({
     json: { type: "boolean", description: "Print the settings as one JSON document" },
     ...settingArgs,
   },
-  async run({ args }) {
-    const ui = createUi();
+  async run(context) {
+    const { args } = context;
+    const ui = uiOf(context);
     const scope = (args.for ?? "all") as ConfigScope;
     const config = await loadCommandConfig(ui, scope, flagValues(args, Object.keys(settingArgs)));
     const settings = explainConfig(config, scope);

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
 import { runDoctor, type DoctorCheck } from "../doctor/index.ts";
 import { flagValues } from "./context.ts";
-import { createUi } from "./ui.ts";
+import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
 
@@ -16,8 +16,9 @@ export default defineCommand({
     ...settingArgs,
     json: { type: "boolean", description: "Print the checks as one JSON document" },
   },
-  async run({ args }) {
-    const ui = createUi();
+  async run(context) {
+    const { args } = context;
+    const ui = uiOf(context);
     const report = await runDoctor({ flags: flagValues(args, Object.keys(settingArgs)) });
     if (args.json) {
       ui.out(JSON.stringify(report));

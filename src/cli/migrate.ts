@@ -4,7 +4,7 @@ import { configArgs } from "../config/index.ts";
 import { closeDb } from "../db/client.ts";
 import { migrate } from "../db/migrate.ts";
 import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
-import { createUi } from "./ui.ts";
+import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
 
@@ -18,8 +18,9 @@ export default defineCommand({
     "dry-run": { type: "boolean", description: "List the migrations and statements that would run; change nothing" },
     json: { type: "boolean", description: "Print the result as one JSON document" },
   },
-  async run({ args }) {
-    const ui = createUi();
+  async run(context) {
+    const { args } = context;
+    const ui = uiOf(context);
     const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
     // One connection for the runner's advisory lock, one spare.
     const sql = await openDatabase(config, { poolSize: 2 });

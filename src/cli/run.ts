@@ -53,7 +53,7 @@ export async function runCli(root: AnyCommand, argv: readonly string[], ui: Ui):
       throw new UsageError(message, ["", ...usage.split("\n")]);
     }
     const normalised = normaliseArgv(path.join(" "), await commandArgs(command), rest);
-    const { result } = await runCommand(command, { rawArgs: normalised });
+    const { result } = await runCommand(command, { rawArgs: normalised, data: { ui } });
     return typeof result === "number" ? result : EXIT_OK;
   } catch (error) {
     const { headline, details } = describeError(error);

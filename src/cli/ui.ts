@@ -1,6 +1,7 @@
 // Human-facing output for commands: consola on a terminal, plain lines otherwise (so scripts
 // can parse what we print). Structured JSON logs for worker/beat live in observability/.
-import { createConsola, type ConsolaInstance } from "consola";
+import { isatty } from "node:tty";
+import type { ConsolaInstance } from "consola";
 
 export interface Ui {
   readonly stdoutIsTty: boolean;
@@ -14,31 +15,22 @@ export interface Ui {
   error(message: string, details?: readonly string[]): void;
 }
 
-export function createUi(streams: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): Ui {
-  const stdoutIsTty = Boolean(streams.stdout.isTTY);
-  const stderrIsTty = Boolean(streams.stderr.isTTY);
+/**
+ * consola is loaded only for a terminal, and plain output goes through console.log/error rather
+ * than process.stdout/stderr: both the library and Node's stream objects cost tens of
+ * milliseconds of start-up.
+ */
+export async function createUi(): Promise<Ui> {
+  const stdoutIsTty = isatty(1);
+  const stderrIsTty = isatty(2);
   const fancy: ConsolaInstance | null = stderrIsTty
-    ? createConsola({ stdout: streams.stderr, stderr: streams.stderr, formatOptions: { date: false } })
+    ? (await import("consola")).createConsola({ stdout: process.stderr, stderr: process.stderr, formatOptions: { date: false } })
     : null;
-  const plainErr = (prefix: string, message: string) => streams.stderr.write(`${prefix}${message}\n`);
-  // A reader that goes away (`reproq … | head`) is not an error: stop writing, exit normally.
-  let stdoutClosed = false;
-  const out = (line: string) => {
-    if (stdoutClosed) return;
-    try {
-      streams.stdout.write(`${line}\n`);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EPIPE") throw error;
-      stdoutClosed = true;
-    }
-  };
-  streams.stdout.on?.("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") stdoutClosed = true;
-  });
+  const plainErr = (prefix: string, message: string) => console.error(`${prefix}${message}`);
   return {
     stdoutIsTty,
     stderrIsTty,
-    out,
+    out: (line) => console.log(line),
     info: (message) => (fancy ? fancy.info(message) : plainErr("", message)),
     success: (message) => (fancy ? fancy.success(message) : plainErr("", message)),
     warn: (message) => (fancy ? fancy.warn(message) : plainErr("warning: ", message)),
@@ -50,4 +42,11 @@ export function createUi(streams: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       }
     },
   };
+}
+
+/** The Ui the runner hands every command through citty's `data`. */
+export function uiOf(context: { data?: unknown }): Ui {
+  const ui = (context.data as { ui?: Ui } | undefined)?.ui;
+  if (!ui) throw new Error("command run without a Ui (use runCli)");
+  return ui;
 }

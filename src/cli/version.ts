@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
 import { versionLine } from "./run.ts";
-import { createUi } from "./ui.ts";
+import { uiOf } from "./ui.ts";
 
 export default defineCommand({
   meta: { name: "version", description: "Print the version and exit (never touches the network or database)" },
-  run() {
-    createUi().out(versionLine());
+  run(context) {
+    uiOf(context).out(versionLine());
   },
 });
