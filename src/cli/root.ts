@@ -5,6 +5,7 @@ import { VERSION } from "../version.ts";
 export const rootCommand = defineCommand({
   meta: { name: "reproq", version: VERSION, description: "Postgres-backed background-task worker for Django (reproq-django)" },
   subCommands: {
+    worker: () => import("./worker.ts").then((m) => m.default),
     migrate: () => import("./migrate.ts").then((m) => m.default),
     doctor: () => import("./doctor.ts").then((m) => m.default),
     config: () => import("./config.ts").then((m) => m.default),

@@ -1,0 +1,57 @@
+// reproq worker: claim and run tasks until SIGTERM/SIGINT (SPEC §4). Accepts every flag
+// `manage.py reproq worker` passes; all settings also come from env and the config file.
+import { hostname } from "node:os";
+import { defineCommand } from "citty";
+import { configArgs } from "../config/index.ts";
+import { closeDb } from "../db/client.ts";
+import { createExecutor } from "../executor/index.ts";
+import { createLogger } from "../observability/logger.ts";
+import { BUILD_CHANNEL, VERSION } from "../version.ts";
+import { Worker } from "../worker/runtime.ts";
+import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { uiOf } from "./ui.ts";
+
+const settingArgs = configArgs("worker");
+
+export default defineCommand({
+  meta: { name: "worker", description: "Claim due tasks and run them through the executor until stopped" },
+  args: settingArgs,
+  async run(context) {
+    const ui = uiOf(context);
+    const config = await loadCommandConfig(ui, "worker", flagValues(context.args, Object.keys(settingArgs)));
+    const worker = config.worker;
+    const logger = await createLogger({ format: config.log.format, level: config.log.level, base: { worker_id: worker.workerId } });
+
+    if (worker.payloadMode === "inline") {
+      if (BUILD_CHANNEL === "release") {
+        logger.error("Payload mode inline disabled in production builds; use stdin or file", { payload_mode: "inline" });
+        return 1;
+      }
+      logger.warn("Payload mode inline exposes payload in process args; prefer stdin or file", { payload_mode: "inline" });
+    }
+    if (config.lowMemoryMode) logger.warn("Low memory mode enabled; metrics/health/events disabled", { env: "LOW_MEMORY_MODE" });
+    else if (config.metrics.addr || config.metrics.port > 0) {
+      logger.warn("The metrics/health/events server is not part of this build yet; the --metrics-* settings are accepted and ignored");
+    }
+
+    const sql = await openDatabase(config);
+    const runtime = new Worker({
+      sql,
+      worker,
+      executor: createExecutor({ worker, env: config.env }),
+      logger,
+      identity: { workerId: worker.workerId, hostname: hostname(), concurrency: worker.concurrency, queues: worker.queues, version: VERSION },
+    });
+    const onSignal = () => runtime.requestShutdown();
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    try {
+      await runtime.run();
+    } finally {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      await closeDb(sql);
+    }
+    return 0;
+  },
+});

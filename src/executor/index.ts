@@ -1,0 +1,15 @@
+// The executor layer's public surface: what the worker runtime (and doctor, via probe.ts) uses.
+export { childEnvironment } from "./environment.ts";
+export { parseEnvelope, type EnvelopeParse } from "./envelope.ts";
+export { createExecutor } from "./executor.ts";
+export { DEFAULT_ALLOWED_TASK_MODULES, isTaskPathAllowed, resolveTaskPath } from "./task-path.ts";
+export { writeTaskLog } from "./task-log.ts";
+export {
+  TRUNCATION_MARKER,
+  type Envelope,
+  type ExecutionOutcome,
+  type ExecutionRequest,
+  type ExecutionResult,
+  type Executor,
+  type ExecutorOptions,
+} from "./types.ts";

@@ -1,0 +1,73 @@
+// The one interface between the worker runtime and task processes. The runtime hands over an
+// ExecutionRequest and always gets an ExecutionResult back (run() never throws); deciding what
+// the result means for the row (success, retry, failure kind) is the runtime's job.
+import type { WorkerConfig } from "../config/index.ts";
+
+export interface ExecutionRequest {
+  /** task_runs.result_id as a decimal string. */
+  resultId: string;
+  /** 1-based attempt count (attempts after the claim). */
+  attempt: number;
+  taskPath: string;
+  /** spec_json::text, passed to the executor byte-for-byte. */
+  payload: string;
+  /** Already min(task timeout, exec_timeout); ≤ 0 or non-finite means no limit. */
+  timeoutMs: number;
+  /** Aborted by the runtime for cancel / lost lease / shutdown: the process group is stopped. */
+  signal: AbortSignal;
+}
+
+export type ExecutionOutcome =
+  | "exited" // the process ended on its own (any exit code)
+  | "timeout" // we stopped it because timeoutMs elapsed
+  | "aborted" // we stopped it because request.signal aborted
+  | "payload_too_large" // never started: payload bytes > maxPayloadBytes
+  | "start_failed"; // never started: spawn error, temp file error, bad configuration
+
+export interface Envelope {
+  ok: boolean;
+  /** Raw JSON text of `return` (NaN/Infinity repaired to null); null when the key is absent. */
+  returnJson: string | null;
+  exceptionClass: string;
+  message: string;
+  traceback: string;
+}
+
+export interface ExecutionResult {
+  outcome: ExecutionOutcome;
+  /** Human text for errors_json, e.g. "timed out after 30s; stopped by SIGTERM". */
+  message: string;
+  /** null when killed by a signal or never started. */
+  exitCode: number | null;
+  /** Signal that ended the process, e.g. "SIGTERM". */
+  signal: string | null;
+  envelope: Envelope | null;
+  /** When envelope is null: why, describing what stdout held. */
+  envelopeProblem: string | null;
+  /** Captured text; ends with TRUNCATION_MARKER when the stream went over its limit. */
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  durationMs: number;
+  pid: number | null;
+}
+
+export interface Executor {
+  run(request: ExecutionRequest): Promise<ExecutionResult>;
+}
+
+export interface ExecutorOptions {
+  worker: WorkerConfig;
+  /** The config's environment snapshot; the child gets it minus worker.executorEnvDeny. */
+  env: Readonly<Record<string, string>>;
+  /** SIGTERM → SIGKILL delay for the process group. Default 5000. */
+  killGraceMs?: number;
+  /** How long to wait for pipe EOF once the direct child has exited. Default 2000. */
+  pipeDrainMs?: number;
+  /** Where payload files go (payload_mode file). Default env TMPDIR, else /tmp. */
+  tmpDir?: string;
+}
+
+/** Appended to captured text that went over its byte limit (same text as the Go worker). */
+export const TRUNCATION_MARKER = "\n[TRUNCATED due to size limit]";

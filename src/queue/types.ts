@@ -1,0 +1,81 @@
+// Row shapes and parameters shared by the queue/ statements and the worker runtime.
+// bigint ids (result_id, parent_id) travel as decimal strings (postgres.js default).
+
+export const TASK_STATUSES = ["READY", "RUNNING", "WAITING", "SUCCESSFUL", "FAILED", "CANCELLED"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** A row the worker just claimed (status RUNNING, leased_by = this worker). */
+export interface ClaimedTask {
+  resultId: string;
+  queueName: string;
+  priority: number;
+  /** spec_json::text, the exact bytes handed to the executor. */
+  specText: string;
+  /** Trimmed (CHAR(64) pads with blanks). */
+  specHash: string;
+  /** The column; null or "" when the row has none (the runtime then reads spec_json). */
+  taskPath: string | null;
+  /** After this claim's increment (1 on the first run). */
+  attempts: number;
+  maxAttempts: number;
+  timeoutSeconds: number;
+  enqueuedAt: Date;
+  leasedUntil: Date;
+  lockKey: string | null;
+  concurrencyKey: string | null;
+  concurrencyLimit: number;
+  workflowId: string | null;
+  parentId: string | null;
+}
+
+export interface ClaimParams {
+  workerId: string;
+  /** Queues this worker serves; served fairly (no queue starves another). */
+  queues: readonly string[];
+  /** Most rows to claim (free slots, capped by claim_batch_size). */
+  limit: number;
+  leaseSeconds: number;
+  /** Seconds of waiting per priority point; ≤ 0 disables aging. */
+  priorityAgingFactor: number;
+}
+
+/** One errors_json entry as the worker builds it; `at` is added by SQL from the DB clock. */
+export interface ErrorEntry {
+  kind: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+export interface SuccessCompletion {
+  resultId: string;
+  workerId: string;
+  /** Raw JSON text of the envelope's `return`; null = key absent (stored as SQL NULL). */
+  returnJson: string | null;
+  logsUri: string | null;
+}
+
+export type FailureDisposition =
+  /** READY again at NOW() + retryDelaySeconds; the attempt stays consumed. */
+  | { type: "retry"; retryDelaySeconds: number }
+  /** FAILED; propagates to workflows (chord callback) and WAITING chain descendants. */
+  | { type: "terminal" }
+  /** READY at NOW() with the attempt given back (worker shutdown killed it). */
+  | { type: "requeue" };
+
+export interface FailureCompletion {
+  resultId: string;
+  workerId: string;
+  error: ErrorEntry;
+  disposition: FailureDisposition;
+  /** Summary for last_error on terminal failure (already cut to 1024 bytes on a character boundary). */
+  lastError: string;
+  logsUri: string | null;
+}
+
+export interface CompletionOutcome {
+  /** Rows written. */
+  written: string[];
+  /** Rows whose fence (leased_by = worker AND status = RUNNING) no longer held: nothing written. */
+  fenced: string[];
+}
+

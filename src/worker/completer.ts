@@ -1,0 +1,107 @@
+// Writes outcomes. Successes are batched naturally: while one batch commits, the next ones queue
+// and go out together in the following statement (no artificial delay, so an idle worker writes
+// at once and a busy one writes many rows per round trip). Failures are written one by one (they
+// carry workflow propagation). Every write is retried through database outages until it commits,
+// the fence shows the lease is gone, or the completer is told to give up (shutdown deadline).
+import { isRetryableDbError, withDbRetry } from "../db/retryable.ts";
+import type { Sql } from "../db/client.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
+import { taskCompleteFailure, taskCompleteSuccessMany } from "../queue/index.ts";
+import type { FailureCompletion, SuccessCompletion } from "../queue/types.ts";
+import { OutageTracker } from "./outage.ts";
+
+/** written: committed; fenced: the row was no longer ours (nothing written); abandoned: gave up. */
+export type WriteResult = "written" | "fenced" | "abandoned";
+
+const MAX_BATCH = 500;
+const RETRY = { attempts: Number.POSITIVE_INFINITY, baseMs: 100, maxMs: 5_000 };
+
+interface Pending {
+  completion: SuccessCompletion;
+  resolve: (result: WriteResult) => void;
+}
+
+export class Completer {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private readonly giveUp = new AbortController();
+  private readonly outage: OutageTracker;
+
+  constructor(private readonly sql: Sql, private readonly logger: Logger) {
+    this.outage = new OutageTracker(logger, "Recording task results");
+  }
+
+  success(completion: SuccessCompletion): Promise<WriteResult> {
+    return new Promise((resolve) => {
+      this.queue.push({ completion, resolve });
+      this.flushing ??= this.drain();
+    });
+  }
+
+  async failure(completion: FailureCompletion): Promise<WriteResult> {
+    try {
+      const written = await this.retrying(() => taskCompleteFailure(this.sql, completion));
+      return written ? "written" : "fenced";
+    } catch (error) {
+      return this.abandoned(error, [completion.resultId]);
+    }
+  }
+
+  /** Waits until every queued success is written (or abandoned). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Stop retrying: pending writes resolve as abandoned (their rows are reclaimed later). */
+  abandon(): void {
+    this.giveUp.abort(new Error("completer stopped"));
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        await this.writeBatch(batch);
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    try {
+      const outcome = await this.retrying(() => taskCompleteSuccessMany(this.sql, batch.map((p) => p.completion)));
+      const fenced = new Set(outcome.fenced);
+      for (const pending of batch) pending.resolve(fenced.has(pending.completion.resultId) ? "fenced" : "written");
+    } catch (error) {
+      if (batch.length > 1 && !this.giveUp.signal.aborted) {
+        // A non-retryable error (a bad row?): write the rows one by one so only that row is lost.
+        for (const pending of batch) await this.writeBatch([pending]);
+        return;
+      }
+      const result = this.abandoned(error, batch.map((p) => p.completion.resultId));
+      for (const pending of batch) pending.resolve(result);
+    }
+  }
+
+  private async retrying<T>(write: () => Promise<T>): Promise<T> {
+    const result = await withDbRetry(write, {
+      ...RETRY,
+      signal: this.giveUp.signal,
+      onRetry: (error) => this.outage.failed(error),
+    });
+    this.outage.succeeded();
+    return result;
+  }
+
+  private abandoned(error: unknown, resultIds: string[]): WriteResult {
+    const why = this.giveUp.signal.aborted ? "gave up at shutdown" : isRetryableDbError(error) ? "database unavailable" : "write rejected";
+    this.logger.error("Failed to record task result; the row stays RUNNING until its lease expires and it is reclaimed", {
+      result_ids: resultIds,
+      reason: why,
+      error: errorMessage(error),
+    });
+    return "abandoned";
+  }
+}

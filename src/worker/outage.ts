@@ -1,0 +1,29 @@
+// Database outages are logged once when they start and once when they end, not per attempt.
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
+
+export class OutageTracker {
+  private downSince: number | null = null;
+  private failures = 0;
+
+  constructor(private readonly logger: Logger, private readonly what: string) {}
+
+  failed(error: unknown): void {
+    this.failures++;
+    if (this.downSince !== null) return;
+    this.downSince = performance.now();
+    this.logger.error(`${this.what} failed; retrying until the database answers`, { error: errorMessage(error) });
+  }
+
+  succeeded(): void {
+    if (this.downSince === null) return;
+    const seconds = Math.round((performance.now() - this.downSince) / 100) / 10;
+    this.logger.info(`${this.what} works again`, { outage_seconds: seconds, failed_attempts: this.failures });
+    this.downSince = null;
+    this.failures = 0;
+  }
+
+  get down(): boolean {
+    return this.downSince !== null;
+  }
+}

@@ -1,0 +1,119 @@
+// One claimed row, start to finish, as named steps: resolve → validate → run → classify → record.
+import type { WorkerConfig } from "../config/index.ts";
+import { isTaskPathAllowed, resolveTaskPath, writeTaskLog, type Executor } from "../executor/index.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { ClaimedTask } from "../queue/types.ts";
+import { classify, rejection, type AbortReason, type Decision } from "./classify.ts";
+import type { Completer, WriteResult } from "./completer.ts";
+
+/** A task this worker is running; `stop` ends its executor early for the given reason. */
+export class RunningTask {
+  readonly controller = new AbortController();
+  abortReason: AbortReason | null = null;
+
+  constructor(readonly task: ClaimedTask) {}
+
+  stop(reason: AbortReason): void {
+    if (this.abortReason !== null) return;
+    this.abortReason = reason;
+    this.controller.abort(new Error(reason));
+  }
+}
+
+export interface PipelineDeps {
+  worker: WorkerConfig;
+  executor: Executor;
+  completer: Completer;
+  logger: Logger;
+}
+
+export interface TaskReport {
+  resultId: string;
+  decision: Decision;
+  write: WriteResult | "skipped";
+}
+
+/** min(task timeout, exec_timeout); a task without a positive timeout gets exec_timeout. */
+export function effectiveTimeoutMs(task: ClaimedTask, execTimeoutMs: number): number {
+  return task.timeoutSeconds > 0 ? Math.min(task.timeoutSeconds * 1000, execTimeoutMs) : execTimeoutMs;
+}
+
+export async function runTask(deps: PipelineDeps, running: RunningTask): Promise<TaskReport> {
+  const { task } = running;
+  const log = deps.logger.child({ result_id: task.resultId, spec_hash: task.specHash });
+
+  // resolve
+  const resolved = resolveTaskPath(task.taskPath, task.specText);
+  if ("error" in resolved) {
+    log.error("Invalid task spec", { error: resolved.error });
+    return record(deps, running, rejection("invalid_spec", resolved.error, null), null, log);
+  }
+  const taskPath = resolved.taskPath;
+
+  // validate
+  if (!isTaskPathAllowed(taskPath, deps.worker.allowedTaskModules)) {
+    const message = `security violation: unauthorized task module path: ${taskPath}`;
+    log.warn("Task rejected by validator", { task_path: taskPath, error: message });
+    return record(deps, running, rejection("security_violation", message, taskPath), null, log);
+  }
+
+  // run
+  const timeoutMs = effectiveTimeoutMs(task, deps.worker.execTimeoutMs);
+  log.info("Executing task", { task_path: taskPath, attempt: task.attempts, queue: task.queueName });
+  const result = await deps.executor.run({
+    resultId: task.resultId,
+    attempt: task.attempts,
+    taskPath,
+    payload: task.specText,
+    timeoutMs,
+    signal: running.controller.signal,
+  });
+  const logsUri = deps.worker.logsDir && (result.stdout || result.stderr)
+    ? await writeTaskLog(deps.worker.logsDir, task.resultId, task.attempts, result.stdout, result.stderr)
+    : null;
+
+  // classify
+  const decision = classify({
+    task,
+    taskPath,
+    workerId: deps.worker.workerId,
+    result,
+    abortReason: running.abortReason,
+    timeoutMs,
+    retry: { baseSeconds: deps.worker.retryBaseSeconds, maxSeconds: deps.worker.retryMaxSeconds, jitter: deps.worker.retryJitter },
+  });
+  return record(deps, running, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }));
+}
+
+async function record(deps: PipelineDeps, running: RunningTask, decision: Decision, logsUri: string | null, log: Logger): Promise<TaskReport> {
+  const { task } = running;
+  const workerId = deps.worker.workerId;
+  let write: WriteResult | "skipped" = "skipped";
+  if (decision.type === "success") {
+    write = await deps.completer.success({ resultId: task.resultId, workerId, returnJson: decision.returnJson, logsUri });
+    if (write === "written") log.info("Task successful");
+  } else if (decision.type === "failure") {
+    write = await deps.completer.failure({
+      resultId: task.resultId,
+      workerId,
+      error: decision.error,
+      disposition: decision.disposition,
+      lastError: decision.lastError,
+      logsUri,
+    });
+    if (write === "written") logFailure(log, decision);
+  } else {
+    log.warn("Task result not recorded", { reason: decision.reason });
+  }
+  if (write === "fenced") log.warn("Task result not recorded: the row is no longer leased by this worker");
+  return { resultId: task.resultId, decision, write };
+}
+
+function logFailure(log: Logger, decision: Extract<Decision, { type: "failure" }>): void {
+  const { error, disposition } = decision;
+  const attrs = { kind: error.kind, error_message: error.message, exception_class: error.exception_class };
+  if (error.kind === "cancelled") log.warn("Task cancelled by request");
+  else if (disposition.type === "retry") log.warn("Task failed; retrying", { ...attrs, retry_in_seconds: Math.round(disposition.retryDelaySeconds) });
+  else if (disposition.type === "requeue") log.warn("Task requeued at shutdown", attrs);
+  else log.error("Task failed", attrs);
+}

@@ -1,0 +1,224 @@
+// The worker: a producer loop that claims as many rows as there are free slots, a pipeline per
+// task (pipeline.ts), a completer that writes outcomes (completer.ts), and background services
+// (services.ts). Shutdown: stop claiming, let tasks finish for shutdown_timeout, then stop the
+// rest (recorded as `shutdown`, attempt given back), flush results, deregister.
+import type { WorkerConfig } from "../config/index.ts";
+import type { Sql } from "../db/client.ts";
+import { errorMessage } from "../errors.ts";
+import type { Executor } from "../executor/index.ts";
+import type { Logger } from "../observability/logger.ts";
+import { taskClaimBatch, taskNextRunAfter, workerDeregister, workerRegister, type WorkerIdentity } from "../queue/index.ts";
+import type { ClaimedTask } from "../queue/types.ts";
+import { PollBackoff } from "./backoff.ts";
+import { Completer } from "./completer.ts";
+import { OutageTracker } from "./outage.ts";
+import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
+import { cancelPoll, every, leaseHeartbeat, reclaimer, registryHeartbeat, stopFor } from "./services.ts";
+import { Wakeup } from "./wakeup.ts";
+
+export const TASKS_CHANNEL = "reproq_tasks";
+export const CANCEL_CHANNEL = "reproq_cancel";
+const CANCEL_POLL_MS = 1_000;
+const FLUSH_DEADLINE_MS = 30_000;
+
+export interface WorkerOptions {
+  sql: Sql;
+  worker: WorkerConfig;
+  executor: Executor;
+  logger: Logger;
+  identity: WorkerIdentity;
+  /** Observes every finished task (tests, metrics). */
+  onTaskDone?: (report: TaskReport) => void;
+}
+
+/** Resolves when the signal aborts (AbortSignal.timeout timers do not keep the process alive). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
+export class Worker {
+  private readonly running = new Map<string, RunningTask>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly wakeup = new Wakeup();
+  private readonly claiming = new AbortController();
+  private readonly services = new AbortController();
+  private readonly force = new AbortController();
+  private readonly completer: Completer;
+  private lastClaimFull = false;
+  private lastLoopAt = performance.now();
+
+  constructor(private readonly options: WorkerOptions) {
+    this.completer = new Completer(options.sql, options.logger);
+  }
+
+  /** Milliseconds since the producer loop last went round (for health checks). */
+  get loopAgeMs(): number {
+    return performance.now() - this.lastLoopAt;
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** First call: stop claiming and drain. A second call stops running tasks at once. */
+  requestShutdown(): void {
+    if (this.claiming.signal.aborted) {
+      this.options.logger.warn("Second shutdown signal: stopping running tasks now");
+      this.force.abort();
+      return;
+    }
+    this.options.logger.info("Shutdown requested, waiting for tasks...", { running: this.running.size });
+    this.claiming.abort();
+  }
+
+  /** Runs until shutdown has completed. */
+  async run(): Promise<void> {
+    const { logger, worker } = this.options;
+    logger.info("Starting reproq worker", { concurrency: worker.concurrency, queues: worker.queues, listen: worker.listen });
+    await this.register();
+    const listeners = worker.listen ? await this.listen() : [];
+    const background = this.startServices(listeners.length > 0);
+    try {
+      await this.produce();
+    } finally {
+      await this.drain();
+      this.services.abort();
+      await Promise.allSettled(background);
+      await Promise.allSettled(listeners.map((l) => l.unlisten()));
+      await this.deregister();
+      logger.info("Worker stopped");
+    }
+  }
+
+  private async produce(): Promise<void> {
+    const { sql, worker, logger } = this.options;
+    const backoff = new PollBackoff(worker.pollMinBackoffMs, worker.pollMaxBackoffMs);
+    const outage = new OutageTracker(logger, "Claiming tasks");
+    const signal = this.claiming.signal;
+    while (!signal.aborted) {
+      this.lastLoopAt = performance.now();
+      const free = worker.concurrency - this.running.size;
+      if (free <= 0) {
+        await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
+        continue;
+      }
+      const limit = Math.min(free, worker.claimBatchSize);
+      let claimed: ClaimedTask[];
+      try {
+        claimed = await taskClaimBatch(sql, {
+          workerId: worker.workerId,
+          queues: worker.queues,
+          limit,
+          leaseSeconds: worker.leaseSeconds,
+          priorityAgingFactor: worker.priorityAgingFactor,
+        });
+        outage.succeeded();
+      } catch (error) {
+        outage.failed(error);
+        await this.wakeup.wait(backoff.next(), signal);
+        continue;
+      }
+      for (const task of claimed) this.dispatch(task);
+      this.lastClaimFull = claimed.length === limit;
+      if (this.lastClaimFull) continue;
+      if (claimed.length > 0) backoff.reset();
+      await this.wakeup.wait(await this.idleSleepMs(backoff), signal);
+    }
+  }
+
+  /** Poll backoff, shortened to wake exactly when the earliest delayed task becomes due. */
+  private async idleSleepMs(backoff: PollBackoff): Promise<number> {
+    const sleepMs = backoff.next();
+    try {
+      const dueAt = await taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues });
+      // A wake-up hint only (the claim compares with the database clock), so clock skew between
+      // this host and the database costs at most one extra empty claim.
+      return dueAt === null ? sleepMs : Math.max(0, Math.min(sleepMs, dueAt.getTime() - Date.now()));
+    } catch {
+      return sleepMs; // the claim reports outages
+    }
+  }
+
+  private dispatch(task: ClaimedTask): void {
+    const running = new RunningTask(task);
+    this.running.set(task.resultId, running);
+    const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger };
+    const done: Promise<void> = runTask(deps, running)
+      .then((report) => this.options.onTaskDone?.(report))
+      .catch((error: unknown) => {
+        this.options.logger.error("Execution pipeline error", { result_id: task.resultId, error: errorMessage(error) });
+      })
+      .finally(() => {
+        this.running.delete(task.resultId);
+        this.inFlight.delete(done);
+        if (this.lastClaimFull) this.wakeup.kick();
+      });
+    this.inFlight.add(done);
+  }
+
+  private async drain(): Promise<void> {
+    const { worker, logger } = this.options;
+    const allDone = () => Promise.allSettled([...this.inFlight]);
+    if (this.running.size > 0) {
+      const graceOver = AbortSignal.any([this.force.signal, AbortSignal.timeout(Math.max(1, worker.shutdownTimeoutMs))]);
+      await Promise.race([allDone(), aborted(graceOver)]);
+      if (this.running.size > 0) {
+        logger.warn("Stopping tasks still running at shutdown; they will run again", { count: this.running.size });
+        for (const running of this.running.values()) running.stop("shutdown");
+      }
+      await allDone();
+    }
+    const deadline = AbortSignal.timeout(FLUSH_DEADLINE_MS);
+    const flushed = await Promise.race([this.completer.flush().then(() => true), aborted(deadline).then(() => false)]);
+    if (!flushed) this.completer.abandon();
+    await this.completer.flush();
+  }
+
+  private startServices(listening: boolean): Promise<void>[] {
+    const { sql, worker, logger, identity } = this.options;
+    const signal = this.services.signal;
+    const loops: Promise<void>[] = [];
+    if (worker.heartbeatSeconds > 0) {
+      const lease = { workerId: worker.workerId, leaseSeconds: worker.leaseSeconds };
+      loops.push(every(worker.heartbeatSeconds * 1000, signal, leaseHeartbeat(sql, logger, this.running, lease)));
+    }
+    if (!listening) loops.push(every(CANCEL_POLL_MS, signal, cancelPoll(sql, logger, this.running, worker.workerId)));
+    if (worker.reclaimIntervalSeconds > 0) {
+      const reclaim = reclaimer(sql, logger, worker.leaseSeconds);
+      loops.push(reclaim().then(() => every(worker.reclaimIntervalSeconds * 1000, signal, reclaim)));
+    }
+    loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, registryHeartbeat(sql, logger, identity)));
+    return loops;
+  }
+
+  /** LISTEN for new work on our queues and for cancellations; a (re)connect triggers a claim. */
+  private async listen(): Promise<{ unlisten(): Promise<void> }[]> {
+    const { sql, worker, logger } = this.options;
+    const queues = new Set(worker.queues);
+    try {
+      return await Promise.all([
+        sql.listen(TASKS_CHANNEL, (queue) => queues.has(queue) && this.wakeup.kick(), () => this.wakeup.kick()),
+        sql.listen(CANCEL_CHANNEL, (resultId) => stopFor(this.running.get(resultId), "cancel", logger)),
+      ]);
+    } catch (error) {
+      logger.warn("LISTEN failed; relying on polling", { error: errorMessage(error) });
+      return [];
+    }
+  }
+
+  private async register(): Promise<void> {
+    try {
+      await workerRegister(this.options.sql, this.options.identity);
+    } catch (error) {
+      this.options.logger.warn("Failed to register worker", { error: errorMessage(error) });
+    }
+  }
+
+  private async deregister(): Promise<void> {
+    try {
+      await workerDeregister(this.options.sql, { workerId: this.options.identity.workerId });
+    } catch (error) {
+      this.options.logger.warn("Failed to remove the worker's registry row", { error: errorMessage(error) });
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// The worker's background services. Each is a loop on an AbortSignal; a failed round is logged
+// once per outage and retried at the next tick, never crashing the worker.
+import type { Sql } from "../db/client.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
+import {
+  taskCancelRequestedMany,
+  taskHeartbeatMany,
+  taskReclaimExpired,
+  workerHeartbeat,
+  type WorkerIdentity,
+} from "../queue/index.ts";
+import { OutageTracker } from "./outage.ts";
+import type { RunningTask } from "./pipeline.ts";
+
+/** Resolves after `ms`, or early (without throwing) when the signal aborts. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Runs `round` every `intervalMs` until the signal aborts; `round` must not throw. */
+export async function every(intervalMs: number, signal: AbortSignal, round: () => Promise<void>): Promise<void> {
+  while (!signal.aborted) {
+    await pause(intervalMs, signal);
+    if (!signal.aborted) await round();
+  }
+}
+
+/**
+ * Lease renewal for every running task in one statement. Rows missing from the answer were taken
+ * over (reclaimed) — their executors are stopped and nothing is written for them. A database
+ * error is not a lost lease: it is retried at the next round.
+ */
+export function leaseHeartbeat(sql: Sql, logger: Logger, running: ReadonlyMap<string, RunningTask>, options: { workerId: string; leaseSeconds: number }) {
+  const outage = new OutageTracker(logger, "Lease heartbeat");
+  return async (): Promise<void> => {
+    const resultIds = [...running.keys()];
+    if (resultIds.length === 0) return;
+    try {
+      const held = await taskHeartbeatMany(sql, { resultIds, workerId: options.workerId, leaseSeconds: options.leaseSeconds });
+      outage.succeeded();
+      const stillHeld = new Set(held.map((row) => row.resultId));
+      for (const row of held) if (row.cancelRequested) stopFor(running.get(row.resultId), "cancel", logger);
+      for (const id of resultIds) if (!stillHeld.has(id)) stopFor(running.get(id), "lease_lost", logger);
+    } catch (error) {
+      outage.failed(error);
+    }
+  };
+}
+
+/** The ~1 s cancellation poll used when LISTEN is off (and as a safety net when it is on). */
+export function cancelPoll(sql: Sql, logger: Logger, running: ReadonlyMap<string, RunningTask>, workerId: string) {
+  return async (): Promise<void> => {
+    const resultIds = [...running.keys()];
+    if (resultIds.length === 0) return;
+    try {
+      for (const id of await taskCancelRequestedMany(sql, { resultIds, workerId })) stopFor(running.get(id), "cancel", logger);
+    } catch {
+      // The heartbeat reports outages; a missed poll only delays cancellation.
+    }
+  };
+}
+
+export function stopFor(task: RunningTask | undefined, reason: "cancel" | "lease_lost", logger: Logger): void {
+  if (!task || task.abortReason !== null) return;
+  const log = logger.child({ result_id: task.task.resultId });
+  if (reason === "cancel") log.warn("Remote cancellation requested");
+  else log.error("Lease lost; stopping the task without recording a result");
+  task.stop(reason);
+}
+
+/** Returns expired leases to READY (or FAILED when attempts are used up), in batches. */
+export function reclaimer(sql: Sql, logger: Logger, leaseSeconds: number) {
+  const outage = new OutageTracker(logger, "Reclaiming expired tasks");
+  return async (): Promise<void> => {
+    try {
+      let requeued = 0;
+      let failed = 0;
+      for (;;) {
+        const batch = await taskReclaimExpired(sql, { leaseSeconds, limit: 500 });
+        requeued += batch.requeued;
+        failed += batch.failed;
+        if (batch.requeued + batch.failed < 500) break;
+      }
+      outage.succeeded();
+      if (requeued + failed > 0) logger.info("Reclaimed expired tasks", { count: requeued + failed, requeued, failed });
+    } catch (error) {
+      outage.failed(error);
+    }
+  };
+}
+
+export function registryHeartbeat(sql: Sql, logger: Logger, identity: WorkerIdentity) {
+  let warned = false;
+  return async (): Promise<void> => {
+    try {
+      await workerHeartbeat(sql, identity);
+      warned = false;
+    } catch (error) {
+      if (!warned) logger.warn("Failed to update worker heartbeat", { error: errorMessage(error) });
+      warned = true;
+    }
+  };
+}

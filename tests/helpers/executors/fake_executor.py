@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+# A stand-in for `python -m reproq_django.executor` in tests: same argv (--result-id, --attempt,
+# --payload-stdin | --payload-file F | --payload-json J), same envelope protocol. What it does is
+# chosen by the payload's kwargs, e.g. {"task_path": "tasks.x", "kwargs": {"mode": "sleep", "seconds": 3}}.
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import traceback
+
+
+def parse_args(argv):
+    args = {"result_id": None, "attempt": None, "flag": None, "file": None, "inline": None}
+    i = 0
+    while i < len(argv):
+        name = argv[i]
+        if name == "--result-id":
+            args["result_id"] = argv[i + 1]; i += 2
+        elif name == "--attempt":
+            args["attempt"] = int(argv[i + 1]); i += 2
+        elif name == "--payload-stdin":
+            args["flag"] = name; i += 1
+        elif name == "--payload-file":
+            args["flag"] = name; args["file"] = argv[i + 1]; i += 2
+        elif name == "--payload-json":
+            args["flag"] = name; args["inline"] = argv[i + 1]; i += 2
+        else:
+            sys.stderr.write("fake executor: unknown argument %r\n" % name)
+            sys.exit(2)
+    return args
+
+
+def read_payload(args):
+    """The payload bytes, plus the temp file's mode when it came from a file."""
+    if args["flag"] == "--payload-stdin":
+        return sys.stdin.buffer.read(), None
+    if args["flag"] == "--payload-file":
+        mode = stat.S_IMODE(os.stat(args["file"]).st_mode)
+        with open(args["file"], "rb") as handle:
+            return handle.read(), "%o" % mode
+    if args["flag"] == "--payload-json":
+        return os.fsencode(args["inline"]), None
+    sys.stderr.write("fake executor: no payload flag\n")
+    sys.exit(2)
+
+
+def emit(envelope, code=0):
+    sys.stdout.write(json.dumps(envelope) + "\n")
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def success(args, payload, file_mode, spec, **extra):
+    emit({"ok": True, "return": dict({
+        "result_id": args["result_id"],
+        "attempt": args["attempt"],
+        "payload_flag": args["flag"],
+        "payload_file": args["file"],
+        "payload_file_mode": file_mode,
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "task_path": spec.get("task_path"),
+    }, **extra)})
+
+
+def spawn_sleeper(seconds, hold_pipes):
+    """A grandchild in our process group; it inherits our signal dispositions."""
+    out = None if hold_pipes else subprocess.DEVNULL
+    child = subprocess.Popen(["sleep", str(seconds)], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    sys.stderr.write("grandchild pid %d\n" % child.pid)
+    sys.stderr.flush()
+    return child
+
+
+def main():
+    args = parse_args(sys.argv[1:])
+    payload, file_mode = read_payload(args)
+    spec = json.loads(payload)
+    kwargs = spec.get("kwargs") or {}
+    mode = kwargs.get("mode", "success")
+
+    if mode == "success":
+        success(args, payload, file_mode, spec)
+    elif mode == "raise":
+        try:
+            raise ValueError(kwargs.get("message", "boom"))
+        except ValueError as error:
+            emit({"ok": False, "exception_class": type(error).__name__, "message": str(error),
+                  "traceback": traceback.format_exc()}, 1)
+    elif mode == "noise":
+        print("INFO starting task")
+        print('{"level": "info", "msg": "a JSON log line without ok"}')
+        print('{"ok": "yes", "note": "ok is not a boolean"}')
+        print("[1, 2, 3]")
+        sys.stdout.flush()
+        emit({"ok": True, "return": {"noise": True}})
+    elif mode == "nan":
+        emit({"ok": True, "return": {"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf"),
+                                     "text": "NaN and Infinity stay in strings"}})
+    elif mode == "sleep":
+        time.sleep(float(kwargs.get("seconds", 1)))
+        success(args, payload, file_mode, spec, slept=kwargs.get("seconds", 1))
+    elif mode == "hang":
+        # Never exits on its own and ignores SIGTERM, as does its grandchild (SIG_IGN survives exec).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        spawn_sleeper(300, hold_pipes=False)
+        while True:
+            time.sleep(1)
+    elif mode == "trap":
+        # Prints an envelope when terminated, like reproq_django's handler outside the task body.
+        def on_term(signum, frame):
+            emit({"ok": False, "exception_class": "Terminated", "message": "Task terminated by signal %d" % signum}, 1)
+        signal.signal(signal.SIGTERM, on_term)
+        sys.stderr.write("trap ready\n")
+        sys.stderr.flush()
+        while True:
+            time.sleep(1)
+    elif mode == "grandchild":
+        spawn_sleeper(int(kwargs.get("seconds", 60)), hold_pipes=True)
+        success(args, payload, file_mode, spec)
+    elif mode == "flood":
+        stream = sys.stderr.buffer if kwargs.get("stream") == "stderr" else sys.stdout.buffer
+        chunk = b"x" * 65536
+        remaining = int(kwargs.get("bytes", 10 * 1024 * 1024))
+        try:
+            while remaining > 0:
+                stream.write(chunk[:remaining])
+                remaining -= len(chunk)
+            stream.write(b"\n")
+            stream.flush()
+        except BrokenPipeError:
+            os._exit(3)
+        if kwargs.get("envelope", True):
+            emit({"ok": True, "return": {"flooded": int(kwargs.get("bytes", 10 * 1024 * 1024))}})
+    elif mode == "big_return":
+        emit({"ok": True, "return": "y" * int(kwargs.get("bytes", 5000))})
+    elif mode == "exit":
+        sys.exit(int(kwargs.get("code", 3)))
+    elif mode == "ok_exit":
+        emit({"ok": True, "return": None}, int(kwargs.get("code", 2)))
+    elif mode == "garbage":
+        print("this is not json")
+        print("{broken")
+        sys.exit(0)
+    elif mode == "env":
+        emit({"ok": True, "return": {"env": sorted(os.environ.keys())}})
+    else:
+        emit({"ok": False, "exception_class": "ValueError", "message": "unknown mode %r" % mode}, 1)
+
+
+if __name__ == "__main__":
+    main()
