@@ -52,6 +52,9 @@ export default defineCommand({
       process.off("SIGINT", onSignal);
       await closeDb(sql);
     }
+    // Everything the worker held is released; do not let a stray reconnect timer of the driver
+    // keep the process alive after a clean shutdown.
+    setTimeout(() => process.exit(0), 3_000).unref();
     return 0;
   },
 });

@@ -15,6 +15,7 @@ const RETRYABLE_SQLSTATES: Readonly<Record<string, string>> = {
   "40001": "serialization_failure",
   "40P01": "deadlock_detected",
   "53300": "too_many_connections",
+  "55P03": "lock_not_available (a lock_timeout expired: another session held the lock)",
 };
 
 /** Socket errors (Node/Bun) and postgres.js connection error codes that are retryable. */

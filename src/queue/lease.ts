@@ -87,13 +87,14 @@ export async function taskReclaimExpired(sql: Sql, params: ReclaimParams): Promi
 }
 
 // Locks (SKIP LOCKED) up to `limit` RUNNING rows whose lease expired, or that have no lease and
-// were last claimed more than leaseSeconds ago; READY at NOW() when attempts < max_attempts, else
-// FAILED (lease_expiry); appends a lease_expiry entry either way and clears the lease. The attempt
+// were last claimed more than leaseSeconds ago; READY at NOW() when attempts < max_attempts and no
+// cancellation was requested, else FAILED (lease_expiry); appends a lease_expiry entry either way and clears the lease. The attempt
 // stays consumed. Returns the rows. Idempotent (a reclaimed row is no longer RUNNING).
 export async function taskLeaseExpireBatch(sql: Queryable, params: ReclaimParams): Promise<(FinishedTask & { failed: boolean })[]> {
   const rows = await sql<{ result_id: string; workflow_id: string | null; status: string }[]>`
     with expired as materialized (
-      select result_id, attempts >= max_attempts as exhausted
+      -- A row whose cancellation was requested is not run again: its worker died, so it is stopped.
+      select result_id, attempts >= max_attempts or cancel_requested as exhausted
       from task_runs
       where status = 'RUNNING'
         and (leased_until < now()

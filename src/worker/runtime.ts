@@ -84,7 +84,8 @@ export class Worker {
       await this.drain();
       this.services.abort();
       await Promise.allSettled(background);
-      await Promise.allSettled(listeners.map((l) => l.unlisten()));
+      // Bounded: after a connection loss postgres.js may still be re-listening.
+      await Promise.race([Promise.allSettled(listeners.map((l) => l.unlisten())), aborted(AbortSignal.timeout(2_000))]);
       await this.deregister();
       logger.info("Worker stopped");
     }
@@ -118,6 +119,7 @@ export class Worker {
         await this.wakeup.wait(backoff.next(), signal);
         continue;
       }
+      logger.debug("Claimed tasks", { claimed: claimed.length, limit, running: this.running.size });
       for (const task of claimed) this.dispatch(task);
       this.lastClaimFull = claimed.length === limit;
       if (this.lastClaimFull) continue;

@@ -117,6 +117,16 @@ describe.each(TASK_SCHEMAS)("leases (%s schema)", (schema) => {
       expect(await taskRowText(sql(), fresh!)).toBe(freshBefore);
     });
 
+    test("an expired lease whose cancellation was requested is FAILED, not run again", async () => {
+      const [id] = await insertClaimed(sql(), W, 1);
+      await sql()`update task_runs set cancel_requested = true where result_id = ${id!}::bigint`;
+      await setLease([id!], -1);
+      expect(await reclaimAll()).toEqual({ requeued: 0, failed: 1 });
+      const row = await readTask(sql(), id!);
+      expect(row.status).toBe("FAILED");
+      expect(row.last_error).toBe("lease_expiry: Worker heartbeat lost or process crashed");
+    });
+
     test("an expired lease with no attempts left is FAILED (lease_expiry) and fails its chord callback and chain", async () => {
       const { workflowId, callback, group } = await insertChord(sql(), W, 2);
       const chain = await insertChain(sql(), W, 3);

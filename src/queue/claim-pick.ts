@@ -1,0 +1,162 @@
+// The first claim statement: pick the batch from the READY backlog (index-served, aged, fair across
+// queues), claim the picked rows that involve no key, and hand back the keyed ones still locked.
+// See claim.ts for the whole design; this file only holds the SQL.
+
+import type { Queryable } from "../db/client.ts";
+import {
+  batchLimitsCtes, bucketsQuery, claimedColumns, claimSetList, concurrencyKeyOf, rowBucketQuery, toClaimedTask,
+} from "./claim-sql.ts";
+import type { ClaimedTask, ClaimParams } from "./types.ts";
+
+/** A picked row whose claim needs key locks; its keys as seen when it was picked. */
+export interface KeyedPick {
+  resultId: string;
+  /** Position in the batch's fair order (1 = first). */
+  fair: number;
+  lockKey: string | null;
+  /** concurrency_key when non-empty, else null. */
+  concurrencyKey: string | null;
+  /** The rate-limit bucket deciding this row when it is enforced, else null. */
+  bucket: string | null;
+}
+
+export interface PickOutcome {
+  /** Rows claimed by this statement, with their fair positions. */
+  claimed: { fair: number; task: ClaimedTask }[];
+  /** Picked rows left READY but row-locked (until the transaction ends) for taskClaimKeyed. */
+  deferred: KeyedPick[];
+}
+
+interface PickRow extends ClaimedTask {
+  fair: string;
+  pickId: string;
+  pickLockKey: string | null;
+  pickConcurrencyKey: string | null;
+  pickBucket: string | null;
+}
+
+/**
+ * Picks up to `limit` eligible READY rows of `queues` (best effective priority first, queues
+ * interleaved) and claims those with no lock_key, no concurrency_key and no enforced rate bucket
+ * (status RUNNING, lease, attempts+1, worker appended). The keyed picks are returned unclaimed.
+ * Locks the examined candidate rows FOR UPDATE SKIP LOCKED; run it inside a transaction so the
+ * keyed picks stay locked for taskClaimKeyed. Not idempotent. `queues` must be non-empty and
+ * free of duplicates.
+ */
+export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promise<PickOutcome> {
+  const { queues, limit, priorityAgingFactor: factor } = params;
+  const rows = await sql<PickRow[]>`
+    WITH RECURSIVE
+    buckets AS (${bucketsQuery(sql)}),
+    -- task:<path> buckets: every path that has one (it shadows queue/global) and the empty ones.
+    task_buckets AS (
+      SELECT COALESCE(array_agg(substr(b.key, 6)), '{}'::text[]) AS paths,
+             COALESCE(array_agg(substr(b.key, 6)) FILTER (WHERE b.enforced AND b.available < 1), '{}'::text[])
+               AS throttled
+      FROM buckets b
+      WHERE starts_with(b.key, 'task:')
+    ),
+    -- The worker's unpaused queues; throttled = the queue:<name> (else global) bucket is empty.
+    queues AS (
+      SELECT q.name, q.ord,
+             COALESCE((SELECT b.enforced AND b.available < 1 FROM buckets b
+                       WHERE b.key IN ('queue:' || q.name, 'global')
+                       ORDER BY b.key = 'global' LIMIT 1), false) AS throttled
+      FROM unnest(${queues as string[]}::text[]) WITH ORDINALITY AS q(name, ord)
+      WHERE NOT EXISTS (SELECT 1 FROM reproq_queue_controls c WHERE c.queue_name = q.name AND c.paused)
+    ),
+    -- Distinct priority levels per queue, highest first: a loose index scan of
+    -- idx_task_runs_ready_order, one LIMIT 1 probe per level instead of reading the backlog.
+    -- A throttled queue with no task:<path> bucket to escape through is not searched at all.
+    levels AS (
+      SELECT q.name AS queue_name, q.throttled,
+             (SELECT t.priority FROM task_runs t
+              WHERE t.status = 'READY' AND t.queue_name = q.name
+              ORDER BY t.priority DESC LIMIT 1) AS priority
+      FROM queues q, task_buckets tb
+      WHERE NOT (q.throttled AND cardinality(tb.paths) = 0)
+      UNION ALL
+      SELECT l.queue_name, l.throttled,
+             (SELECT t.priority FROM task_runs t
+              WHERE t.status = 'READY' AND t.queue_name = l.queue_name AND t.priority < l.priority
+              ORDER BY t.priority DESC LIMIT 1)
+      FROM levels l
+      WHERE l.priority IS NOT NULL
+    ),
+    -- Per level, the first (limit) rows that are eligible right now (index order enqueued_at,
+    -- result_id). Ineligible rows (future run_after, lock_key held, concurrency full, bucket empty)
+    -- are skipped inside the scan, so they never hide eligible rows behind them. Locked with SKIP
+    -- LOCKED so concurrent pickers spread over different rows.
+    candidates AS (
+      SELECT c.*, CASE WHEN bk.enforced THEN bk.key END AS bucket, bk.available
+      FROM levels l
+      CROSS JOIN task_buckets tb
+      CROSS JOIN LATERAL (
+        SELECT t.result_id, t.queue_name, t.task_path, t.enqueued_at, t.lock_key, t.concurrency_limit,
+               ${concurrencyKeyOf(sql, "t")} AS conc_key,
+               CASE WHEN ${factor}::float8 > 0
+                    THEN t.priority + GREATEST(0, EXTRACT(EPOCH FROM NOW() - t.enqueued_at))::float8 / ${factor}::float8
+                    ELSE t.priority END AS effective
+        FROM task_runs t
+        WHERE t.status = 'READY' AND t.queue_name = l.queue_name AND t.priority = l.priority
+          AND (t.run_after IS NULL OR t.run_after <= NOW())
+          -- One "blocked?" expression rather than three filters: the planner rates an opaque
+          -- boolean as passing 1/3 of rows (2/3 negated), so three filters would make it expect
+          -- 1/27 to pass and drift towards reading whole levels. Branches run in order, so the
+          -- subqueries (index probes) run only for keyed rows.
+          AND NOT CASE
+                WHEN t.lock_key IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM task_runs r WHERE r.status = 'RUNNING' AND r.lock_key = t.lock_key)
+                  THEN true
+                WHEN t.concurrency_key <> '' AND t.concurrency_limit > 0
+                 AND (SELECT count(*) FROM task_runs r
+                      WHERE r.status = 'RUNNING' AND r.concurrency_key = t.concurrency_key) >= t.concurrency_limit
+                  THEN true
+                WHEN t.task_path = ANY(tb.paths) THEN t.task_path = ANY(tb.throttled)
+                ELSE l.throttled
+              END
+        ORDER BY t.enqueued_at, t.result_id
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED
+      ) c
+      LEFT JOIN LATERAL (${rowBucketQuery(sql, "c")}) bk ON true
+      WHERE l.priority IS NOT NULL
+    ),
+    -- Re-rank by effective priority; qrank = rank inside its queue, so ordering by qrank first
+    -- interleaves the queues (each gets a fair share; one busy queue cannot starve another).
+    ranked AS (
+      SELECT c.*, row_number() OVER (PARTITION BY c.queue_name ORDER BY c.effective DESC, c.enqueued_at, c.result_id)
+               AS qrank
+      FROM candidates c
+    ),
+    fair_rows AS (
+      SELECT r.*, row_number() OVER (ORDER BY r.qrank, r.effective DESC, r.enqueued_at, r.result_id) AS fair
+      FROM ranked r
+    ),
+    ${batchLimitsCtes(sql)},
+    chosen AS (SELECT * FROM conc_ok ORDER BY fair LIMIT ${limit}),
+    claimed AS (
+      UPDATE task_runs t SET ${claimSetList(sql, params.workerId, params.leaseSeconds)}
+      FROM chosen c
+      WHERE t.result_id = c.result_id AND t.status = 'READY'
+        AND c.lock_key IS NULL AND c.conc_key IS NULL AND c.bucket IS NULL
+      RETURNING ${claimedColumns(sql)}
+    )
+    SELECT c.fair, c.result_id::text AS "pickId", c.lock_key AS "pickLockKey",
+           c.conc_key AS "pickConcurrencyKey", c.bucket AS "pickBucket", cl.*
+    FROM chosen c
+    LEFT JOIN claimed cl ON cl."resultId" = c.result_id::text
+    ORDER BY c.fair`;
+
+  const outcome: PickOutcome = { claimed: [], deferred: [] };
+  for (const r of rows) {
+    const fair = Number(r.fair);
+    if (r.resultId !== null) outcome.claimed.push({ fair, task: toClaimedTask(r) });
+    else if (r.pickLockKey !== null || r.pickConcurrencyKey !== null || r.pickBucket !== null) {
+      outcome.deferred.push({
+        resultId: r.pickId, fair, lockKey: r.pickLockKey, concurrencyKey: r.pickConcurrencyKey, bucket: r.pickBucket,
+      });
+    }
+  }
+  return outcome;
+}
