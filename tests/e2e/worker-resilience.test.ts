@@ -89,12 +89,21 @@ describe("database outage while tasks run", () => {
     try {
       const viaProxy = buildDsn({ ...target, host: "127.0.0.1", port: proxy.port });
       await enqueue(db.sql, Array.from({ length: 12 }, () => ({ kwargs: { mode: "sleep", seconds: 2 } })));
-      const worker = startWorker([...baseWorkerArgs(viaProxy), "--concurrency", "4", "--heartbeat-seconds", "1", "--lease-seconds", "60"]);
+      // Slow polling, so the last check below can only pass if LISTEN came back after the outage.
+      const worker = startWorker([...baseWorkerArgs(viaProxy), "--concurrency", "4", "--heartbeat-seconds", "1", "--lease-seconds", "60", "--poll-min-backoff", "5s", "--poll-max-backoff", "5s"]);
       await waitFor(async () => (await statusCounts(db.sql)).RUNNING === 4, { what: "first tasks running" });
       proxy.cut(); // the "restart": every connection dropped, new ones refused
       await Bun.sleep(4_000); // the running tasks finish during the outage
       proxy.restore();
       await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 12, { timeoutMs: 90_000, intervalMs: 200, what: "all tasks after the outage" });
+      await Bun.sleep(1_000); // LISTEN re-established by now; the next wake-up must come from NOTIFY
+      // Polling every 5 s would make each of these wait 0–5 s; three fast starts in a row mean NOTIFY.
+      for (let done = 13; done <= 15; done++) {
+        await enqueue(db.sql, [{ kwargs: { mode: "success" } }]);
+        const enqueuedAt = performance.now();
+        await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === done, { timeoutMs: 15_000, intervalMs: 20, what: "a task after the outage" });
+        expect(performance.now() - enqueuedAt).toBeLessThan(1_000);
+      }
       const code = await stopWorker(worker);
       if (code !== 0) console.log(worker.logs.slice(-15), worker.stderr());
       expect(code).toBe(0);

@@ -1,5 +1,8 @@
 // `reproq worker` as a user runs it: the compiled binary, a real Postgres, real executor processes.
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { migrate } from "../../src/db/migrate.ts";
 import { createTestDatabase, type Flavour, type TestDatabase } from "../helpers/db.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor } from "../helpers/worker.ts";
@@ -54,7 +57,8 @@ describe.each(["reproq", "django"] as const)("worker on the %s schema", (flavour
       { taskPath: "evil.tasks.run" },
       { kwargs: { mode: "raise", message: "again" }, maxAttempts: 2 },
     ]);
-    const worker = startWorker([...baseWorkerArgs(db.dsn), "--concurrency", "4", "--retry-base-seconds", "0.2", "--retry-jitter", "0", "--allowed-task-modules", "tasks."]);
+    const logsDir = mkdtempSync(join(tmpdir(), "reproq-task-logs-"));
+    const worker = startWorker([...baseWorkerArgs(db.dsn), "--concurrency", "4", "--retry-base-seconds", "0.2", "--retry-jitter", "0", "--logs-dir", logsDir]);
     await waitFor(idle(db), { timeoutMs: 40_000, what: "all tasks to finish" });
     expect(await stopWorker(worker)).toBe(0);
 
@@ -73,6 +77,11 @@ describe.each(["reproq", "django"] as const)("worker on the %s schema", (flavour
     expect(get(6)).toMatchObject({ status: "FAILED", kinds: ["timeout"] });
     expect(get(7)).toMatchObject({ status: "FAILED", attempts: 1, kinds: ["security_violation"], last_error: "security violation: unauthorized task module path: evil.tasks.run" });
     expect(get(8)).toMatchObject({ status: "FAILED", attempts: 2, kinds: ["app_error", "app_error"] });
+    // logs_dir: one private file per attempt, its path in logs_uri; none for rejected rows.
+    expect(get(2).logs_uri).toBe(join(logsDir, `task-${ids[2]}-attempt-1.log`));
+    expect(statSync(get(2).logs_uri as string).mode & 0o777).toBe(0o600);
+    expect(readFileSync(get(2).logs_uri as string, "utf8")).toStartWith("STDOUT:\nINFO starting task");
+    expect(get(7).logs_uri).toBeNull();
 
     const [registry] = await db.sql<{ n: number }[]>`select count(*)::int as n from reproq_workers`;
     expect(registry?.n).toBe(0); // deregistered on a clean exit
@@ -152,5 +161,36 @@ describe("wake-up, cancellation and shutdown", () => {
     expect(await stopWorker(second)).toBe(0);
     const row = (await rows(db)).get(id as string);
     expect(row).toMatchObject({ status: "SUCCESSFUL", attempts: 2, kinds: ["lease_expiry"] });
+  });
+
+  test("listen off (PgBouncer mode): polling still runs tasks and cancellation still arrives within seconds", async () => {
+    const db = await database();
+    const worker = startWorker([...baseWorkerArgs(db.dsn), "--no-listen", "--no-prepare", "--poll-max-backoff", "300ms", "--concurrency", "2"]);
+    const [quick, slow] = await enqueue(db.sql, [{ kwargs: { mode: "success" } }, { kwargs: { mode: "sleep", seconds: 60 } }]);
+    await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 1, { what: "polled task done" });
+    await waitFor(async () => (await statusCounts(db.sql)).RUNNING === 1, { what: "slow task running" });
+    const requested = performance.now();
+    await db.sql`update task_runs set cancel_requested = true where result_id = ${slow as string}`;
+    await waitFor(async () => (await statusCounts(db.sql)).FAILED === 1, { timeoutMs: 15_000, what: "cancelled by the poll" });
+    expect(performance.now() - requested).toBeLessThan(8_000);
+    expect((await rows(db)).get(quick as string)).toMatchObject({ status: "SUCCESSFUL" });
+    expect((await rows(db)).get(slow as string)).toMatchObject({ status: "FAILED", kinds: ["cancelled"] });
+    expect(await stopWorker(worker)).toBe(0);
+  });
+
+  test("a second SIGTERM skips the shutdown wait", async () => {
+    const db = await database();
+    await enqueue(db.sql, [{ kwargs: { mode: "sleep", seconds: 60 } }]);
+    const worker = startWorker([...baseWorkerArgs(db.dsn), "--shutdown-timeout", "60s"]);
+    await waitFor(async () => (await statusCounts(db.sql)).RUNNING === 1, { what: "task running" });
+    const started = performance.now();
+    worker.signal("SIGTERM");
+    await waitFor(async () => worker.logs.some((line) => line.msg === "Shutdown requested, waiting for tasks..."), { what: "first signal seen" });
+    worker.signal("SIGTERM");
+    expect(await worker.exited).toBe(0);
+    expect(performance.now() - started).toBeLessThan(20_000); // not the 60 s shutdown_timeout
+    const counts = await statusCounts(db.sql);
+    expect(counts.RUNNING).toBeUndefined();
+    expect(counts.READY).toBe(1); // requeued as `shutdown`, attempt given back
   });
 });

@@ -4,6 +4,7 @@ import type { ExecutionResult } from "../../src/executor/index.ts";
 import type { ClaimedTask } from "../../src/queue/types.ts";
 import { PollBackoff, retryDelaySeconds } from "../../src/worker/backoff.ts";
 import { classify, rejection, type AbortReason, type ClassifyInput } from "../../src/worker/classify.ts";
+import { effectiveTimeoutMs } from "../../src/worker/pipeline.ts";
 
 const task: ClaimedTask = {
   resultId: "42", queueName: "default", priority: 0, specText: "{}", specHash: "h", taskPath: "tasks.x",
@@ -124,4 +125,10 @@ describe("backoff", () => {
     backoff.reset();
     expect(backoff.next()).toBe(100);
   });
+});
+
+test("the task's own timeout applies, capped by exec_timeout (the Go worker ignored it)", () => {
+  expect(effectiveTimeoutMs({ ...task, timeoutSeconds: 900 }, 3_600_000)).toBe(900_000);
+  expect(effectiveTimeoutMs({ ...task, timeoutSeconds: 7200 }, 3_600_000)).toBe(3_600_000);
+  expect(effectiveTimeoutMs({ ...task, timeoutSeconds: 0 }, 3_600_000)).toBe(3_600_000);
 });
