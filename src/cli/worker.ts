@@ -48,9 +48,9 @@ export default defineCommand({
     try {
       await runtime.run();
     } finally {
+      await closeDb(sql, 2);
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
-      await closeDb(sql);
     }
     // Everything the worker held is released; do not let a stray reconnect timer of the driver
     // keep the process alive after a clean shutdown.

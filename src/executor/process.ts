@@ -5,6 +5,9 @@
 // stdout open must not hang the worker (the Go worker's Wait could block for as long as it lived).
 import { BoundedCapture, pump } from "./capture.ts";
 
+/** The largest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface ProcessSpec {
   argv: string[];
   env: Record<string, string>;
@@ -108,7 +111,8 @@ export async function superviseProcess(
     }, limits.killGraceMs);
   };
   const onAbort = (): void => stop("aborted");
-  const hasTimeout = Number.isFinite(limits.timeoutMs) && limits.timeoutMs > 0;
+  // setTimeout fires at once beyond 2^31−1 ms (~24.8 days): treat such timeouts as none.
+  const hasTimeout = Number.isFinite(limits.timeoutMs) && limits.timeoutMs > 0 && limits.timeoutMs <= MAX_TIMER_MS;
   const timeoutTimer = hasTimeout ? setTimeout(() => stop("timeout"), limits.timeoutMs) : undefined;
   if (limits.signal.aborted) onAbort();
   else limits.signal.addEventListener("abort", onAbort, { once: true });

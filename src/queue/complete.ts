@@ -52,13 +52,15 @@ export async function taskMarkSuccessfulMany(sql: Queryable, completions: readon
         ${completions.map((c) => c.resultId)}::bigint[],
         ${completions.map((c) => c.workerId)}::text[],
         ${completions.map((c) => (c.returnJson === null ? null : jsonTextForPostgres(c.returnJson)))}::text[],
-        ${completions.map((c) => (c.logsUri === null ? null : textForPostgres(c.logsUri)))}::text[]
-      ) as d(result_id, worker_id, return_text, logs_uri)
+        ${completions.map((c) => (c.logsUri === null ? null : textForPostgres(c.logsUri)))}::text[],
+        ${completions.map((c) => c.attempt ?? null)}::int[]
+      ) as d(result_id, worker_id, return_text, logs_uri, attempt)
     ),
     locked as materialized (
       select t.result_id
       from task_runs t join done d on d.result_id = t.result_id
       where t.leased_by = d.worker_id and t.status = 'RUNNING'
+        and (d.attempt is null or t.attempts = d.attempt)
       order by t.result_id
       for update of t
     )
@@ -121,6 +123,7 @@ export async function taskRecordFailure(sql: Queryable, completion: FailureCompl
     where result_id = ${completion.resultId}::bigint
       and leased_by = ${completion.workerId}
       and status = 'RUNNING'
+      and (${completion.attempt ?? null}::int is null or attempts = ${completion.attempt ?? null}::int)
     returning result_id, workflow_id`;
   return row ? { resultId: row.result_id, workflowId: row.workflow_id } : null;
 }

@@ -49,6 +49,12 @@ export interface ErrorEntry {
 export interface SuccessCompletion {
   resultId: string;
   workerId: string;
+  /**
+   * The run's attempts value (after its claim). When given, the write also requires
+   * attempts = attempt, so a late write of an earlier run can never land on a later run of the
+   * same row by the same worker (e.g. after an outage longer than the lease).
+   */
+  attempt?: number;
   /** Raw JSON text of the envelope's `return`; null = key absent (stored as SQL NULL). */
   returnJson: string | null;
   logsUri: string | null;
@@ -65,6 +71,8 @@ export type FailureDisposition =
 export interface FailureCompletion {
   resultId: string;
   workerId: string;
+  /** As in SuccessCompletion. */
+  attempt?: number;
   error: ErrorEntry;
   disposition: FailureDisposition;
   /** Summary for last_error on terminal failure (already cut to 1024 bytes on a character boundary). */

@@ -86,11 +86,19 @@ export class Completer {
   }
 
   private async retrying<T>(write: () => Promise<T>): Promise<T> {
-    const result = await withDbRetry(write, {
+    const attempt = withDbRetry(write, {
       ...RETRY,
       signal: this.giveUp.signal,
       onRetry: (error) => this.outage.failed(error),
     });
+    // Giving up must not wait for a statement stuck in a connect timeout.
+    const gaveUp = new Promise<never>((_, reject) => {
+      const signal = this.giveUp.signal;
+      if (signal.aborted) reject(signal.reason);
+      else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    gaveUp.catch(() => {}); // observed only through the race below
+    const result = await Promise.race([attempt, gaveUp]);
     this.outage.succeeded();
     return result;
   }

@@ -10,6 +10,8 @@ import type { Completer, WriteResult } from "./completer.ts";
 export class RunningTask {
   readonly controller = new AbortController();
   abortReason: AbortReason | null = null;
+  /** The executor has returned; only the result write is left (a heartbeat miss is no loss). */
+  finished = false;
 
   constructor(readonly task: ClaimedTask) {}
 
@@ -68,6 +70,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     timeoutMs,
     signal: running.controller.signal,
   });
+  running.finished = true;
   const logsUri = deps.worker.logsDir && (result.stdout || result.stderr)
     ? await writeTaskLog(deps.worker.logsDir, task.resultId, task.attempts, result.stdout, result.stderr)
     : null;
@@ -90,12 +93,13 @@ async function record(deps: PipelineDeps, running: RunningTask, decision: Decisi
   const workerId = deps.worker.workerId;
   let write: WriteResult | "skipped" = "skipped";
   if (decision.type === "success") {
-    write = await deps.completer.success({ resultId: task.resultId, workerId, returnJson: decision.returnJson, logsUri });
+    write = await deps.completer.success({ resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri });
     if (write === "written") log.info("Task successful");
   } else if (decision.type === "failure") {
     write = await deps.completer.failure({
       resultId: task.resultId,
       workerId,
+      attempt: task.attempts,
       error: decision.error,
       disposition: decision.disposition,
       lastError: decision.lastError,

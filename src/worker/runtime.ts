@@ -20,6 +20,7 @@ export const TASKS_CHANNEL = "reproq_tasks";
 export const CANCEL_CHANNEL = "reproq_cancel";
 const CANCEL_POLL_MS = 1_000;
 const FLUSH_DEADLINE_MS = 30_000;
+const FORCED_FLUSH_MS = 5_000;
 
 export interface WorkerOptions {
   sql: Sql;
@@ -60,7 +61,7 @@ export class Worker {
     return this.running.size;
   }
 
-  /** First call: stop claiming and drain. A second call stops running tasks at once. */
+  /** First call: stop claiming and drain. A second call stops running tasks (and result retries) at once. */
   requestShutdown(): void {
     if (this.claiming.signal.aborted) {
       this.options.logger.warn("Second shutdown signal: stopping running tasks now");
@@ -83,9 +84,10 @@ export class Worker {
     } finally {
       await this.drain();
       this.services.abort();
-      await Promise.allSettled(background);
+      // A round may be stuck in a connect timeout during an outage; do not wait for it long.
+      await Promise.race([Promise.allSettled(background), aborted(AbortSignal.timeout(1_000))]);
       // Bounded: after a connection loss postgres.js may still be re-listening.
-      await Promise.race([Promise.allSettled(listeners.map((l) => l.unlisten())), aborted(AbortSignal.timeout(2_000))]);
+      await Promise.race([Promise.allSettled(listeners.map((l) => l.unlisten())), aborted(AbortSignal.timeout(1_000))]);
       await this.deregister();
       logger.info("Worker stopped");
     }
@@ -122,8 +124,8 @@ export class Worker {
       logger.debug("Claimed tasks", { claimed: claimed.length, limit, running: this.running.size });
       for (const task of claimed) this.dispatch(task);
       this.lastClaimFull = claimed.length === limit;
-      if (this.lastClaimFull) continue;
       if (claimed.length > 0) backoff.reset();
+      if (this.lastClaimFull) continue;
       await this.wakeup.wait(await this.idleSleepMs(backoff), signal);
     }
   }
@@ -147,11 +149,23 @@ export class Worker {
     const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger };
     const done: Promise<void> = runTask(deps, running)
       .then((report) => this.options.onTaskDone?.(report))
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         this.options.logger.error("Execution pipeline error", { result_id: task.resultId, error: errorMessage(error) });
+        // Never leave the row RUNNING until its lease expires: record the crash as an infra error.
+        const entry = { kind: "infra_error", message: `worker error while running the task: ${errorMessage(error)}`, attempt: task.attempts, worker_id: this.options.worker.workerId };
+        await this.completer.failure({
+          resultId: task.resultId,
+          workerId: this.options.worker.workerId,
+          attempt: task.attempts,
+          error: entry,
+          disposition: task.attempts < task.maxAttempts ? { type: "retry", retryDelaySeconds: this.options.worker.retryBaseSeconds } : { type: "terminal" },
+          lastError: `infra_error: ${entry.message}`.slice(0, 1000),
+          logsUri: null,
+        });
       })
       .finally(() => {
-        this.running.delete(task.resultId);
+        // The same row may have been claimed again (a later attempt): only remove our own entry.
+        if (this.running.get(task.resultId) === running) this.running.delete(task.resultId);
         this.inFlight.delete(done);
         if (this.lastClaimFull) this.wakeup.kick();
       });
@@ -168,12 +182,27 @@ export class Worker {
         logger.warn("Stopping tasks still running at shutdown; they will run again", { count: this.running.size });
         for (const running of this.running.values()) running.stop("shutdown");
       }
+    }
+    // Result writes retry through outages; bound that wait: FLUSH_DEADLINE_MS, or a few seconds
+    // once a second signal has come (enough for a healthy database, short in an outage).
+    const giveUp = new AbortController();
+    const deadline = setTimeout(() => giveUp.abort(), FLUSH_DEADLINE_MS);
+    let forcedDeadline: ReturnType<typeof setTimeout> | undefined;
+    const onForce = () => (forcedDeadline = setTimeout(() => giveUp.abort(), FORCED_FLUSH_MS));
+    if (this.force.signal.aborted) onForce();
+    else this.force.signal.addEventListener("abort", onForce, { once: true });
+    const settled = await Promise.race([
+      allDone().then(() => this.completer.flush()).then(() => true),
+      aborted(giveUp.signal).then(() => false),
+    ]);
+    clearTimeout(deadline);
+    clearTimeout(forcedDeadline);
+    this.force.signal.removeEventListener("abort", onForce);
+    if (!settled) {
+      logger.error("Gave up writing task results at shutdown; those rows stay RUNNING until their lease expires and they are reclaimed");
+      this.completer.abandon();
       await allDone();
     }
-    const deadline = AbortSignal.timeout(FLUSH_DEADLINE_MS);
-    const flushed = await Promise.race([this.completer.flush().then(() => true), aborted(deadline).then(() => false)]);
-    if (!flushed) this.completer.abandon();
-    await this.completer.flush();
   }
 
   private startServices(listening: boolean): Promise<void>[] {
@@ -181,10 +210,12 @@ export class Worker {
     const signal = this.services.signal;
     const loops: Promise<void>[] = [];
     if (worker.heartbeatSeconds > 0) {
-      const lease = { workerId: worker.workerId, leaseSeconds: worker.leaseSeconds };
-      loops.push(every(worker.heartbeatSeconds * 1000, signal, leaseHeartbeat(sql, logger, this.running, lease)));
+      const intervalMs = worker.heartbeatSeconds * 1000;
+      const lease = { workerId: worker.workerId, leaseSeconds: worker.leaseSeconds, intervalMs, signal };
+      loops.push(every(intervalMs, signal, leaseHeartbeat(sql, logger, this.running, lease)));
     }
-    if (!listening) loops.push(every(CANCEL_POLL_MS, signal, cancelPoll(sql, logger, this.running, worker.workerId)));
+    // With LISTEN up a cancel normally arrives by NOTIFY; the poll catches the rest either way.
+    loops.push(every(listening ? CANCEL_POLL_MS * 2 : CANCEL_POLL_MS, signal, cancelPoll(sql, logger, this.running, worker.workerId)));
     if (worker.reclaimIntervalSeconds > 0) {
       const reclaim = reclaimer(sql, logger, worker.leaseSeconds);
       loops.push(reclaim().then(() => every(worker.reclaimIntervalSeconds * 1000, signal, reclaim)));
@@ -197,15 +228,16 @@ export class Worker {
   private async listen(): Promise<{ unlisten(): Promise<void> }[]> {
     const { sql, worker, logger } = this.options;
     const queues = new Set(worker.queues);
-    try {
-      return await Promise.all([
-        sql.listen(TASKS_CHANNEL, (queue) => queues.has(queue) && this.wakeup.kick(), () => this.wakeup.kick()),
-        sql.listen(CANCEL_CHANNEL, (resultId) => stopFor(this.running.get(resultId), "cancel", logger)),
-      ]);
-    } catch (error) {
-      logger.warn("LISTEN failed; relying on polling", { error: errorMessage(error) });
-      return [];
-    }
+    const results = await Promise.allSettled([
+      sql.listen(TASKS_CHANNEL, (queue) => queues.has(queue) && this.wakeup.kick(), () => this.wakeup.kick()),
+      sql.listen(CANCEL_CHANNEL, (resultId) => stopFor(this.running.get(resultId), "cancel", logger)),
+    ]);
+    const listeners = results.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+    if (!failed) return listeners;
+    logger.warn("LISTEN failed; relying on polling", { error: errorMessage(failed.reason) });
+    await Promise.allSettled(listeners.map((listener) => listener.unlisten()));
+    return [];
   }
 
   private async register(): Promise<void> {
@@ -218,7 +250,9 @@ export class Worker {
 
   private async deregister(): Promise<void> {
     try {
-      await workerDeregister(this.options.sql, { workerId: this.options.identity.workerId });
+      // Bounded: during an outage a stale registry row is harmless (it ages out as not live).
+      const done = workerDeregister(this.options.sql, { workerId: this.options.identity.workerId });
+      await Promise.race([done, aborted(AbortSignal.timeout(2_000)).then(() => Promise.reject(new Error("database did not answer within 2 s")))]);
     } catch (error) {
       this.options.logger.warn("Failed to remove the worker's registry row", { error: errorMessage(error) });
     }

@@ -1,6 +1,7 @@
 // The worker's background services. Each is a loop on an AbortSignal; a failed round is logged
 // once per outage and retried at the next tick, never crashing the worker.
 import type { Sql } from "../db/client.ts";
+import { withDbRetry } from "../db/retryable.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import {
@@ -40,13 +41,23 @@ export async function every(intervalMs: number, signal: AbortSignal, round: () =
  * over (reclaimed) — their executors are stopped and nothing is written for them. A database
  * error is not a lost lease: it is retried at the next round.
  */
-export function leaseHeartbeat(sql: Sql, logger: Logger, running: ReadonlyMap<string, RunningTask>, options: { workerId: string; leaseSeconds: number }) {
+export function leaseHeartbeat(
+  sql: Sql,
+  logger: Logger,
+  running: ReadonlyMap<string, RunningTask>,
+  options: { workerId: string; leaseSeconds: number; intervalMs: number; signal: AbortSignal },
+) {
   const outage = new OutageTracker(logger, "Lease heartbeat");
   return async (): Promise<void> => {
     const resultIds = [...running.keys()];
     if (resultIds.length === 0) return;
     try {
-      const held = await taskHeartbeatMany(sql, { resultIds, workerId: options.workerId, leaseSeconds: options.leaseSeconds });
+      // Retried quickly (1 s, 2 s, … up to the interval): after an outage the lease must be
+      // renewed before it runs out, not one whole interval later.
+      const held = await withDbRetry(
+        () => taskHeartbeatMany(sql, { resultIds, workerId: options.workerId, leaseSeconds: options.leaseSeconds }),
+        { attempts: 6, baseMs: 1_000, maxMs: Math.max(1_000, options.intervalMs / 2), signal: options.signal, onRetry: (error) => outage.failed(error) },
+      );
       outage.succeeded();
       const stillHeld = new Set(held.map((row) => row.resultId));
       for (const row of held) if (row.cancelRequested) stopFor(running.get(row.resultId), "cancel", logger);
@@ -57,7 +68,10 @@ export function leaseHeartbeat(sql: Sql, logger: Logger, running: ReadonlyMap<st
   };
 }
 
-/** The ~1 s cancellation poll used when LISTEN is off (and as a safety net when it is on). */
+/**
+ * The ~1 s cancellation poll: the only path when LISTEN is off, and a safety net when it is on (a
+ * NOTIFY sent while LISTEN reconnects is lost, and a retried row keeps its cancel_requested).
+ */
 export function cancelPoll(sql: Sql, logger: Logger, running: ReadonlyMap<string, RunningTask>, workerId: string) {
   return async (): Promise<void> => {
     const resultIds = [...running.keys()];
@@ -71,7 +85,8 @@ export function cancelPoll(sql: Sql, logger: Logger, running: ReadonlyMap<string
 }
 
 export function stopFor(task: RunningTask | undefined, reason: "cancel" | "lease_lost", logger: Logger): void {
-  if (!task || task.abortReason !== null) return;
+  // A finished task's row may already be written (not RUNNING): that is no lost lease.
+  if (!task || task.abortReason !== null || task.finished) return;
   const log = logger.child({ result_id: task.task.resultId });
   if (reason === "cancel") log.warn("Remote cancellation requested");
   else log.error("Lease lost; stopping the task without recording a result");

@@ -116,4 +116,38 @@ describe("database outage while tasks run", () => {
       await proxy.close();
     }
   });
+
+  test("SIGTERM during an outage still exits (a second signal cuts the result retries); the rows are reclaimed later", async () => {
+    const db = await database("outage_shutdown");
+    const target = parseDsn(db.dsn, process.env);
+    const proxy = await startTcpProxy({ host: target.host, port: target.port });
+    try {
+      const viaProxy = buildDsn({ ...target, host: "127.0.0.1", port: proxy.port });
+      await enqueue(db.sql, Array.from({ length: 3 }, () => ({ kwargs: { mode: "sleep", seconds: 1 } })));
+      const leaseArgs = ["--lease-seconds", "3", "--heartbeat-seconds", "1", "--reclaim-interval-seconds", "1"];
+      const worker = startWorker([...baseWorkerArgs(viaProxy), ...leaseArgs, "--concurrency", "3"]);
+      await waitFor(async () => (await statusCounts(db.sql)).RUNNING === 3, { what: "tasks running" });
+      proxy.cut();
+      await Bun.sleep(1_500); // the tasks finish; their results cannot be written
+      const started = performance.now();
+      worker.signal("SIGTERM");
+      await Bun.sleep(2_000);
+      worker.signal("SIGTERM");
+      const timer = setTimeout(() => worker.signal("SIGKILL"), 40_000);
+      const code = await worker.exited;
+      clearTimeout(timer);
+      if (code !== 0) console.log(JSON.stringify(worker.logs.slice(-12), null, 1), worker.stderr());
+      expect(code).toBe(0);
+      // Bounded (it used to wait forever): 5 s for writes after the second signal, then a few
+      // short, bounded clean-up steps against the unreachable database.
+      expect(performance.now() - started).toBeLessThan(25_000);
+      proxy.restore();
+
+      const rescuer = startWorker([...baseWorkerArgs(db.dsn), ...leaseArgs]);
+      await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 3, { timeoutMs: 60_000, what: "reclaimed and completed" });
+      expect(await stopWorker(rescuer)).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
