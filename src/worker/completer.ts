@@ -11,8 +11,11 @@ import { taskCompleteFailure, taskCompleteSuccessMany } from "../queue/index.ts"
 import type { FailureCompletion, SuccessCompletion } from "../queue/types.ts";
 import { OutageTracker } from "./outage.ts";
 
-/** written: committed; fenced: the row was no longer ours (nothing written); abandoned: gave up. */
-export type WriteResult = "written" | "fenced" | "abandoned";
+/**
+ * written: committed; fenced: the row was no longer ours (nothing written); rejected: the database
+ * refused the write itself (not an outage) — retrying cannot help; abandoned: gave up at shutdown.
+ */
+export type WriteResult = "written" | "fenced" | "rejected" | "abandoned";
 
 const MAX_BATCH = 500;
 const RETRY = { attempts: Number.POSITIVE_INFINITY, baseMs: 100, maxMs: 5_000 };
@@ -104,10 +107,13 @@ export class Completer {
   }
 
   private abandoned(error: unknown, resultIds: string[]): WriteResult {
-    const why = this.giveUp.signal.aborted ? "gave up at shutdown" : isRetryableDbError(error) ? "database unavailable" : "write rejected";
+    if (!this.giveUp.signal.aborted && !isRetryableDbError(error)) {
+      this.logger.error("The database rejected a task result", { result_ids: resultIds, error: errorMessage(error) });
+      return "rejected";
+    }
     this.logger.error("Failed to record task result; the row stays RUNNING until its lease expires and it is reclaimed", {
       result_ids: resultIds,
-      reason: why,
+      reason: this.giveUp.signal.aborted ? "gave up at shutdown" : "database unavailable",
       error: errorMessage(error),
     });
     return "abandoned";

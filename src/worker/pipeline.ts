@@ -95,6 +95,12 @@ async function record(deps: PipelineDeps, running: RunningTask, decision: Decisi
   if (decision.type === "success") {
     write = await deps.completer.success({ resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri });
     if (write === "written") log.info("Task successful");
+    if (write === "rejected") {
+      // The result itself cannot be stored (it would be rejected again on every retry): fail the
+      // row rather than leave it RUNNING to be reclaimed and run again.
+      const error = { kind: "infra_error", message: "the task succeeded but its result could not be stored", attempt: task.attempts, worker_id: workerId };
+      write = await deps.completer.failure({ resultId: task.resultId, workerId, attempt: task.attempts, error, disposition: { type: "terminal" }, lastError: `infra_error: ${error.message}`, logsUri });
+    }
   } else if (decision.type === "failure") {
     write = await deps.completer.failure({
       resultId: task.resultId,
