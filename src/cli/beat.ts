@@ -1,0 +1,10 @@
+// Placeholder: being built (issue 4). Hidden from --help until then.
+import { defineCommand } from "citty";
+import { UsageError } from "../errors.ts";
+
+export default defineCommand({
+  meta: { name: "beat", hidden: true, description: "not built yet" },
+  run() {
+    throw new UsageError("reproq beat is not available in this build yet");
+  },
+});
