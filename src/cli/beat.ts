@@ -1,10 +1,64 @@
-// Placeholder: being built (issue 4). Hidden from --help until then.
+// reproq beat: enqueue due periodic tasks every interval (SPEC §6), or once with --once (for a
+// system cron / `manage.py reproq schedule`). Safe to run more than one (SKIP LOCKED).
+// Exit codes: 0 after a clean shutdown or a clean --once; 1 when --once had a failing row or the
+// tick failed; 2 for bad flags/settings (e.g. --interval 0).
 import { defineCommand } from "citty";
-import { UsageError } from "../errors.ts";
+import { Beat } from "../beat/scheduler.ts";
+import { configArgs } from "../config/index.ts";
+import { closeDb } from "../db/client.ts";
+import { createLogger } from "../observability/logger.ts";
+import { EXIT_FAILURE, EXIT_OK } from "./exit.ts";
+import { flagValues, loadCommandConfig, openDatabase, requireDsn } from "./context.ts";
+import { uiOf } from "./ui.ts";
+
+const settingArgs = configArgs("beat");
 
 export default defineCommand({
-  meta: { name: "beat", hidden: true, description: "not built yet" },
-  run() {
-    throw new UsageError("reproq beat is not available in this build yet");
+  meta: { name: "beat", description: "Enqueue due periodic tasks (periodic_tasks) on their cron schedules" },
+  args: {
+    ...settingArgs,
+    once: { type: "boolean", description: "Enqueue due tasks once and exit (non-zero if any row failed)", default: false },
+  },
+  async run(context) {
+    const ui = uiOf(context);
+    const config = await loadCommandConfig(ui, "beat", flagValues(context.args, Object.keys(settingArgs)));
+    const once = context.args.once === true;
+    const role = config.beat.processRole.trim() || "beat";
+    const logger = await createLogger({ format: config.log.format, level: config.log.level, base: { worker_id: role, role } });
+
+    requireDsn(config); // a missing DSN is a usage error (exit 2), like the worker
+    let sql;
+    try {
+      sql = await openDatabase(config, { poolSize: Math.min(config.database.poolSize, 2) });
+    } catch (error) {
+      logger.error("Failed to open database", { error });
+      return EXIT_FAILURE;
+    }
+    // `interval` in nanoseconds, as the Go worker logged a Duration; interval_ms for people.
+    logger.info("Starting reproq beat", { interval: config.beat.intervalMs * 1_000_000, interval_ms: config.beat.intervalMs, once });
+    const beat = new Beat({ sql, logger, intervalMs: config.beat.intervalMs });
+    try {
+      if (once) {
+        const result = await beat.tick();
+        logger.info("Beat run complete", { once: true, enqueued: result.enqueued, failed: result.failed });
+        return result.error !== undefined || result.failed > 0 ? EXIT_FAILURE : EXIT_OK;
+      }
+      const shutdown = new AbortController();
+      const onSignal = () => shutdown.abort();
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+      try {
+        await beat.start(shutdown.signal);
+      } finally {
+        process.off("SIGTERM", onSignal);
+        process.off("SIGINT", onSignal);
+      }
+      logger.info("Shutting down beat");
+      return EXIT_OK;
+    } finally {
+      await closeDb(sql, 2);
+      // Do not let a stray reconnect timer of the driver keep the process alive.
+      setTimeout(() => process.exit(), 3_000).unref(); // keeps process.exitCode
+    }
   },
 });

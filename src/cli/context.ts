@@ -3,7 +3,7 @@
 import type { Config, ConfigScope } from "../config/index.ts";
 import { loadConfig } from "../config/index.ts";
 import { connectDb, type Sql } from "../db/client.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
 import type { Ui } from "./ui.ts";
 
 export type FlagValues = Record<string, string | boolean | undefined>;
@@ -41,4 +41,13 @@ export async function openDatabase(config: Config, options: { poolSize?: number 
     prepare: config.database.prepare,
     applicationName: "reproq",
   });
+}
+
+/** A database id flag (bigint as decimal text): a positive integer that fits int8, else exit 2. */
+export function positiveInt(flag: string, value: string): string {
+  const text = value.trim();
+  if (!/^\d+$/.test(text) || BigInt(text) === 0n || BigInt(text) > 9223372036854775807n) {
+    throw new UsageError(`--${flag} must be a positive integer, got "${value}"`);
+  }
+  return BigInt(text).toString();
 }

@@ -26,13 +26,14 @@ describe("help and usage errors", () => {
   test("--help lists only built commands and exits 0", async () => {
     const result = await runBinary(["--help"]);
     expect(result.exitCode).toBe(0);
-    for (const built of ["worker", "migrate", "doctor", "config", "version"]) expect(result.stdout).toMatch(new RegExp(`^  ${built}\\b`, "m"));
+    const built = ["worker", "beat", "enqueue", "triage", "replay", "cancel", "prune", "limit", "queue", "migrate", "doctor", "config", "version"];
+    for (const command of built) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     // Commands that do not exist yet must not be advertised.
-    for (const notYet of ["beat", "top", "triage"]) expect(result.stdout).not.toMatch(new RegExp(`^  ${notYet}\\b`, "m"));
+    for (const notYet of ["top", "demo"]) expect(result.stdout).not.toMatch(new RegExp(`^  ${notYet}\\b`, "m"));
   });
 
   test("every command answers --help with exit 0", async () => {
-    for (const command of [["worker"], ["migrate"], ["doctor"], ["config"], ["version"]]) {
+    for (const command of [["worker"], ["beat"], ["enqueue"], ["triage"], ["triage", "retry"], ["replay"], ["cancel"], ["prune", "expired"], ["limit", "set"], ["queue", "ls"], ["migrate"], ["doctor"], ["config"], ["version"]]) {
       const result = await runBinary([...command, "--help"]);
       expect(result.exitCode).toBe(0);
       expect(result.stdout).toContain(`reproq ${command.join(" ")}`);

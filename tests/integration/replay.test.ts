@@ -1,0 +1,81 @@
+// Replay on both schemas: a full READY copy (every NOT NULL column written; Django's schema has no
+// defaults), Go scenario 66 (latest row of a spec_hash), and conflicts reported with the active id
+// instead of a duplicate-key error.
+
+import { describe, expect, test } from "bun:test";
+import type { Queryable } from "../../src/db/client.ts";
+import { replayTask, taskReplayInsert } from "../../src/queue/replay.ts";
+import { claimByHand, insertTaskRow, TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+async function setRow(sql: Queryable, resultId: string, hash: string, status: string): Promise<void> {
+  await sql`update task_runs set spec_hash = ${hash}, status = ${status} where result_id = ${resultId}::bigint`;
+}
+
+async function countRows(sql: Queryable): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`select count(*)::int as count from task_runs`;
+  return row!.count;
+}
+
+describe.each(TASK_SCHEMAS)("replay (%s schema)", (schema) => {
+  const sql = useTaskDatabase(schema);
+
+  test("by id: a fresh READY copy with the source's spec, queue and limits and clean run state", async () => {
+    const source = await insertTaskRow(sql(), { queue: "replays", status: "FAILED", attempts: 3, maxAttempts: 5, metadata: { progress: 1 }, logsUri: "/x.log" });
+    await sql()`update task_runs set priority = 7, lock_key = 'lk', concurrency_key = 'ck', concurrency_limit = 2,
+      errors_json = '[{"kind":"app_error"}]', worker_ids = '["w"]', parent_id = null, expires_at = now() + interval '1 day'
+      where result_id = ${source}::bigint`;
+    const outcome = await replayTask(sql(), { resultId: source });
+    expect(outcome.sourceId).toBe(source);
+    expect(outcome.activeId).toBeNull();
+    const [copy] = await sql()<Record<string, unknown>[]>`
+      select t.*, t.spec_hash = s.spec_hash as same_hash, t.spec_json = s.spec_json as same_spec,
+             abs(extract(epoch from now() - t.enqueued_at)) < 30 as fresh
+      from task_runs t, task_runs s where t.result_id = ${outcome.newId}::bigint and s.result_id = ${source}::bigint`;
+    expect(copy).toMatchObject({
+      status: "READY", queue_name: "replays", priority: 7, attempts: 0, max_attempts: 5, timeout_seconds: 900,
+      lock_key: "lk", concurrency_key: "ck", concurrency_limit: 2, wait_count: 0, worker_ids: [], errors_json: [],
+      metadata_json: {}, return_json: null, last_error: null, logs_uri: null, parent_id: null, workflow_id: null,
+      expires_at: null, run_after: null, cancel_requested: false, backend_alias: "default", task_path: "tasks.example.run",
+      same_hash: true, same_spec: true, fresh: true,
+    });
+  });
+
+  test("Go scenario 66: --spec-hash uses the latest row of that hash; a missing hash finds nothing", async () => {
+    const hash = "a".repeat(30); // CHAR(64) pads it; the lookup compares in SQL
+    const older = await insertTaskRow(sql());
+    const newer = await insertTaskRow(sql());
+    await setRow(sql(), older, hash, "FAILED");
+    await setRow(sql(), newer, hash, "SUCCESSFUL");
+    const outcome = await replayTask(sql(), { specHash: hash });
+    expect(outcome.sourceId).toBe(newer);
+    expect(outcome.newId).not.toBeNull();
+    const [copy] = await sql()<{ status: string; hash: string }[]>`select status, rtrim(spec_hash) as hash from task_runs where result_id = ${outcome.newId}::bigint`;
+    expect(copy).toEqual({ status: "READY", hash });
+
+    expect(await replayTask(sql(), { specHash: "f".repeat(64) })).toEqual({ sourceId: null, newId: null, activeId: null });
+    expect(await replayTask(sql(), { resultId: "999999999" })).toEqual({ sourceId: null, newId: null, activeId: null });
+  });
+
+  test("conflict: replaying while the spec is READY or RUNNING names the active row and inserts nothing", async () => {
+    const running = await insertTaskRow(sql());
+    await claimByHand(sql(), running, "w1");
+    const before = await countRows(sql());
+    expect(await taskReplayInsert(sql(), { resultId: running })).toEqual({ sourceId: running, newId: null, activeId: running });
+
+    const done = await insertTaskRow(sql());
+    const hash = "b".repeat(64);
+    await setRow(sql(), done, hash, "SUCCESSFUL");
+    const first = await replayTask(sql(), { resultId: done });
+    expect(first.newId).not.toBeNull();
+    expect(await replayTask(sql(), { resultId: done })).toEqual({ sourceId: done, newId: null, activeId: first.newId });
+    expect(await countRows(sql())).toBe(before + 2); // the `done` row and its one copy
+  });
+
+  test("concurrent replays of one spec: exactly one copy, the others report it", async () => {
+    const source = await insertTaskRow(sql(), { status: "SUCCESSFUL" });
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => replayTask(sql(), { resultId: source })));
+    const made = outcomes.filter((o) => o.newId !== null);
+    expect(made.length).toBe(1);
+    for (const o of outcomes.filter((x) => x.newId === null)) expect(o.activeId).toBe(made[0]!.newId);
+  });
+});
