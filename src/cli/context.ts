@@ -1,8 +1,8 @@
 // Shared start-up for commands: load and validate the configuration (before any connection),
 // print its warnings, and open the database with the configured pool settings.
 import type { Config, ConfigScope } from "../config/index.ts";
-import { loadConfig } from "../config/index.ts";
-import { connectDb, type Sql } from "../db/client.ts";
+import { configArgs, loadConfig } from "../config/index.ts";
+import { closeDb, connectDb, type Sql } from "../db/client.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import type { Ui } from "./ui.ts";
 
@@ -50,4 +50,18 @@ export function positiveInt(flag: string, value: string): string {
     throw new UsageError(`--${flag} must be a positive integer, got "${value}"`);
   }
   return BigInt(text).toString();
+}
+
+/**
+ * For utility commands: load the database settings from the command's flags, connect, run `work`,
+ * always close the pool.
+ */
+export async function withDatabase<T>(ui: Ui, args: Record<string, unknown>, work: (sql: Sql) => Promise<T>, options: { poolSize?: number } = {}): Promise<T> {
+  const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(configArgs("db"))));
+  const sql = await openDatabase(config, { poolSize: options.poolSize ?? 2 });
+  try {
+    return await work(sql);
+  } finally {
+    await closeDb(sql);
+  }
 }

@@ -2,12 +2,11 @@
 // (not validated, as in Go). A rate of 0 disables limiting for that key.
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
-import { closeDb, type Sql } from "../db/client.ts";
 import { UsageError } from "../errors.ts";
 import { rateLimitDelete, rateLimitList, rateLimitSet } from "../queue/limits.ts";
-import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { withDatabase } from "./context.ts";
 import { printTable } from "./table.ts";
-import { uiOf, type Ui } from "./ui.ts";
+import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
 const keyArg = {
@@ -16,16 +15,6 @@ const keyArg = {
   valueHint: "key",
   description: "Rate limit key (queue:<name> | task:<path> | global)",
 } as const;
-
-async function withDatabase<T>(ui: Ui, args: Record<string, unknown>, work: (sql: Sql) => Promise<T>): Promise<T> {
-  const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
-  const sql = await openDatabase(config, { poolSize: 1 });
-  try {
-    return await work(sql);
-  } finally {
-    await closeDb(sql);
-  }
-}
 
 function requireKey(value: unknown): string {
   const key = typeof value === "string" ? value : "";

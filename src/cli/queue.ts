@@ -2,25 +2,14 @@
 // A paused queue keeps its rows; workers simply stop claiming from it until it is resumed.
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
-import { closeDb, type Sql } from "../db/client.ts";
 import { UsageError } from "../errors.ts";
 import { queueOverview, queuePause, queueResume } from "../queue/controls.ts";
-import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { withDatabase } from "./context.ts";
 import { printTable } from "./table.ts";
-import { uiOf, type Ui } from "./ui.ts";
+import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
 const queueArg = { type: "positional", required: true, valueHint: "queue", description: "Queue name" } as const;
-
-async function withDatabase<T>(ui: Ui, args: Record<string, unknown>, work: (sql: Sql) => Promise<T>): Promise<T> {
-  const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
-  const sql = await openDatabase(config, { poolSize: 1 });
-  try {
-    return await work(sql);
-  } finally {
-    await closeDb(sql);
-  }
-}
 
 function requireQueue(value: unknown): string {
   const name = typeof value === "string" ? value : "";

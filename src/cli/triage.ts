@@ -3,7 +3,7 @@
 // `No failed tasks updated.`); conflicts are reported as `task N is already queued as #M`.
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
-import { closeDb, type Sql } from "../db/client.ts";
+import type { Sql } from "../db/client.ts";
 import { ReproqError, UsageError } from "../errors.ts";
 import {
   retryFailedTasks,
@@ -16,9 +16,9 @@ import {
   type RetrySkip,
   type TaskDetailRow,
 } from "../queue/triage.ts";
-import { flagValues, loadCommandConfig, openDatabase, positiveInt } from "./context.ts";
+import { positiveInt, withDatabase } from "./context.ts";
 import { printTable } from "./table.ts";
-import { uiOf, type Ui } from "./ui.ts";
+import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
 const DEFAULT_LIMIT = 50;
@@ -47,16 +47,6 @@ function bulkFilter(args: Record<string, unknown>): FailedFilter {
     return { resultId: positiveInt("id", id) };
   }
   return { ...(queue === undefined ? {} : { queue }), ...(taskPath === undefined ? {} : { taskPath }) };
-}
-
-async function withDatabase<T>(ui: Ui, args: Record<string, unknown>, work: (sql: Sql) => Promise<T>): Promise<T> {
-  const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
-  const sql = await openDatabase(config, { poolSize: 2 });
-  try {
-    return await work(sql);
-  } finally {
-    await closeDb(sql);
-  }
 }
 
 /** Why an --id operation touched nothing: unknown id (not_found) or a row that is not FAILED. */
