@@ -8,6 +8,7 @@
 // overdue in the admin, and fixing cron_expr or payload_json makes the next tick pick it up at
 // once. A restarted beat logs each still-bad row once again. Database errors on a row are
 // transient and are logged on every tick.
+import { pause } from "../abort.ts";
 import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -131,20 +132,7 @@ export class Beat {
       await this.tick();
       // Fixed-rate like a ticker; a tick slower than the interval is followed at once by the next.
       const waitMs = Math.max(0, this.options.intervalMs - (performance.now() - startedAt));
-      await sleep(waitMs, signal);
+      await pause(waitMs, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -7,7 +7,7 @@ import { configArgs } from "../config/index.ts";
 import { DurationError, parseGoDuration } from "../config/duration.ts";
 import { closeDb } from "../db/client.ts";
 import { UsageError } from "../errors.ts";
-import { clockIsoAfter, taskEnqueue, taskGet } from "../queue/enqueue.ts";
+import { clockIsoAfter, enqueueRowFromSpec, taskEnqueue, taskGet } from "../queue/enqueue.ts";
 import {
   buildTaskSpec,
   canonicalJson,
@@ -19,7 +19,6 @@ import {
   parseJsonPreservingNumbers,
   PyFloat,
   RESERVED_KWARGS,
-  sha256Hex,
 } from "../spec/index.ts";
 import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
 import { uiOf } from "./ui.ts";
@@ -60,22 +59,9 @@ export default defineCommand({
     try {
       const runAfter = input.runAfterSeconds !== null ? await clockIsoAfter(sql, { seconds: input.runAfterSeconds }) : input.runAfterIso;
       const spec = buildTaskSpec({ ...input.spec, runAfter });
-      const specText = canonicalJson(spec);
-      const specHash = sha256Hex(specText);
-      const result = await taskEnqueue(sql, {
-        backendAlias: BACKEND_ALIAS,
-        queueName: spec.queue_name,
-        priority: spec.priority,
-        runAfter: spec.run_after,
-        specText,
-        specHash,
-        taskPath: spec.task_path,
-        maxAttempts: spec.exec.max_attempts,
-        timeoutSeconds: spec.exec.timeout_seconds,
-        lockKey: spec.lock_key,
-        concurrencyKey: spec.concurrency_key,
-        concurrencyLimit: spec.concurrency_limit,
-      });
+      const row = enqueueRowFromSpec(spec, BACKEND_ALIAS);
+      const specHash = row.specHash;
+      const result = await taskEnqueue(sql, row);
       if (args.json) {
         const task = await taskGet(sql, { resultId: result.resultId });
         ui.out(JSON.stringify({ created: result.created, task }));

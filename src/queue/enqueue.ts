@@ -7,6 +7,7 @@
 // covers writers that do not take the lock when the unique partial index exists.
 
 import type { Queryable, Sql } from "../db/client.ts";
+import { canonicalJson, sha256Hex, type TaskSpec } from "../spec/index.ts";
 
 export interface EnqueueRow {
   backendAlias: string;
@@ -23,6 +24,25 @@ export interface EnqueueRow {
   lockKey: string | null;
   concurrencyKey: string | null;
   concurrencyLimit: number;
+}
+
+/** The row for a spec built as reproq-django's backend builds it (canonical text and its hash). */
+export function enqueueRowFromSpec(spec: TaskSpec, backendAlias = "default"): EnqueueRow {
+  const specText = canonicalJson(spec);
+  return {
+    backendAlias,
+    queueName: spec.queue_name,
+    priority: spec.priority,
+    runAfter: spec.run_after,
+    specText,
+    specHash: sha256Hex(specText),
+    taskPath: spec.task_path,
+    maxAttempts: spec.exec.max_attempts,
+    timeoutSeconds: spec.exec.timeout_seconds,
+    lockKey: spec.lock_key,
+    concurrencyKey: spec.concurrency_key,
+    concurrencyLimit: spec.concurrency_limit,
+  };
 }
 
 export interface EnqueueResult {

@@ -2,6 +2,7 @@
 // task (pipeline.ts), a completer that writes outcomes (completer.ts), and background services
 // (services.ts). Shutdown: stop claiming, let tasks finish for shutdown_timeout, then stop the
 // rest (recorded as `shutdown`, attempt given back), flush results, deregister.
+import { aborted } from "../abort.ts";
 import type { WorkerConfig } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
@@ -30,11 +31,6 @@ export interface WorkerOptions {
   identity: WorkerIdentity;
   /** Observes every finished task (tests, metrics). */
   onTaskDone?: (report: TaskReport) => void;
-}
-
-/** Resolves when the signal aborts (AbortSignal.timeout timers do not keep the process alive). */
-function aborted(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
 
 export class Worker {

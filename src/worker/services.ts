@@ -1,6 +1,7 @@
 // The worker's background services. Each is a loop on an AbortSignal; a failed round is logged
 // once per outage and retried at the next tick, never crashing the worker.
 import type { Sql } from "../db/client.ts";
+import { pause } from "../abort.ts";
 import { withDbRetry } from "../db/retryable.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -13,20 +14,6 @@ import {
 } from "../queue/index.ts";
 import { OutageTracker } from "./outage.ts";
 import type { RunningTask } from "./pipeline.ts";
-
-/** Resolves after `ms`, or early (without throwing) when the signal aborts. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** Runs `round` every `intervalMs` until the signal aborts; `round` must not throw. */
 export async function every(intervalMs: number, signal: AbortSignal, round: () => Promise<void>): Promise<void> {

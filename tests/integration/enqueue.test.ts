@@ -5,30 +5,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { clockIsoAfter, taskEnqueue, taskFindActiveBySpecHash, taskGet, taskInsertReady, type EnqueueRow } from "../../src/queue/enqueue.ts";
-import { buildTaskSpec, canonicalJson, CONTRACT_SPEC_CANONICAL, CONTRACT_SPEC_HASH, sha256Hex, type TaskSpecInput } from "../../src/spec/index.ts";
+import { clockIsoAfter, enqueueRowFromSpec, taskEnqueue, taskFindActiveBySpecHash, taskGet, taskInsertReady, type EnqueueRow } from "../../src/queue/enqueue.ts";
+import { buildTaskSpec, CONTRACT_SPEC_CANONICAL, CONTRACT_SPEC_HASH, type TaskSpecInput } from "../../src/spec/index.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
 type Schema = "reproq" | "django" | "django-bare";
 const SCHEMAS: readonly Schema[] = ["reproq", "django", "django-bare"];
 
 function rowFor(input: TaskSpecInput): EnqueueRow {
-  const spec = buildTaskSpec(input);
-  const specText = canonicalJson(spec);
-  return {
-    backendAlias: "default",
-    queueName: spec.queue_name,
-    priority: spec.priority,
-    runAfter: spec.run_after,
-    specText,
-    specHash: sha256Hex(specText),
-    taskPath: spec.task_path,
-    maxAttempts: spec.exec.max_attempts,
-    timeoutSeconds: spec.exec.timeout_seconds,
-    lockKey: spec.lock_key,
-    concurrencyKey: spec.concurrency_key,
-    concurrencyLimit: spec.concurrency_limit,
-  };
+  return enqueueRowFromSpec(buildTaskSpec(input));
 }
 
 const CONTRACT_INPUT: TaskSpecInput = {
