@@ -1,8 +1,10 @@
 // `reproq cancel` through the compiled binary: each starting status, unknown id, bad input.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { claimByHand, insertTaskRow, readTask } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 let db: TestDatabase;
 beforeAll(async () => {

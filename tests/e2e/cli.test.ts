@@ -1,10 +1,12 @@
 // The compiled binary as a user runs it: version, help, exit codes.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { runBinary } from "../helpers/binary.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 describe("reproq --version", () => {
   test("prints the package.json version with no database and no config", async () => {

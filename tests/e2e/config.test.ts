@@ -1,9 +1,11 @@
 // Configuration through the compiled binary: precedence, discovery, and invalid settings that
 // must fail with exit 2 before any connection is attempted.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { ROOT, runBinary } from "../helpers/binary.ts";
 import { tempDir } from "../helpers/config.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 interface ConfigJson {
   config_file: string | null;

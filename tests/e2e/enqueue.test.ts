@@ -1,9 +1,11 @@
 // `reproq enqueue` through the compiled binary, like a user (or a script) runs it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { migrate } from "../../src/db/migrate.ts";
 import { CONTRACT_SPEC_CANONICAL, CONTRACT_SPEC_HASH } from "../../src/spec/contract.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const CONTRACT_ARGS = [
   "contracts.example_task",

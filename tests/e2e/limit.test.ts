@@ -1,8 +1,10 @@
 // `reproq limit set|ls|rm` through the compiled binary: Go's output strings, exit codes, bad input.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { migrate } from "../../src/db/migrate.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 let db: TestDatabase;
 beforeAll(async () => {

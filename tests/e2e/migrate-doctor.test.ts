@@ -1,8 +1,10 @@
 // `reproq migrate` and `reproq doctor` through the compiled binary, on each starting schema.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { catalogSnapshot, insertTask, rowsAsText } from "../helpers/catalog.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type Flavour, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const databases: TestDatabase[] = [];
 afterAll(async () => {

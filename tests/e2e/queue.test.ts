@@ -1,10 +1,12 @@
 // `reproq queue ls|pause|resume` through the compiled binary on Django's schema (no defaults on
 // reproq_queue_controls), plus exit codes and bad input.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { migrate } from "../../src/db/migrate.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { enqueue } from "../helpers/worker.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 let db: TestDatabase;
 beforeAll(async () => {

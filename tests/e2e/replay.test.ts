@@ -1,9 +1,11 @@
 // `reproq replay` through the compiled binary: Go's success wording, conflicts as one line
 // (exit 1, no driver error), not found (exit 1), bad input (exit 2).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { claimByHand, insertTaskRow } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,10 +1,12 @@
 // `reproq triage` through the compiled binary: output wording scripts parse, exit codes, help,
 // and bad input rejected before any connection (exit 2).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskCompleteFailure } from "../../src/queue/complete.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { insertChain, insertClaimed, insertTaskRow, readTask } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,12 +1,14 @@
 // Many workers racing, and a database outage while tasks run: no task lost, none run twice,
 // limits never exceeded, nothing left RUNNING.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { parseDsn } from "../../src/db/dsn.ts";
 import { buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { EXECUTORS_DIR } from "../helpers/executors/index.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type EnqueueRow } from "../helpers/worker.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const databases: TestDatabase[] = [];
 afterAll(async () => {

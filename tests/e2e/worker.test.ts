@@ -1,11 +1,13 @@
 // `reproq worker` as a user runs it: the compiled binary, a real Postgres, real executor processes.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrate } from "../../src/db/migrate.ts";
 import { createTestDatabase, type Flavour, type TestDatabase } from "../helpers/db.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor } from "../helpers/worker.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const databases: TestDatabase[] = [];
 afterAll(async () => {

@@ -1,8 +1,10 @@
 // Cancel on both schemas, one test per starting status (Go scenario 63 for RUNNING).
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskCancel } from "../../src/queue/cancel.ts";
 import { claimByHand, insertTaskRow, isRecent, readTask, taskRowText, TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 describe.each(TASK_SCHEMAS)("cancel (%s schema)", (schema) => {
   const sql = useTaskDatabase(schema);

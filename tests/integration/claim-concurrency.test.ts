@@ -3,11 +3,13 @@
 // samples the RUNNING rows per key continuously. Limits must hold at every sample, every row must
 // be claimed exactly once, nothing may be lost.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
 import { taskClaimBatch } from "../../src/queue/claim.ts";
 import type { TestDatabase } from "../helpers/db.ts";
 import { FLAVOURS, insertRows, openDatabase, type RowSpec } from "./claim-fixtures.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const WORKERS = 8;
 const SLOTS = 4;

@@ -2,10 +2,12 @@
 // limits, rate-limit buckets (precedence, shadowing, exact token use, no head-of-line blocking,
 // lazy refill) and batches mixing keyed and unkeyed rows.
 
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskClaimBatch } from "../../src/queue/claim.ts";
 import type { TestDatabase } from "../helpers/db.ts";
 import { claimParams, finishRows, FLAVOURS, insertRows, openDatabase, resetTables, setRateLimit } from "./claim-fixtures.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 describe.each(FLAVOURS)("claim limits (%s schema)", (flavour) => {
   let db: TestDatabase;

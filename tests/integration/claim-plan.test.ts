@@ -4,12 +4,14 @@
 // read as with a 5,000-row backlog; future run_after rows cost one read each; taskNextRunAfter reads
 // one index entry per queue.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import postgres from "postgres";
 import { taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
 import type { ClaimParams } from "../../src/queue/types.ts";
 import type { TestDatabase } from "../helpers/db.ts";
 import { FLAVOURS, insertRows, openDatabase, resetTables, type RowSpec } from "./claim-fixtures.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 interface PlanNode {
   "Node Type": string;

@@ -2,10 +2,12 @@
 // claim writes, due times, pauses, ordering (priority, aging, FIFO, result_id), batch size,
 // exhausted rows and fairness across queues. Keys and rate limits: claim-limits.test.ts.
 
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
 import type { TestDatabase } from "../helpers/db.ts";
 import { claimParams, FLAVOURS, insertRows, openDatabase, resetTables, setPaused } from "./claim-fixtures.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
   let db: TestDatabase;

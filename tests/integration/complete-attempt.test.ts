@@ -1,8 +1,10 @@
 // A late result of an earlier run must never land on a later run of the same row by the same
 // worker (an outage longer than the lease: reclaimed, then claimed again by this worker).
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskCompleteFailure, taskCompleteSuccessMany } from "../../src/queue/complete.ts";
 import { claimByHand, insertTaskRow, readTask, TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const W = "w-attempt";
 

@@ -1,10 +1,12 @@
 // taskCompleteFailure on both schemas: retry, terminal and requeue dispositions, the errors_json
 // entry with `at` from the DB clock, last_error limits, and fencing. Propagation: workflow.test.ts.
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { summarizeLastError, taskCompleteFailure } from "../../src/queue/complete.ts";
 import type { ErrorEntry, FailureCompletion, FailureDisposition } from "../../src/queue/types.ts";
 import { insertClaimed, isRecent, readTask, TASK_SCHEMAS, taskRowText, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const W = "worker-a";
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;

@@ -1,7 +1,7 @@
 // taskCompleteSuccessMany on both schemas: every column it writes (and the ones it must not),
 // fencing, and a batch of 50 in one call. Chains and chords: workflow*.test.ts.
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskCompleteSuccessMany } from "../../src/queue/complete.ts";
 import {
   claimByHand,
@@ -13,6 +13,8 @@ import {
   taskRowText,
   useTaskDatabase,
 } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const W = "worker-a";
 

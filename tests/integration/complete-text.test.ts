@@ -1,9 +1,11 @@
 // summarizeLastError and the text repairs behind every completion (pure), plus proof that the cut
 // text is accepted by PostgreSQL where Go's byte slice was not (§3.5 #12).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { cutUtf8, jsonTextForPostgres, summarizeLastError, textForPostgres } from "../../src/queue/text.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const bytes = (s: string) => new TextEncoder().encode(s).length;
 

@@ -1,9 +1,11 @@
 // Queue controls and the queue overview (src/queue/controls.ts) on both schemas. Django's
 // reproq_queue_controls has no column defaults, so an upsert missing a column fails there.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { queueOverview, queuePause, queueResume } from "../../src/queue/controls.ts";
 import { workerRegister } from "../../src/queue/registry.ts";
 import { TASK_SCHEMAS, insertTaskRow, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 describe.each(TASK_SCHEMAS)("queue controls (%s schema)", (schema) => {
   const sql = useTaskDatabase(schema);

@@ -1,11 +1,13 @@
 // Retry classification and the retry helper: pure cases first, then real errors produced by
 // PostgreSQL and postgres.js (refused connection, terminated backend, deadlock, constraint).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import postgres from "postgres";
 import { closeDb, connectDb, createDb } from "../../src/db/client.ts";
 import { isRetryableDbError, withDbRetry } from "../../src/db/retryable.ts";
 import { createTestDatabase, freePort, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 // bunfig's [test] timeout is not applied by Bun 1.4; database set-up can exceed the 5 s default.
 

@@ -1,11 +1,13 @@
 // The client factory against real PostgreSQL: connecting, failing fast with one clear line,
 // un-encoded passwords end to end, prepare:false, notices and closing.
 
-import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, spyOn, test } from "bun:test";
 import { closeDb, connectDb, createDb, type DbOptions } from "../../src/db/client.ts";
 import { parseDsn } from "../../src/db/dsn.ts";
 import { DatabaseUnavailableError, DsnError } from "../../src/errors.ts";
 import { baseConnection, createTestDatabase, freePort, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 // bunfig's [test] timeout is not applied by Bun 1.4; database set-up can exceed the 5 s default.
 

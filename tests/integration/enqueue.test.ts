@@ -2,12 +2,14 @@
 // Django schema (no column defaults, no unique index on spec_hash: dedup relies on the advisory
 // lock alone).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { clockIsoAfter, enqueueRowFromSpec, taskEnqueue, taskFindActiveBySpecHash, taskGet, taskInsertReady, type EnqueueRow } from "../../src/queue/enqueue.ts";
 import { buildTaskSpec, CONTRACT_SPEC_CANONICAL, CONTRACT_SPEC_HASH, type TaskSpecInput } from "../../src/spec/index.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 type Schema = "reproq" | "django" | "django-bare";
 const SCHEMAS: readonly Schema[] = ["reproq", "django", "django-bare"];

@@ -1,8 +1,10 @@
 // Stopping processes: timeouts and aborts signal the whole process group (TERM, grace, KILL),
 // grandchildren holding the pipes cannot hang us, and floods of output never break the child.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eventually, grandchildPid, isAlive, payloadFor, runFake } from "../helpers/executors/index.ts";
 import { TRUNCATION_MARKER } from "../../src/executor/index.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const GRACE_MS = 1000;
 const DRAIN_MS = 1000;

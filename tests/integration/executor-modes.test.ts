@@ -1,10 +1,12 @@
 // Real processes through createExecutor: each fake-executor behaviour and what the runtime gets.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { FAKE_EXECUTOR, PYTHON, payloadFor, request, runFake, testEnv, workerConfig } from "../helpers/executors/index.ts";
 import { createExecutor } from "../../src/executor/index.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 function returned(json: string | null | undefined): Record<string, unknown> {
   return JSON.parse(json ?? "null") as Record<string, unknown>;

@@ -1,9 +1,11 @@
 // Per-task cost of the executor layer itself: the smallest possible executor (/bin/sh, reads the
 // payload, prints an envelope) run sequentially through run(). A generous bound catches gross
 // regressions; the printed number is the measurement.
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { createExecutor } from "../../src/executor/index.ts";
 import { MINIMAL_EXECUTOR, payloadFor, request, testEnv, workerConfig } from "../helpers/executors/index.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const RUNS = 200;
 

@@ -1,11 +1,13 @@
 // Payload delivery: the same bytes in every mode, private and short-lived temp files, the size
 // limit checked before anything starts, and children that ignore stdin.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { payloadFor, runFake } from "../helpers/executors/index.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const scratch = mkdtempSync(join(tmpdir(), "reproq-payload-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 // Leases on both schemas: heartbeat renewal and its fence, the cancellation poll, and reclaim of
 // expired leases (requeue, exhaustion with propagation, NULL leases, SKIP LOCKED between reclaimers).
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskCancelRequestedMany, taskHeartbeatMany, taskReclaimExpired } from "../../src/queue/lease.ts";
 import {
   claimByHand,
@@ -16,6 +16,8 @@ import {
   taskRowText,
   useTaskDatabase,
 } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const W = "worker-a";
 

@@ -1,8 +1,10 @@
 // Rate-limit statements (src/queue/limits.ts) on both schemas: set refills, ls computes the
 // refilled count on the DB clock, rm counts rows.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rateLimitDelete, rateLimitList, rateLimitSet } from "../../src/queue/limits.ts";
 import { TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 describe.each(TASK_SCHEMAS)("rate limits (%s schema)", (schema) => {
   const sql = useTaskDatabase(schema);

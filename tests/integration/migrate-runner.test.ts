@@ -1,7 +1,7 @@
 // The migration runner's mechanics: dry run, concurrent runs, recovery from an interrupted
 // concurrent index build, error reporting, transactional rollback, and schemaStatus.
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { closeDb, createDb } from "../../src/db/client.ts";
 import { migrate, schemaStatus } from "../../src/db/migrate.ts";
 import { defineMigration, MIGRATIONS } from "../../src/db/migrations.ts";
@@ -9,6 +9,8 @@ import { checkSchema } from "../../src/db/schema-check.ts";
 import { MigrationError } from "../../src/errors.ts";
 import { insertTask, tableNames } from "../helpers/catalog.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 // bunfig's [test] timeout is not applied by Bun 1.4; database set-up can exceed the 5 s default.
 

@@ -1,13 +1,15 @@
 // `reproq migrate` against real PostgreSQL, from every starting point the spec names: an empty
 // database, a Django-created schema, the Go worker's baseline, and our own schema already migrated.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { migrate } from "../../src/db/migrate.ts";
 import { MIGRATIONS } from "../../src/db/migrations.ts";
 import { checkSchema } from "../../src/db/schema-check.ts";
 import { catalogSnapshot, insertTask, rowsAsText } from "../helpers/catalog.ts";
 import { createTestDatabase, type Flavour, type TestDatabase } from "../helpers/db.ts";
 import type { Sql } from "../../src/db/client.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 // bunfig's [test] timeout is not applied by Bun 1.4; database set-up (and a first embedded
 // server start) can take longer than the 5 s default.

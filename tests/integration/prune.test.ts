@@ -1,9 +1,11 @@
 // Pruning (src/queue/prune.ts) on both schemas, including Go scenario 67 and a chain parent
 // whose child survives (Django's FK has no ON DELETE action: the child must be detached first).
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Queryable } from "../../src/db/client.ts";
 import { taskPruneExpired, taskPruneExpiredCount } from "../../src/queue/prune.ts";
 import { TASK_SCHEMAS, insertTaskRow, useTaskDatabase, type TaskRowOptions } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 async function insertExpiring(sql: Queryable, expiresInSeconds: number | null, row: TaskRowOptions = {}): Promise<string> {
   const id = await insertTaskRow(sql, row);

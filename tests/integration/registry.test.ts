@@ -1,9 +1,11 @@
 // The worker registry on both schemas; Django's reproq_workers has no defaults and NOT NULL
 // hostname/concurrency, so an insert that leaves any column out fails there.
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { workerDeregister, workerHeartbeat, workerRegister, type WorkerIdentity } from "../../src/queue/registry.ts";
 import { TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 describe.each(TASK_SCHEMAS)("worker registry (%s schema)", (schema) => {
   const sql = useTaskDatabase(schema);

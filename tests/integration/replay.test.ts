@@ -2,10 +2,12 @@
 // defaults), Go scenario 66 (latest row of a spec_hash), and conflicts reported with the active id
 // instead of a duplicate-key error.
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Queryable } from "../../src/db/client.ts";
 import { replayTask, taskReplayInsert } from "../../src/queue/replay.ts";
 import { claimByHand, insertTaskRow, TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 async function setRow(sql: Queryable, resultId: string, hash: string, status: string): Promise<void> {
   await sql`update task_runs set spec_hash = ${hash}, status = ${status} where result_id = ${resultId}::bigint`;

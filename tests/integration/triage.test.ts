@@ -2,7 +2,7 @@
 // descendants a failure took down (dependency_failed), retry skipping rows whose spec is already
 // active (single id and --all), discard and summary.
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Queryable, Sql } from "../../src/db/client.ts";
 import { taskCompleteFailure } from "../../src/queue/complete.ts";
 import {
@@ -14,6 +14,8 @@ import {
 } from "../../src/queue/triage.ts";
 import type { FailureCompletion } from "../../src/queue/types.ts";
 import { insertChain, insertClaimed, insertTaskRow, isRecent, readTask, TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const W = "worker-a";
 const terminal = (resultId: string, message = "boom", exceptionClass = "ValueError"): FailureCompletion => ({

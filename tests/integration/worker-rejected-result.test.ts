@@ -1,12 +1,14 @@
 // A result the database refuses (not an outage) must not leave the row RUNNING to be reclaimed
 // and run again: the worker records an infra_error instead. Runs the Worker in-process.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createExecutor } from "../../src/executor/index.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { Worker } from "../../src/worker/runtime.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { testEnv, workerConfig } from "../helpers/executors/index.ts";
 import { enqueue, statusCounts, waitFor } from "../helpers/worker.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const db = await createTestDatabase({ flavour: "reproq", label: "rejected" });
 afterAll(() => db.drop());

@@ -2,7 +2,7 @@
 // children and advances chords (Go scenario 60), terminal failure fails the chord callback
 // (workflow_failed) and every WAITING chain descendant (dependency_failed).
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskCompleteFailure, taskCompleteSuccessMany } from "../../src/queue/complete.ts";
 import type { FailureCompletion } from "../../src/queue/types.ts";
 import {
@@ -18,6 +18,8 @@ import {
   TASK_SCHEMAS,
   useTaskDatabase,
 } from "../helpers/tasks.ts";
+
+setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
 const W = "worker-a";
 const ok = (resultId: string) => ({ resultId, workerId: W, returnJson: "1", logsUri: null });
