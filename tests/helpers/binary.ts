@@ -22,8 +22,11 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
   return env;
 }
 
+/** The compiled binary; built once on demand when missing (plain `bun test` on a fresh checkout). */
 export function ensureBinary(): string {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run 'bun run build' first (the README test command does)`);
+  if (existsSync(BINARY)) return BINARY;
+  const build = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+  if (build.exitCode !== 0 || !existsSync(BINARY)) throw new Error(`${BINARY} is missing and 'bun run build' failed`);
   return BINARY;
 }
 
