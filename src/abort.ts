@@ -18,3 +18,11 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
 export function aborted(signal: AbortSignal): Promise<void> {
   return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
+
+/** Runs `round` every `intervalMs` until the signal aborts; `round` must not throw. */
+export async function every(intervalMs: number, signal: AbortSignal, round: () => Promise<void>): Promise<void> {
+  while (!signal.aborted) {
+    await pause(intervalMs, signal);
+    if (!signal.aborted) await round();
+  }
+}

@@ -7,6 +7,7 @@ import { Beat } from "../beat/scheduler.ts";
 import { configArgs } from "../config/index.ts";
 import { closeDb } from "../db/client.ts";
 import { createLogger } from "../observability/logger.ts";
+import { runMemoryLogger } from "../observability/memory.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit.ts";
 import { flagValues, loadCommandConfig, openDatabase, requireDsn } from "./context.ts";
 import { uiOf } from "./ui.ts";
@@ -47,8 +48,10 @@ export default defineCommand({
       const onSignal = () => shutdown.abort();
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
+      const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, shutdown.signal);
       try {
         await beat.start(shutdown.signal);
+        await memoryLogger;
       } finally {
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);

@@ -5,9 +5,15 @@ import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
 import { closeDb } from "../db/client.ts";
 import { createExecutor } from "../executor/index.ts";
+import { checkHttpConfig, listenAddress, startHttpServer, type HttpServer } from "../http/server.ts";
+import { EventBroker } from "../observability/events.ts";
 import { createLogger } from "../observability/logger.ts";
+import { runMemoryLogger } from "../observability/memory.ts";
+import { Metrics } from "../observability/metrics.ts";
 import { BUILD_CHANNEL, VERSION } from "../version.ts";
+import { loopStallMs, workerHealth } from "../worker/health.ts";
 import { Worker } from "../worker/runtime.ts";
+import { Telemetry } from "../worker/telemetry.ts";
 import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
 import { uiOf } from "./ui.ts";
 
@@ -29,25 +35,57 @@ export default defineCommand({
       }
       logger.warn("Payload mode inline exposes payload in process args; prefer stdin or file", { payload_mode: "inline" });
     }
-    if (config.lowMemoryMode) logger.warn("Low memory mode enabled; metrics/health/events disabled", { env: "LOW_MEMORY_MODE" });
-    else if (config.metrics.addr || config.metrics.port > 0) {
-      logger.warn("The metrics/health/events server is not part of this build yet; the --metrics-* settings are accepted and ignored");
+    let address = listenAddress(config.metrics); // a malformed address is a usage error (exit 2)
+    if (config.lowMemoryMode) {
+      logger.warn("Low memory mode enabled; metrics/health/events disabled", { env: "LOW_MEMORY_MODE" });
+      if (address) logger.warn("Skipping metrics server due to low memory mode", { addr: config.metrics.addr || `:${config.metrics.port}` });
+      address = null;
     }
 
+    if (address) await checkHttpConfig(config.metrics); // bad settings fail before connecting (exit 2)
     const sql = await openDatabase(config);
+    const observed = address ? { metrics: new Metrics(), events: new EventBroker() } : null;
     const runtime = new Worker({
       sql,
       worker,
       executor: createExecutor({ worker, env: config.env }),
       logger,
       identity: { workerId: worker.workerId, hostname: hostname(), concurrency: worker.concurrency, queues: worker.queues, version: VERSION },
+      telemetry: new Telemetry({
+        metrics: observed?.metrics ?? null,
+        events: observed?.events ?? null,
+        workerId: worker.workerId,
+        role: worker.processRole,
+        poolSize: config.database.poolSize,
+      }),
+      collectIntervalMs: config.metrics.collectIntervalMs,
     });
+    const background = new AbortController();
+    const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);
+    let server: HttpServer | null = null;
     const onSignal = () => runtime.requestShutdown();
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
     try {
+      if (observed) {
+        server = await startHttpServer({
+          config: config.metrics,
+          logger,
+          registry: observed.metrics.registry,
+          broker: observed.events,
+          health: workerHealth(sql, runtime, {
+            maxLoopAgeMs: loopStallMs(worker.pollMaxBackoffMs, config.database.connectTimeoutMs),
+            pingTimeoutMs: 5_000,
+            concurrency: worker.concurrency,
+            workerId: worker.workerId,
+          }),
+        });
+      }
       await runtime.run();
     } finally {
+      background.abort();
+      await memoryLogger;
+      await server?.stop();
       await closeDb(sql, 2);
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);

@@ -98,6 +98,7 @@ export function buildConfig(input: BuildInput): Config {
       registryHeartbeatSeconds: r.num("worker.registry_heartbeat_seconds"),
       executor: r.oneOf("worker.executor", EXECUTOR_KINDS),
       executorCommand: r.list("worker.executor_command"),
+      tasksDir: r.str("worker.tasks_dir"),
       executorEnvDeny: r.list("worker.executor_env_deny"),
     },
     beat: { intervalMs: r.num("beat.interval"), processRole: r.str("beat.process_role") },
@@ -112,6 +113,7 @@ export function buildConfig(input: BuildInput): Config {
       tlsCert: r.str("metrics.tls_cert"),
       tlsKey: r.str("metrics.tls_key"),
       tlsClientCa: r.str("metrics.tls_client_ca"),
+      collectIntervalMs: r.num("metrics.collect_interval"),
     },
   };
   const unread = SETTINGS.filter((s) => !r.read.has(s.key)).map((s) => s.key);

@@ -152,9 +152,13 @@ export const SETTINGS: readonly Setting[] = [
     flag: "registry-heartbeat-seconds", default: 30, scopes: WORKER, hint: "n",
     description: "Seconds between updates of this worker's reproq_workers row" },
   { key: "worker.executor", kind: "enum", options: EXECUTOR_KINDS, env: ["REPROQ_EXECUTOR"], flag: "executor",
-    default: "python", scopes: WORKER, description: "Executor kind: python (python_bin -m executor_module) or command" },
+    default: "python", scopes: WORKER,
+    description: "Executor kind: python (python_bin -m executor_module), command, bun (TypeScript tasks in a child process) or bun-inprocess (TypeScript tasks inside the worker)" },
   { key: "worker.executor_command", kind: "list", env: ["REPROQ_EXECUTOR_COMMAND"], flag: "executor-command",
     default: [], scopes: WORKER, hint: "prog,arg", description: "Program and arguments run when executor is command" },
+  { key: "worker.tasks_dir", kind: "string", nonEmpty: true, env: ["REPROQ_TASKS_DIR"], flag: "tasks-dir", default: "tasks",
+    scopes: WORKER, hint: "dir",
+    description: "Directory of TypeScript/JavaScript task modules for the bun and bun-inprocess executors (a.b.func → <dir>/a/b.ts)" },
   { key: "worker.executor_env_deny", kind: "list", env: ["REPROQ_EXECUTOR_ENV_DENY"], flag: "executor-env-deny",
     default: ["METRICS_AUTH_TOKEN"], scopes: WORKER, hint: "A,B",
     description: "Environment variables removed before starting the executor" },
@@ -188,6 +192,9 @@ export const SETTINGS: readonly Setting[] = [
     scopes: WORKER, hint: "path", description: "TLS private key file for the HTTP endpoints" },
   { key: "metrics.tls_client_ca", kind: "string", env: ["METRICS_TLS_CLIENT_CA"], flag: "metrics-tls-client-ca",
     default: "", scopes: WORKER, hint: "path", description: "CA bundle; when set, clients must present a certificate (mTLS)" },
+  { key: "metrics.collect_interval", kind: "duration", above: 0, env: ["METRICS_COLLECT_INTERVAL"],
+    flag: "metrics-collect-interval", default: "5s", scopes: WORKER,
+    description: "How often the database-wide gauges (queue depth, workers, paused queues) are refreshed" },
 ];
 
 /** File sections (tables) and the commands that read them. */

@@ -8,7 +8,7 @@ export type CommandScope = Exclude<ConfigScope, "all">;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export const PAYLOAD_MODES = ["stdin", "file", "inline"] as const;
-export const EXECUTOR_KINDS = ["python", "command"] as const;
+export const EXECUTOR_KINDS = ["python", "command", "bun", "bun-inprocess"] as const;
 
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -63,6 +63,8 @@ export interface WorkerConfig {
   readonly registryHeartbeatSeconds: number;
   readonly executor: ExecutorKind;
   readonly executorCommand: readonly string[];
+  /** Task modules of the bun and bun-inprocess kinds, as configured (relative to the working directory). */
+  readonly tasksDir: string;
   readonly executorEnvDeny: readonly string[];
 }
 
@@ -84,6 +86,8 @@ export interface MetricsConfig {
   readonly tlsCert: string;
   readonly tlsKey: string;
   readonly tlsClientCa: string;
+  /** How often the collector refreshes the database-wide gauges. */
+  readonly collectIntervalMs: number;
 }
 
 /** Where a setting's value came from: "default" | "file <path>" | "env NAME" | "flag --name". */

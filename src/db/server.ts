@@ -20,3 +20,18 @@ export async function serverInfo(sql: Sql): Promise<ServerInfo> {
   if (!row) throw new Error("server info query returned no row");
   return { version: row.version, versionNumber: Number(row.num), database: row.database, user: row.user };
 }
+
+/** One round trip (`SELECT 1`); resolves with the latency in milliseconds or rejects. */
+export async function ping(sql: Sql, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs / 1000}s`)), timeoutMs);
+  });
+  try {
+    await Promise.race([sql`select 1`, timeout]);
+    return performance.now() - started;
+  } finally {
+    clearTimeout(timer);
+  }
+}

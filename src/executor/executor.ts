@@ -1,13 +1,15 @@
-// The python and command executor kinds: build the argv, check and deliver the payload, run the
-// process, find the envelope and describe what happened. Every failure becomes an
+// The executor kinds. python, command and bun (a command computed per task) run a process:
+// build the argv, check and deliver the payload, run the process, find the envelope and describe
+// what happened; bun-inprocess lives in bun-inprocess.ts. Every failure becomes an
 // ExecutionResult; classifying it (retry, failure kind) is left to the worker runtime.
 import { describeMissingEnvelope, parseEnvelope, type EnvelopeParse } from "./envelope.ts";
 import { childEnvironment } from "./environment.ts";
 import { payloadSizeProblem, preparePayload } from "./payload.ts";
 import { startProcess, superviseProcess, type ProcessRun } from "./process.ts";
-import type { ExecutionRequest, ExecutionResult, Executor, ExecutorOptions } from "./types.ts";
+import { bunChildCommand } from "./bun-child.ts";
+import { createInProcessExecutor } from "./bun-inprocess.ts";
+import { DEFAULT_KILL_GRACE_MS, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
 
-const DEFAULT_KILL_GRACE_MS = 5000;
 const DEFAULT_PIPE_DRAIN_MS = 2000;
 /** An envelope printed after more than max_stdout_bytes of noise is still found within this. */
 const ENVELOPE_TAIL_BYTES = 64 * 1024;
@@ -76,7 +78,7 @@ function findEnvelope(run: ProcessRun): EnvelopeParse {
   return { envelope: null, problem: describeMissingEnvelope(tail, run.stdout.totalBytes, run.stdout.limit) };
 }
 
-function notStarted(outcome: "payload_too_large" | "start_failed" | "aborted", message: string, startedAt: number): ExecutionResult {
+function notStarted(outcome: "payload_too_large" | "start_failed" | "aborted" | "security_violation", message: string, startedAt: number): ExecutionResult {
   return {
     outcome,
     message,
@@ -93,27 +95,44 @@ function notStarted(outcome: "payload_too_large" | "start_failed" | "aborted", m
   };
 }
 
+/** The argv before the protocol arguments, or why this request cannot start (never started). */
+export type CommandFor = (request: ExecutionRequest) => readonly string[] | { outcome: "start_failed" | "security_violation"; message: string };
+
+/** The executor for the configured kind (python, command, bun, bun-inprocess). */
 export function createExecutor(options: ExecutorOptions): Executor {
+  const { worker } = options;
+  const kind: string = worker.executor;
+  switch (kind) {
+    case "python":
+      return createProcessExecutor(options, () => [worker.pythonBin, "-m", worker.executorModule]);
+    case "command": {
+      const ok = worker.executorCommand.length > 0 && worker.executorCommand[0] !== "";
+      const message = "executor_command is empty (executor kind command needs a program)";
+      return createProcessExecutor(options, () => (ok ? worker.executorCommand : { outcome: "start_failed", message }));
+    }
+    case "bun":
+      return createProcessExecutor(options, bunChildCommand(worker.tasksDir));
+    case "bun-inprocess":
+      return createInProcessExecutor(options);
+    default:
+      return createProcessExecutor(options, () => ({ outcome: "start_failed", message: `unknown executor kind: ${kind}` }));
+  }
+}
+
+/** Runs each task as a process: `commandFor(request)` + the protocol arguments (§5.2). */
+export function createProcessExecutor(options: ExecutorOptions, commandFor: CommandFor): Executor {
   const { worker } = options;
   const killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const pipeDrainMs = options.pipeDrainMs ?? DEFAULT_PIPE_DRAIN_MS;
   const tmpDir = options.tmpDir ?? (options.env.TMPDIR || "/tmp");
   // The environment snapshot is frozen, so the child's copy is computed once.
   const env = childEnvironment(options.env, worker.executorEnvDeny);
-  const kind: string = worker.executor;
-  const baseArgv: readonly string[] | { error: string } =
-    kind === "python"
-      ? [worker.pythonBin, "-m", worker.executorModule]
-      : kind === "command"
-        ? worker.executorCommand.length > 0 && worker.executorCommand[0] !== ""
-          ? worker.executorCommand
-          : { error: "executor_command is empty (executor kind command needs a program)" }
-        : { error: `unknown executor kind: ${kind}` };
 
   async function runOnce(request: ExecutionRequest, startedAt: number): Promise<ExecutionResult> {
     const tooLarge = payloadSizeProblem(request.payload, worker.maxPayloadBytes);
     if (tooLarge !== null) return notStarted("payload_too_large", tooLarge, startedAt);
-    if ("error" in baseArgv) return notStarted("start_failed", baseArgv.error, startedAt);
+    const baseArgv = commandFor(request);
+    if ("outcome" in baseArgv) return notStarted(baseArgv.outcome, baseArgv.message, startedAt);
     if (request.signal.aborted) return notStarted("aborted", "aborted before the process started", startedAt);
 
     const payload = await preparePayload(worker.payloadMode, request.payload, request.resultId, tmpDir);

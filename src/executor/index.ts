@@ -2,6 +2,10 @@
 export { childEnvironment } from "./environment.ts";
 export { parseEnvelope, type EnvelopeParse } from "./envelope.ts";
 export { createExecutor } from "./executor.ts";
+export { execOutput, runExecChild, type ExecChildOptions, type ExecPayloadSource } from "./bun-exec.ts";
+export { isCompiledBinary, selfCommand } from "./self.ts";
+export type { TaskContext, TaskFunction } from "./ts-invoke.ts";
+export { resolveTaskModule } from "./ts-module.ts";
 export { DEFAULT_ALLOWED_TASK_MODULES, isTaskPathAllowed, resolveTaskPath } from "./task-path.ts";
 export { writeTaskLog } from "./task-log.ts";
 export {

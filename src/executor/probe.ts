@@ -1,6 +1,8 @@
 // Start-up checks of the executor command, for `reproq doctor`: is the program on PATH, and (for
-// the Django executor) can Python import the executor module?
+// the Django executor) can Python import the executor module? (bun kinds: is tasks_dir there?)
+import { statSync } from "node:fs";
 import type { WorkerConfig } from "../config/index.ts";
+import { absoluteTasksDir } from "./ts-module.ts";
 
 export type ProbeStatus = "ok" | "warn" | "fail";
 
@@ -17,6 +19,20 @@ function which(program: string, path: string | undefined): string | null {
 }
 
 export async function probeExecutor(worker: WorkerConfig, env: Readonly<Record<string, string>>): Promise<ExecutorProbe[]> {
+  if (worker.executor === "bun" || worker.executor === "bun-inprocess") {
+    const dir = absoluteTasksDir(worker.tasksDir);
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch {
+      // missing: reported below
+    }
+    return [{
+      name: "executor tasks_dir",
+      status: isDir ? "ok" : "fail",
+      detail: isDir ? `${worker.executor} tasks from ${dir}` : `${dir} is not a directory (worker.tasks_dir, --tasks-dir, REPROQ_TASKS_DIR)`,
+    }];
+  }
   if (worker.executor === "command") {
     const program = worker.executorCommand[0] ?? "";
     const found = program === "" ? null : which(program, env.PATH);

@@ -22,7 +22,8 @@ export type ExecutionOutcome =
   | "timeout" // we stopped it because timeoutMs elapsed
   | "aborted" // we stopped it because request.signal aborted
   | "payload_too_large" // never started: payload bytes > maxPayloadBytes
-  | "start_failed"; // never started: spawn error, temp file error, bad configuration
+  | "start_failed" // never started: spawn error, temp file error, bad configuration
+  | "security_violation"; // never started: the task path resolves outside tasks_dir (bun kinds)
 
 export interface Envelope {
   ok: boolean;
@@ -61,13 +62,18 @@ export interface ExecutorOptions {
   worker: WorkerConfig;
   /** The config's environment snapshot; the child gets it minus worker.executorEnvDeny. */
   env: Readonly<Record<string, string>>;
-  /** SIGTERM → SIGKILL delay for the process group. Default 5000. */
+  /**
+   * SIGTERM → SIGKILL delay for the process group. Default 5000. bun-inprocess: how long a
+   * stopped task may take to settle after its signal was aborted before the slot is freed.
+   */
   killGraceMs?: number;
   /** How long to wait for pipe EOF once the direct child has exited. Default 2000. */
   pipeDrainMs?: number;
   /** Where payload files go (payload_mode file). Default env TMPDIR, else /tmp. */
   tmpDir?: string;
 }
+
+export const DEFAULT_KILL_GRACE_MS = 5000;
 
 /** Appended to captured text that went over its byte limit (same text as the Go worker). */
 export const TRUNCATION_MARKER = "\n[TRUNCATED due to size limit]";

@@ -100,7 +100,8 @@ export function claimedColumns(sql: Queryable) {
     t.attempts, t.max_attempts AS "maxAttempts", t.timeout_seconds AS "timeoutSeconds",
     t.enqueued_at AS "enqueuedAt", t.leased_until AS "leasedUntil", t.lock_key AS "lockKey",
     t.concurrency_key AS "concurrencyKey", t.concurrency_limit AS "concurrencyLimit",
-    t.workflow_id::text AS "workflowId", t.parent_id::text AS "parentId"`;
+    t.workflow_id::text AS "workflowId", t.parent_id::text AS "parentId",
+    GREATEST(0, EXTRACT(EPOCH FROM NOW() - GREATEST(t.enqueued_at, COALESCE(t.run_after, t.enqueued_at))))::float8 AS "waitSeconds"`;
 }
 
 /** Picks the ClaimedTask fields out of a row that carries claimedColumns (plus anything else). */
@@ -122,5 +123,6 @@ export function toClaimedTask(row: ClaimedTask): ClaimedTask {
     concurrencyLimit: row.concurrencyLimit,
     workflowId: row.workflowId,
     parentId: row.parentId,
+    waitSeconds: row.waitSeconds,
   };
 }

@@ -13,4 +13,5 @@ export * from "./limits.ts";
 export * from "./controls.ts";
 export * from "./prune.ts";
 export * from "./periodic.ts";
+export * from "./stats.ts";
 export { summarizeLastError } from "./text.ts";

@@ -26,6 +26,8 @@ export interface ClaimedTask {
   concurrencyLimit: number;
   workflowId: string | null;
   parentId: string | null;
+  /** Seconds (database clock) between becoming due (enqueued_at, or run_after when later) and this claim. */
+  waitSeconds: number;
 }
 
 export interface ClaimParams {

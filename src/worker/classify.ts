@@ -71,6 +71,8 @@ export function classify(input: ClassifyInput): Decision {
   switch (result.outcome) {
     case "timeout":
       return failure(task, { kind: "timeout", message: result.message || `timed out after ${input.timeoutMs / 1000}s`, timeout_seconds: input.timeoutMs / 1000, ...common }, true, input);
+    case "security_violation":
+      return rejection("security_violation", result.message, input.taskPath);
     case "payload_too_large":
     case "start_failed":
       return failure(task, { kind: "infra_error", message: result.message, ...common }, true, input);

@@ -7,6 +7,7 @@ import { isRetryableDbError, withDbRetry } from "../db/retryable.ts";
 import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
+import { DbOperations } from "../observability/metrics.ts";
 import { taskCompleteFailure, taskCompleteSuccessMany } from "../queue/index.ts";
 import type { FailureCompletion, SuccessCompletion } from "../queue/types.ts";
 import { OutageTracker } from "./outage.ts";
@@ -31,7 +32,7 @@ export class Completer {
   private readonly giveUp = new AbortController();
   private readonly outage: OutageTracker;
 
-  constructor(private readonly sql: Sql, private readonly logger: Logger) {
+  constructor(private readonly sql: Sql, private readonly logger: Logger, private readonly db = new DbOperations(null, 1)) {
     this.outage = new OutageTracker(logger, "Recording task results");
   }
 
@@ -44,7 +45,7 @@ export class Completer {
 
   async failure(completion: FailureCompletion): Promise<WriteResult> {
     try {
-      const written = await this.retrying(() => taskCompleteFailure(this.sql, completion));
+      const written = await this.retrying(() => this.db.run("complete_failure", () => taskCompleteFailure(this.sql, completion)));
       return written ? "written" : "fenced";
     } catch (error) {
       return this.abandoned(error, [completion.resultId]);
@@ -74,7 +75,9 @@ export class Completer {
 
   private async writeBatch(batch: Pending[]): Promise<void> {
     try {
-      const outcome = await this.retrying(() => taskCompleteSuccessMany(this.sql, batch.map((p) => p.completion)));
+      const outcome = await this.retrying(() =>
+        this.db.run("complete_success", () => taskCompleteSuccessMany(this.sql, batch.map((p) => p.completion))),
+      );
       const fenced = new Set(outcome.fenced);
       for (const pending of batch) pending.resolve(fenced.has(pending.completion.resultId) ? "fenced" : "written");
     } catch (error) {

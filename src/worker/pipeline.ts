@@ -5,6 +5,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { classify, rejection, type AbortReason, type Decision } from "./classify.ts";
 import type { Completer, WriteResult } from "./completer.ts";
+import type { Telemetry } from "./telemetry.ts";
 
 /** A task this worker is running; `stop` ends its executor early for the given reason. */
 export class RunningTask {
@@ -27,6 +28,7 @@ export interface PipelineDeps {
   executor: Executor;
   completer: Completer;
   logger: Logger;
+  telemetry: Telemetry;
 }
 
 export interface TaskReport {
@@ -48,7 +50,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   const resolved = resolveTaskPath(task.taskPath, task.specText);
   if ("error" in resolved) {
     log.error("Invalid task spec", { error: resolved.error });
-    return record(deps, running, rejection("invalid_spec", resolved.error, null), null, log);
+    return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log);
   }
   const taskPath = resolved.taskPath;
 
@@ -56,12 +58,13 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   if (!isTaskPathAllowed(taskPath, deps.worker.allowedTaskModules)) {
     const message = `security violation: unauthorized task module path: ${taskPath}`;
     log.warn("Task rejected by validator", { task_path: taskPath, error: message });
-    return record(deps, running, rejection("security_violation", message, taskPath), null, log);
+    return record(deps, running, taskPath, rejection("security_violation", message, taskPath), null, log);
   }
 
   // run
   const timeoutMs = effectiveTimeoutMs(task, deps.worker.execTimeoutMs);
   log.info("Executing task", { task_path: taskPath, attempt: task.attempts, queue: task.queueName });
+  deps.telemetry.started(task, taskPath);
   const result = await deps.executor.run({
     resultId: task.resultId,
     attempt: task.attempts,
@@ -71,6 +74,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     signal: running.controller.signal,
   });
   running.finished = true;
+  deps.telemetry.executed(task, result.durationMs);
   const logsUri = deps.worker.logsDir && (result.stdout || result.stderr)
     ? await writeTaskLog(deps.worker.logsDir, task.resultId, task.attempts, result.stdout, result.stderr)
     : null;
@@ -85,11 +89,25 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     timeoutMs,
     retry: { baseSeconds: deps.worker.retryBaseSeconds, maxSeconds: deps.worker.retryMaxSeconds, jitter: deps.worker.retryJitter },
   });
-  return record(deps, running, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }));
+  return record(deps, running, taskPath, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }));
 }
 
-async function record(deps: PipelineDeps, running: RunningTask, decision: Decision, logsUri: string | null, log: Logger): Promise<TaskReport> {
+async function record(
+  deps: PipelineDeps,
+  running: RunningTask,
+  taskPath: string | null,
+  decision: Decision,
+  logsUri: string | null,
+  log: Logger,
+): Promise<TaskReport> {
+  const report = await write(deps, running, decision, logsUri, log);
+  deps.telemetry.recorded(running.task, taskPath, report.decision, report.write);
+  return report;
+}
+
+async function write(deps: PipelineDeps, running: RunningTask, decided: Decision, logsUri: string | null, log: Logger): Promise<TaskReport> {
   const { task } = running;
+  let decision = decided;
   const workerId = deps.worker.workerId;
   let write: WriteResult | "skipped" = "skipped";
   if (decision.type === "success") {
@@ -99,7 +117,9 @@ async function record(deps: PipelineDeps, running: RunningTask, decision: Decisi
       // The result itself cannot be stored (it would be rejected again on every retry): fail the
       // row rather than leave it RUNNING to be reclaimed and run again.
       const error = { kind: "infra_error", message: "the task succeeded but its result could not be stored", attempt: task.attempts, worker_id: workerId };
-      write = await deps.completer.failure({ resultId: task.resultId, workerId, attempt: task.attempts, error, disposition: { type: "terminal" }, lastError: `infra_error: ${error.message}`, logsUri });
+      const failed = { type: "failure", error, disposition: { type: "terminal" }, lastError: `infra_error: ${error.message}` } as const;
+      write = await deps.completer.failure({ resultId: task.resultId, workerId, attempt: task.attempts, error, disposition: failed.disposition, lastError: failed.lastError, logsUri });
+      decision = failed;
     }
   } else if (decision.type === "failure") {
     write = await deps.completer.failure({

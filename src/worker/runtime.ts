@@ -14,7 +14,9 @@ import { PollBackoff } from "./backoff.ts";
 import { Completer } from "./completer.ts";
 import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
+import { metricsCollector } from "./collector.ts";
 import { cancelPoll, every, leaseHeartbeat, reclaimer, registryHeartbeat, stopFor } from "./services.ts";
+import { Telemetry } from "./telemetry.ts";
 import { Wakeup } from "./wakeup.ts";
 
 export const TASKS_CHANNEL = "reproq_tasks";
@@ -29,7 +31,11 @@ export interface WorkerOptions {
   executor: Executor;
   logger: Logger;
   identity: WorkerIdentity;
-  /** Observes every finished task (tests, metrics). */
+  /** Metrics and events; none by default. */
+  telemetry?: Telemetry;
+  /** How often the database-wide gauges are refreshed (when telemetry has metrics). Default 5 s. */
+  collectIntervalMs?: number;
+  /** Observes every finished task (tests). */
   onTaskDone?: (report: TaskReport) => void;
 }
 
@@ -41,16 +47,30 @@ export class Worker {
   private readonly services = new AbortController();
   private readonly force = new AbortController();
   private readonly completer: Completer;
+  private readonly telemetry: Telemetry;
   private lastClaimFull = false;
   private lastLoopAt = performance.now();
+  private lastClaimAtMs: number | null = null;
+  private stopped = false;
 
   constructor(private readonly options: WorkerOptions) {
-    this.completer = new Completer(options.sql, options.logger);
+    this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
+    this.completer = new Completer(options.sql, options.logger, this.telemetry.db);
   }
 
   /** Milliseconds since the producer loop last went round (for health checks). */
   get loopAgeMs(): number {
     return performance.now() - this.lastLoopAt;
+  }
+
+  /** Wall-clock time of the last claim that returned a task; null before the first. */
+  get lastClaimAt(): Date | null {
+    return this.lastClaimAtMs === null ? null : new Date(this.lastClaimAtMs);
+  }
+
+  /** The producer loop is running: started, not shutting down, and went round recently. */
+  loopAlive(maxAgeMs: number): boolean {
+    return !this.stopped && !this.claiming.signal.aborted && this.loopAgeMs <= maxAgeMs;
   }
 
   get runningCount(): number {
@@ -85,6 +105,7 @@ export class Worker {
       // Bounded: after a connection loss postgres.js may still be re-listening.
       await Promise.race([Promise.allSettled(listeners.map((l) => l.unlisten())), aborted(AbortSignal.timeout(1_000))]);
       await this.deregister();
+      this.stopped = true;
       logger.info("Worker stopped");
     }
   }
@@ -104,13 +125,18 @@ export class Worker {
       const limit = Math.min(free, worker.claimBatchSize);
       let claimed: ClaimedTask[];
       try {
-        claimed = await taskClaimBatch(sql, {
-          workerId: worker.workerId,
-          queues: worker.queues,
-          limit,
-          leaseSeconds: worker.leaseSeconds,
-          priorityAgingFactor: worker.priorityAgingFactor,
-        });
+        const started = performance.now();
+        claimed = await this.telemetry.db.run("claim", () =>
+          taskClaimBatch(sql, {
+            workerId: worker.workerId,
+            queues: worker.queues,
+            limit,
+            leaseSeconds: worker.leaseSeconds,
+            priorityAgingFactor: worker.priorityAgingFactor,
+          }),
+        );
+        this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, claimed);
+        if (claimed.length > 0) this.lastClaimAtMs = Date.now();
         outage.succeeded();
       } catch (error) {
         outage.failed(error);
@@ -130,7 +156,7 @@ export class Worker {
   private async idleSleepMs(backoff: PollBackoff): Promise<number> {
     const sleepMs = backoff.next();
     try {
-      const dueAt = await taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues });
+      const dueAt = await this.telemetry.db.run(null, () => taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues }));
       // A wake-up hint only (the claim compares with the database clock), so clock skew between
       // this host and the database costs at most one extra empty claim.
       return dueAt === null ? sleepMs : Math.max(0, Math.min(sleepMs, dueAt.getTime() - Date.now()));
@@ -142,7 +168,8 @@ export class Worker {
   private dispatch(task: ClaimedTask): void {
     const running = new RunningTask(task);
     this.running.set(task.resultId, running);
-    const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger };
+    this.telemetry.busySlots(this.running.size);
+    const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger, telemetry: this.telemetry };
     const done: Promise<void> = runTask(deps, running)
       .then((report) => this.options.onTaskDone?.(report))
       .catch(async (error: unknown) => {
@@ -162,6 +189,7 @@ export class Worker {
       .finally(() => {
         // The same row may have been claimed again (a later attempt): only remove our own entry.
         if (this.running.get(task.resultId) === running) this.running.delete(task.resultId);
+        this.telemetry.busySlots(this.running.size);
         this.inFlight.delete(done);
         if (this.lastClaimFull) this.wakeup.kick();
       });
@@ -203,20 +231,26 @@ export class Worker {
 
   private startServices(listening: boolean): Promise<void>[] {
     const { sql, worker, logger, identity } = this.options;
+    const db = this.telemetry.db;
     const signal = this.services.signal;
     const loops: Promise<void>[] = [];
     if (worker.heartbeatSeconds > 0) {
       const intervalMs = worker.heartbeatSeconds * 1000;
-      const lease = { workerId: worker.workerId, leaseSeconds: worker.leaseSeconds, intervalMs, signal };
+      const lease = { workerId: worker.workerId, leaseSeconds: worker.leaseSeconds, intervalMs, signal, db };
       loops.push(every(intervalMs, signal, leaseHeartbeat(sql, logger, this.running, lease)));
     }
     // With LISTEN up a cancel normally arrives by NOTIFY; the poll catches the rest either way.
-    loops.push(every(listening ? CANCEL_POLL_MS * 2 : CANCEL_POLL_MS, signal, cancelPoll(sql, logger, this.running, worker.workerId)));
+    loops.push(every(listening ? CANCEL_POLL_MS * 2 : CANCEL_POLL_MS, signal, cancelPoll(sql, logger, this.running, worker.workerId, db)));
     if (worker.reclaimIntervalSeconds > 0) {
-      const reclaim = reclaimer(sql, logger, worker.leaseSeconds);
+      const reclaim = reclaimer(sql, logger, worker.leaseSeconds, db);
       loops.push(reclaim().then(() => every(worker.reclaimIntervalSeconds * 1000, signal, reclaim)));
     }
-    loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, registryHeartbeat(sql, logger, identity)));
+    loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, registryHeartbeat(sql, logger, identity, db)));
+    const metrics = this.telemetry.metrics;
+    if (metrics) {
+      const collect = metricsCollector(sql, logger, metrics, db);
+      loops.push(collect().then(() => every(this.options.collectIntervalMs ?? 5_000, signal, collect)));
+    }
     return loops;
   }
 

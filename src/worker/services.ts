@@ -1,10 +1,10 @@
 // The worker's background services. Each is a loop on an AbortSignal; a failed round is logged
 // once per outage and retried at the next tick, never crashing the worker.
 import type { Sql } from "../db/client.ts";
-import { pause } from "../abort.ts";
 import { withDbRetry } from "../db/retryable.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { DbOperations } from "../observability/metrics.ts";
 import {
   taskCancelRequestedMany,
   taskHeartbeatMany,
@@ -15,13 +15,7 @@ import {
 import { OutageTracker } from "./outage.ts";
 import type { RunningTask } from "./pipeline.ts";
 
-/** Runs `round` every `intervalMs` until the signal aborts; `round` must not throw. */
-export async function every(intervalMs: number, signal: AbortSignal, round: () => Promise<void>): Promise<void> {
-  while (!signal.aborted) {
-    await pause(intervalMs, signal);
-    if (!signal.aborted) await round();
-  }
-}
+export { every } from "../abort.ts";
 
 /**
  * Lease renewal for every running task in one statement. Rows missing from the answer were taken
@@ -32,7 +26,7 @@ export function leaseHeartbeat(
   sql: Sql,
   logger: Logger,
   running: ReadonlyMap<string, RunningTask>,
-  options: { workerId: string; leaseSeconds: number; intervalMs: number; signal: AbortSignal },
+  options: { workerId: string; leaseSeconds: number; intervalMs: number; signal: AbortSignal; db: DbOperations },
 ) {
   const outage = new OutageTracker(logger, "Lease heartbeat");
   return async (): Promise<void> => {
@@ -42,7 +36,7 @@ export function leaseHeartbeat(
       // Retried quickly (1 s, 2 s, … up to the interval): after an outage the lease must be
       // renewed before it runs out, not one whole interval later.
       const held = await withDbRetry(
-        () => taskHeartbeatMany(sql, { resultIds, workerId: options.workerId, leaseSeconds: options.leaseSeconds }),
+        () => options.db.run("heartbeat", () => taskHeartbeatMany(sql, { resultIds, workerId: options.workerId, leaseSeconds: options.leaseSeconds })),
         { attempts: 6, baseMs: 1_000, maxMs: Math.max(1_000, options.intervalMs / 2), signal: options.signal, onRetry: (error) => outage.failed(error) },
       );
       outage.succeeded();
@@ -59,12 +53,12 @@ export function leaseHeartbeat(
  * The ~1 s cancellation poll: the only path when LISTEN is off, and a safety net when it is on (a
  * NOTIFY sent while LISTEN reconnects is lost, and a retried row keeps its cancel_requested).
  */
-export function cancelPoll(sql: Sql, logger: Logger, running: ReadonlyMap<string, RunningTask>, workerId: string) {
+export function cancelPoll(sql: Sql, logger: Logger, running: ReadonlyMap<string, RunningTask>, workerId: string, db: DbOperations) {
   return async (): Promise<void> => {
     const resultIds = [...running.keys()];
     if (resultIds.length === 0) return;
     try {
-      for (const id of await taskCancelRequestedMany(sql, { resultIds, workerId })) stopFor(running.get(id), "cancel", logger);
+      for (const id of await db.run(null, () => taskCancelRequestedMany(sql, { resultIds, workerId }))) stopFor(running.get(id), "cancel", logger);
     } catch {
       // The heartbeat reports outages; a missed poll only delays cancellation.
     }
@@ -81,14 +75,14 @@ export function stopFor(task: RunningTask | undefined, reason: "cancel" | "lease
 }
 
 /** Returns expired leases to READY (or FAILED when attempts are used up), in batches. */
-export function reclaimer(sql: Sql, logger: Logger, leaseSeconds: number) {
+export function reclaimer(sql: Sql, logger: Logger, leaseSeconds: number, db: DbOperations) {
   const outage = new OutageTracker(logger, "Reclaiming expired tasks");
   return async (): Promise<void> => {
     try {
       let requeued = 0;
       let failed = 0;
       for (;;) {
-        const batch = await taskReclaimExpired(sql, { leaseSeconds, limit: 500 });
+        const batch = await db.run("reclaim", () => taskReclaimExpired(sql, { leaseSeconds, limit: 500 }));
         requeued += batch.requeued;
         failed += batch.failed;
         if (batch.requeued + batch.failed < 500) break;
@@ -101,11 +95,11 @@ export function reclaimer(sql: Sql, logger: Logger, leaseSeconds: number) {
   };
 }
 
-export function registryHeartbeat(sql: Sql, logger: Logger, identity: WorkerIdentity) {
+export function registryHeartbeat(sql: Sql, logger: Logger, identity: WorkerIdentity, db: DbOperations) {
   let warned = false;
   return async (): Promise<void> => {
     try {
-      await workerHeartbeat(sql, identity);
+      await db.run(null, () => workerHeartbeat(sql, identity));
       warned = false;
     } catch (error) {
       if (!warned) logger.warn("Failed to update worker heartbeat", { error: errorMessage(error) });

@@ -47,6 +47,7 @@ export function workerConfig(overrides: Partial<WorkerConfig> = {}): WorkerConfi
     registryHeartbeatSeconds: 30,
     executor: "python",
     executorCommand: [],
+    tasksDir: "tasks",
     executorEnvDeny: ["METRICS_AUTH_TOKEN"],
     ...overrides,
   };

@@ -1,0 +1,154 @@
+// The bun-inprocess kind: task modules imported once into the worker and run as async functions
+// (no process, no isolation; the fastest kind). Timeout and cancel abort ctx.signal; the slot is
+// then freed as soon as the task settles, or after the kill grace if it never does (the promise
+// is abandoned; its late result or rejection is ignored). Tasks share the worker's event loop:
+// a task that blocks it (a synchronous endless loop) blocks the worker, which only the bun kind
+// can protect against.
+//
+// Modules are cached per file after the first successful import; a failed import is not cached,
+// so the next task retries it (fix the file, no restart needed). A module that did import is
+// never reloaded: restart the worker to pick up changes.
+import { formatDuration } from "./executor.ts";
+import { payloadSizeProblem } from "./payload.ts";
+import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, type TaskContext } from "./ts-invoke.ts";
+import { absoluteTasksDir, resolveTaskModule } from "./ts-module.ts";
+import { DEFAULT_KILL_GRACE_MS, type Envelope, type ExecutionOutcome, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
+
+/** The largest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function result(outcome: ExecutionOutcome, message: string, envelope: Envelope | null, startedAt: number): ExecutionResult {
+  return {
+    outcome,
+    message,
+    exitCode: null,
+    signal: null,
+    envelope,
+    envelopeProblem: envelope === null && outcome === "exited" ? "the task produced no result" : null,
+    stdout: "",
+    stderr: "",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    durationMs: performance.now() - startedAt,
+    pid: null,
+  };
+}
+
+function abortText(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (typeof reason === "string" && reason !== "") return reason;
+  if (reason instanceof Error && reason.name !== "AbortError" && reason.message !== "") return reason.message;
+  return "";
+}
+
+let strayGuardInstalled = false;
+
+/**
+ * Task code shares the worker process: a promise it rejects without handling, or an exception
+ * thrown from one of its timers, would otherwise end the worker. Installed once, only when a
+ * bun-inprocess executor exists; each stray error is written to stderr as a JSON log line.
+ */
+function installStrayErrorGuard(): void {
+  if (strayGuardInstalled) return;
+  strayGuardInstalled = true;
+  const report = (what: string) => (error: unknown): void => {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "ERROR", msg: `${what} in task code (bun-inprocess); ignored`, error: message })}\n`);
+  };
+  process.on("unhandledRejection", report("Unhandled promise rejection"));
+  process.on("uncaughtException", report("Uncaught exception"));
+}
+
+export function createInProcessExecutor(options: ExecutorOptions): Executor {
+  const { worker } = options;
+  const root = absoluteTasksDir(worker.tasksDir);
+  const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const modules = new Map<string, Promise<Record<string, unknown>>>();
+  installStrayErrorGuard();
+
+  function importModule(file: string): Promise<Record<string, unknown>> {
+    let loading = modules.get(file);
+    if (!loading) {
+      loading = import(file) as Promise<Record<string, unknown>>;
+      modules.set(file, loading);
+      loading.catch(() => modules.delete(file)); // retried by the next task
+    }
+    return loading;
+  }
+
+  async function runOnce(request: ExecutionRequest, startedAt: number): Promise<ExecutionResult> {
+    const tooLarge = payloadSizeProblem(request.payload, worker.maxPayloadBytes);
+    if (tooLarge !== null) return result("payload_too_large", tooLarge, null, startedAt);
+    if (request.signal.aborted) return result("aborted", "aborted before the task started", null, startedAt);
+    const resolved = resolveTaskModule(root, request.taskPath);
+    if (!resolved.ok && resolved.kind === "security_violation") return result("security_violation", resolved.message, null, startedAt);
+    if (!resolved.ok) return result("exited", "task not found", failureEnvelope("TaskNotFoundError", resolved.message), startedAt);
+    const call = parseTaskPayload(request.payload);
+    if ("error" in call) return result("exited", "bad payload", failureEnvelope("PayloadError", call.error), startedAt);
+    const loaded = await loadTaskFunction(importModule, resolved.file, resolved.modulePath, resolved.exportName);
+    if ("envelope" in loaded) return result("exited", "task module did not load", loaded.envelope, startedAt);
+    if (request.signal.aborted) return result("aborted", "aborted before the task started", null, startedAt);
+
+    const controller = new AbortController();
+    let stopReason: "timeout" | "aborted" | null = null;
+    let markStopped: () => void = () => {};
+    const stopped = new Promise<null>((resolve) => {
+      markStopped = () => resolve(null);
+    });
+    const stop = (why: "timeout" | "aborted", reason: Error): void => {
+      if (stopReason !== null) return;
+      stopReason = why;
+      controller.abort(reason);
+      markStopped();
+    };
+    const onAbort = (): void => stop("aborted", new Error(abortText(request.signal) || "aborted"));
+    const hasTimeout = Number.isFinite(request.timeoutMs) && request.timeoutMs > 0 && request.timeoutMs <= MAX_TIMER_MS;
+    const timeoutText = `timed out after ${formatDuration(request.timeoutMs)}`;
+    const timer = hasTimeout
+      ? setTimeout(() => stop("timeout", Object.assign(new Error(timeoutText), { name: "TimeoutError" })), request.timeoutMs)
+      : undefined;
+    request.signal.addEventListener("abort", onAbort, { once: true });
+
+    const ctx: TaskContext = Object.freeze({
+      resultId: request.resultId,
+      attempt: request.attempt,
+      queue: call.queue,
+      taskPath: request.taskPath,
+      signal: controller.signal,
+    });
+    const task = invokeTask(loaded.fn, call, ctx); // never rejects
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const first = await Promise.race([task, stopped]);
+      if (first !== null && stopReason === null) return result("exited", first.ok ? "completed" : "the task threw", first, startedAt);
+      // Stopped: give the task the grace period to notice its signal, then abandon it.
+      const late = await Promise.race([
+        task,
+        new Promise<null>((resolve) => {
+          grace = setTimeout(() => resolve(null), graceMs);
+        }),
+      ]);
+      const why = stopReason === "timeout" ? timeoutText : `aborted${abortText(request.signal) ? ` (${abortText(request.signal)})` : ""}`;
+      const after = late !== null
+        ? "the task settled after its signal was aborted"
+        : `the task did not settle within ${formatDuration(graceMs)} of its signal being aborted and was abandoned`;
+      return result(stopReason ?? "aborted", `${why}; ${after}`, late, startedAt);
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(grace);
+      request.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  return {
+    async run(request: ExecutionRequest): Promise<ExecutionResult> {
+      const startedAt = performance.now();
+      try {
+        return await runOnce(request, startedAt);
+      } catch (error) {
+        // Only a bug gets here; the contract is that run() never throws.
+        return result("start_failed", `executor error: ${error instanceof Error ? error.message : String(error)}`, null, startedAt);
+      }
+    },
+  };
+}

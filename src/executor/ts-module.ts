@@ -1,0 +1,86 @@
+// Where a TypeScript/JavaScript task lives (the bun and bun-inprocess kinds). The rule:
+//
+//   task_path `a.b.func`  →  export `func` of <tasks_dir>/a/b.ts
+//
+// The last segment is the export, the others are directories and the file name. Extensions are
+// tried in order .ts, .tsx, .mts, .js, .mjs, then <…>/a/b/index.<ext>. Every segment must be a
+// JavaScript identifier (so `..`, `/` and empty segments cannot occur), and the file found must
+// lie inside tasks_dir once `..` and symlinks are resolved (realpath). Anything else is a
+// security violation and nothing is imported.
+import { realpathSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+
+export const TASK_MODULE_EXTENSIONS = [".ts", ".tsx", ".mts", ".js", ".mjs"] as const;
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+export type TaskModuleResolution =
+  | { ok: true; file: string; exportName: string; modulePath: string }
+  | { ok: false; kind: "security_violation" | "not_found"; message: string };
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
+}
+
+/** The tasks_dir as an absolute path (relative settings are taken from `cwd`). */
+export function absoluteTasksDir(tasksDir: string, cwd = process.cwd()): string {
+  return resolve(cwd, tasksDir);
+}
+
+/** Finds the module file and export for `taskPath` under `tasksDir` (see the file comment). */
+export function resolveTaskModule(tasksDir: string, taskPath: string): TaskModuleResolution {
+  const segments = taskPath.split(".");
+  if (segments.length < 2 || !segments.every((segment) => IDENTIFIER.test(segment))) {
+    return {
+      ok: false,
+      kind: "security_violation",
+      message: `security violation: task path ${JSON.stringify(taskPath)} must be dotted identifiers (module.path.function) resolving inside tasks_dir`,
+    };
+  }
+  const exportName = segments.at(-1) as string;
+  const moduleSegments = segments.slice(0, -1);
+  const modulePath = moduleSegments.join(".");
+  let root: string;
+  try {
+    root = realpathSync(tasksDir);
+  } catch (error) {
+    return { ok: false, kind: "not_found", message: `tasks_dir ${tasksDir} is not readable: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const base = join(root, ...moduleSegments);
+  const candidates = [
+    ...TASK_MODULE_EXTENSIONS.map((ext) => base + ext),
+    ...TASK_MODULE_EXTENSIONS.map((ext) => join(base, `index${ext}`)),
+  ];
+  for (const candidate of candidates) {
+    if (!isFile(candidate)) continue;
+    let real: string;
+    try {
+      real = realpathSync(candidate);
+    } catch {
+      continue;
+    }
+    if (!inside(root, real)) {
+      return {
+        ok: false,
+        kind: "security_violation",
+        message: `security violation: task module for ${taskPath} resolves outside tasks_dir (${candidate} → ${real})`,
+      };
+    }
+    return { ok: true, file: real, exportName, modulePath };
+  }
+  const tried = moduleSegments.join("/");
+  return {
+    ok: false,
+    kind: "not_found",
+    message: `no task module for ${taskPath}: none of ${tried}{${TASK_MODULE_EXTENSIONS.join(",")}} or ${tried}/index.* exists in tasks_dir ${root}`,
+  };
+}

@@ -1,0 +1,99 @@
+// The Prometheus metrics of a worker: every `reproq_*` series of the Go worker with its exact name,
+// type, label names and buckets (its counting bugs fixed), plus prom-client's process metrics.
+// One Metrics object per worker process, created by the command that serves /metrics.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** Prometheus' default buckets, as the Go client library defines them. */
+export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** 1 s doubling to 512 s, for time spent waiting in the queue. */
+export const QUEUE_WAIT_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+/** The database operations timed by reproq_db_operation_duration_seconds. */
+export type DbOperation = "claim" | "heartbeat" | "complete_success" | "complete_failure" | "reclaim";
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  // Task flow (observed by the worker runtime).
+  readonly tasksProcessed = this.counter("reproq_tasks_processed_total", "Tasks that reached an outcome, by status (success|failure) and queue", ["status", "queue"]);
+  readonly tasksClaimed = this.counter("reproq_tasks_claimed_total", "Tasks claimed, by queue", ["queue"]);
+  readonly tasksCompleted = this.counter("reproq_tasks_completed_total", "Task results written, by queue and status (success|failure)", ["queue", "status"]);
+  readonly claimDuration = this.histogram("reproq_claim_duration_seconds", "Time spent in each claim statement, empty claims included", ["queue"], DEFAULT_BUCKETS);
+  readonly execDuration = this.histogram("reproq_exec_duration_seconds", "Executor run time per task", ["queue"], DEFAULT_BUCKETS);
+  readonly queueWait = this.histogram("reproq_queue_wait_duration_seconds", "Time from a task becoming due to its claim", ["queue"], QUEUE_WAIT_BUCKETS);
+  readonly dbOperationDuration = this.histogram("reproq_db_operation_duration_seconds", "Duration of the worker's database operations", ["operation"], DEFAULT_BUCKETS);
+
+  // This process (set by the collector and the database-operation tracker).
+  readonly cpuUsagePercent = this.gauge("reproq_worker_cpu_usage_percent", "CPU used by this worker process over the last collection interval (100 = one core)");
+  readonly memUsageBytes = this.gauge("reproq_worker_mem_usage_bytes", "JavaScript heap in use by this worker process");
+  readonly poolConnectionsInUse = this.gauge("reproq_db_pool_connections_in_use", "Database pool connections in use by this worker's operations");
+  readonly poolWaitCount = this.counter("reproq_db_pool_wait_count_total", "Database operations that had to wait for a free pool connection", []);
+  readonly concurrencyInUse = this.gauge("reproq_concurrency_in_use", "Task slots of this worker currently running a task");
+
+  // Database-wide (every worker exports the same values: aggregate with max(), not sum()).
+  readonly queueDepth = this.gauge("reproq_queue_depth", "Tasks waiting to run in all queues (READY + WAITING)");
+  readonly tasksRunning = this.gauge("reproq_tasks_running", "Tasks RUNNING in all queues");
+  readonly workers = this.gauge("reproq_workers", "Live workers (registry heartbeat within 2 minutes)");
+  readonly concurrencyLimit = this.gauge("reproq_concurrency_limit", "Sum of the concurrency of live workers");
+  readonly queuesPaused = this.gauge("reproq_queues_paused", "Paused queues");
+  readonly concurrencyBlockedTasks = this.gauge("reproq_concurrency_blocked_tasks", "READY tasks held back because their concurrency_key is at its limit");
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+}
+
+/**
+ * Counts the worker's database operations in flight against its pool size: that is what
+ * "connections in use" and "waited for a connection" mean for a postgres.js pool, which does
+ * not expose its internal queues. Every statement the worker runs goes through `run`.
+ */
+export class DbOperations {
+  private inFlight = 0;
+
+  constructor(private readonly metrics: Metrics | null, private readonly poolSize: number) {}
+
+  async run<T>(operation: DbOperation | null, statement: () => Promise<T>): Promise<T> {
+    const metrics = this.metrics;
+    if (!metrics) return statement();
+    this.inFlight += 1;
+    if (this.inFlight > this.poolSize) metrics.poolWaitCount.inc();
+    metrics.poolConnectionsInUse.set(Math.min(this.inFlight, this.poolSize));
+    const started = performance.now();
+    try {
+      return await statement();
+    } finally {
+      this.inFlight -= 1;
+      metrics.poolConnectionsInUse.set(Math.min(this.inFlight, this.poolSize));
+      if (operation) metrics.dbOperationDuration.observe({ operation }, (performance.now() - started) / 1000);
+    }
+  }
+}
+
+/** CPU use of this process between calls, in percent of one core. */
+export class CpuSampler {
+  private last = process.cpuUsage();
+  private lastAt = performance.now();
+
+  sample(): number {
+    const now = performance.now();
+    const usage = process.cpuUsage();
+    const usedMicros = usage.user - this.last.user + (usage.system - this.last.system);
+    const elapsedMicros = (now - this.lastAt) * 1000;
+    this.last = usage;
+    this.lastAt = now;
+    return elapsedMicros > 0 ? Math.max(0, (usedMicros / elapsedMicros) * 100) : 0;
+  }
+}

@@ -1,0 +1,65 @@
+// The metrics collector: one round every metrics.collect_interval refreshes the database-wide
+// gauges (each count served by an index) and this process's CPU and memory gauges. A failed
+// query logs a warning once per outage and leaves the previous value in place.
+import type { Sql } from "../db/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import { CpuSampler, type DbOperations, type Metrics } from "../observability/metrics.ts";
+import { statsConcurrencyBlocked, statsLiveWorkers, statsPausedQueues, statsTaskCounts } from "../queue/index.ts";
+import { OutageTracker } from "./outage.ts";
+
+/** Each collector query gives up after this long, so a slow database cannot pile rounds up. */
+const QUERY_TIMEOUT_MS = 10_000;
+
+export function metricsCollector(sql: Sql, logger: Logger, metrics: Metrics, db: DbOperations) {
+  const cpu = new CpuSampler();
+  const parts = [
+    {
+      outage: new OutageTracker(logger, "Queue metrics collection"),
+      collect: async () => {
+        const counts = await statsTaskCounts(sql);
+        metrics.queueDepth.set(counts.ready + counts.waiting);
+        metrics.tasksRunning.set(counts.running);
+      },
+    },
+    {
+      outage: new OutageTracker(logger, "Worker metrics collection"),
+      collect: async () => {
+        const workers = await statsLiveWorkers(sql);
+        metrics.workers.set(workers.live);
+        metrics.concurrencyLimit.set(workers.concurrency);
+      },
+    },
+    {
+      outage: new OutageTracker(logger, "Queue control metrics collection"),
+      collect: async () => metrics.queuesPaused.set(await statsPausedQueues(sql)),
+    },
+    {
+      outage: new OutageTracker(logger, "Concurrency metrics collection"),
+      collect: async () => metrics.concurrencyBlockedTasks.set(await statsConcurrencyBlocked(sql)),
+    },
+  ];
+  let first = true;
+  return async (): Promise<void> => {
+    // The first round would measure start-up over a few milliseconds: wait for a real interval.
+    const cpuPercent = cpu.sample();
+    if (!first) metrics.cpuUsagePercent.set(cpuPercent);
+    first = false;
+    metrics.memUsageBytes.set(process.memoryUsage().heapUsed);
+    for (const part of parts) {
+      try {
+        await db.run(null, () => withTimeout(part.collect(), QUERY_TIMEOUT_MS));
+        part.outage.succeeded();
+      } catch (error) {
+        part.outage.failed(error);
+      }
+    }
+  };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,77 @@
+// `reproq demo` as a newcomer runs it: from a checkout with no PostgreSQL anywhere (an embedded
+// server is started and removed again, no process left behind), and the compiled binary against
+// an existing server (a scratch database created and dropped).
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { baseDsn, freePort } from "../helpers/db.ts";
+import { cleanEnv, ROOT, runBinary } from "../helpers/binary.ts";
+import { createDb, closeDb } from "../../src/db/client.ts";
+
+setDefaultTimeout(120_000); // the checkout demo starts its own PostgreSQL
+
+function leftovers(pattern: string): string[] {
+  const found = Bun.spawnSync(["pgrep", "-af", pattern], { stdout: "pipe" });
+  return found.stdout.toString().split("\n").filter((line) => line.trim() !== "" && !line.includes("pgrep"));
+}
+
+function captured(text: string, pattern: RegExp): string {
+  const match = pattern.exec(text);
+  if (!match?.[1]) throw new Error(`no match for ${pattern} in:\n${text}`);
+  return match[1];
+}
+
+describe("reproq demo", () => {
+  test("bun run demo with no PostgreSQL: embedded server, summary, exit 0, nothing left behind", async () => {
+    const closedPort = await freePort();
+    const child = Bun.spawn([process.execPath, "run", "demo"], {
+      cwd: ROOT,
+      env: cleanEnv({ PGHOST: "127.0.0.1", PGPORT: String(closedPort) }),
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: "ignore",
+      timeout: 110_000,
+    });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const all = `${stdout}\n${stderr}`;
+    expect(exitCode, all).toBe(0);
+    expect(stderr).toContain("starting an embedded PostgreSQL");
+    expect(stdout).toMatch(/reproq demo: all \d+ tasks finished/);
+    expect(stdout).toContain("tasks by status");
+    expect(stdout).toMatch(/SUCCESSFUL\s+\d+/);
+    expect(stdout).toMatch(/FAILED\s+3\b/); // the failing tasks, after their retries
+    expect(stdout).toMatch(/throughput\s+[\d.]+ tasks\/s/);
+
+    const dataDir = captured(stderr, /embedded PostgreSQL in (\S+)/);
+    const workDir = join(captured(stderr, /worker log: (\S+)/), "..");
+    expect(existsSync(dataDir)).toBe(false);
+    expect(existsSync(workDir)).toBe(false);
+    expect(leftovers(dataDir)).toEqual([]); // postgres and its helpers
+    expect(leftovers(workDir)).toEqual([]); // `reproq exec` task children
+  });
+
+  test("the compiled binary on an existing server: a scratch database, created and dropped", async () => {
+    const dsn = await baseDsn();
+    const result = await runBinary(["demo", "--dsn", dsn, "--executor", "bun-inprocess", "--top"], { timeoutMs: 90_000 });
+    expect(result.exitCode, `${result.stdout}\n${result.stderr}`).toBe(0);
+    expect(result.stderr).toContain("the dashboard (reproq top) is not part of this build yet");
+    expect(result.stdout).toMatch(/reproq demo: all \d+ tasks finished/);
+    const name = captured(result.stderr, /scratch database (reproq_demo_\w+)/);
+    const admin = createDb({ dsn, env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: false });
+    try {
+      const rows = await admin<{ n: number }[]>`select count(*)::int as n from pg_database where datname = ${name}`;
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      await closeDb(admin, 1);
+    }
+  });
+
+  test("the compiled binary with no server anywhere: one clear message, exit 1", async () => {
+    const closedPort = await freePort();
+    const result = await runBinary(["demo"], { env: { PGHOST: "127.0.0.1", PGPORT: String(closedPort) }, timeoutMs: 30_000 });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("reproq demo needs a PostgreSQL server");
+    expect(result.stderr).toContain("--dsn");
+    expect(result.stderr).not.toContain("unexpected error");
+  });
+});
