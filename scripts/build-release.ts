@@ -59,6 +59,7 @@ export function sourceFingerprint(): string {
   };
   walk("src");
   walk("migrations"); // bundled as text by src/db/migrations.ts
+  if (existsSync(join(ROOT, "patches"))) walk("patches"); // patched dependencies (bun patch)
   const hasher = new Bun.CryptoHasher("sha256");
   hasher.update(`bun ${Bun.version}\n`);
   for (const file of files.sort()) {
