@@ -2,6 +2,7 @@
 // finds) a PostgreSQL, migrates a scratch database, enqueues a mix of demo TypeScript tasks, runs
 // a worker and beat in this process with a live status line, prints a summary, cleans up.
 // `--top` opens the dashboard on it when this build has `reproq top`.
+import { isatty } from "node:tty";
 import { defineCommand, runCommand } from "citty";
 import { runDemo, type DemoExecutor, type DemoIo } from "../demo/run.ts";
 import { UsageError } from "../errors.ts";
@@ -60,7 +61,9 @@ export default defineCommand({
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be an integer ≥ 1, got ${args.concurrency}`);
     const executor = args.executor as DemoExecutor;
     let openTop = null;
-    if (args.top) {
+    if (args.top && !(isatty(0) && isatty(1))) {
+      ui.warn("--top needs a terminal (stdin and stdout must be a TTY); running the demo without the dashboard");
+    } else if (args.top) {
       openTop = await topRunner(ui);
       if (!openTop) ui.warn("the dashboard (reproq top) is not part of this build yet; running the demo without it");
     }

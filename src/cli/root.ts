@@ -12,6 +12,7 @@ export const rootCommand = defineCommand({
     replay: () => import("./replay.ts").then((m) => m.default),
     cancel: () => import("./cancel.ts").then((m) => m.default),
     prune: () => import("./prune.ts").then((m) => m.default),
+    top: () => import("./top.ts").then((m) => m.default),
     limit: () => import("./limit.ts").then((m) => m.default),
     queue: () => import("./queue.ts").then((m) => m.default),
     migrate: () => import("./migrate.ts").then((m) => m.default),

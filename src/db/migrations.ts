@@ -6,6 +6,7 @@ import m0002 from "../../migrations/0002_task_path.sql" with { type: "text" };
 import m0003 from "../../migrations/0003_indexes.sql" with { type: "text" };
 import m0004 from "../../migrations/0004_notify.sql" with { type: "text" };
 import m0005 from "../../migrations/0005_lease_parent_indexes.sql" with { type: "text" };
+import m0006 from "../../migrations/0006_finished_at_index.sql" with { type: "text" };
 import { isNoTransaction } from "./sql-split.ts";
 
 export interface Migration {
@@ -42,4 +43,5 @@ export const MIGRATIONS: readonly Migration[] = [
   defineMigration("0003_indexes.sql", m0003),
   defineMigration("0004_notify.sql", m0004),
   defineMigration("0005_lease_parent_indexes.sql", m0005),
+  defineMigration("0006_finished_at_index.sql", m0006),
 ];

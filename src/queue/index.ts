@@ -14,4 +14,5 @@ export * from "./controls.ts";
 export * from "./prune.ts";
 export * from "./periodic.ts";
 export * from "./stats.ts";
+export * from "./dashboard.ts";
 export { summarizeLastError } from "./text.ts";

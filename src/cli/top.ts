@@ -1,0 +1,75 @@
+// reproq top: the interactive dashboard (SPEC §9). Loads the database settings like the other
+// operator commands, opens a small pool, hands a DashboardSource to renderTop (src/tui/) and
+// closes the pool when the operator quits. Needs a terminal on stdin and stdout.
+import { isatty } from "node:tty";
+import { defineCommand } from "citty";
+import { configArgs, parseGoDuration } from "../config/index.ts";
+import { closeDb } from "../db/client.ts";
+import { UsageError } from "../errors.ts";
+import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { uiOf } from "./ui.ts";
+
+const settingArgs = configArgs("db");
+const DEFAULT_REFRESH = "2s";
+const MIN_REFRESH_MS = 100;
+const POOL_SIZE = 3;
+
+const topArgs = {
+  refresh: { type: "string", valueHint: "duration", description: `Time between refreshes, a Go duration (default ${DEFAULT_REFRESH})` },
+  "read-only": { type: "boolean", description: "Hide and refuse every action (retry, discard, cancel, replay, pause, resume)" },
+  "events-url": { type: "string", valueHint: "url", description: "A worker's /events URL to tail live, e.g. http://worker:9100/events (key e)" },
+  token: { type: "string", valueHint: "token", description: "Bearer token for --events-url (default env METRICS_AUTH_TOKEN)" },
+  "no-color": { type: "boolean", description: "No colours (also when NO_COLOR is set or TERM=dumb)" },
+} as const;
+
+export function parseRefresh(value: unknown): number {
+  const text = typeof value === "string" && value.trim() !== "" ? value.trim() : DEFAULT_REFRESH;
+  let ms: number;
+  try {
+    ms = parseGoDuration(text);
+  } catch {
+    throw new UsageError(`--refresh must be a duration such as 500ms, 2s or 1m, got "${text}"`);
+  }
+  if (!(ms >= MIN_REFRESH_MS)) throw new UsageError(`--refresh must be at least ${MIN_REFRESH_MS}ms, got "${text}"`);
+  return ms;
+}
+
+function eventsUrl(value: unknown): string | null {
+  if (typeof value !== "string" || value.trim() === "") return null;
+  try {
+    const url = new URL(value.trim());
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
+    return url.toString();
+  } catch {
+    throw new UsageError(`--events-url must be an http(s) URL, got "${value}"`);
+  }
+}
+
+export default defineCommand({
+  meta: { name: "top", description: "Interactive dashboard: queues, workers, failures, periodic tasks; retry/cancel/pause with confirmation" },
+  args: { ...settingArgs, ...topArgs },
+  async run(context) {
+    const ui = uiOf(context);
+    const args = context.args as Record<string, unknown>;
+    const refreshMs = parseRefresh(args.refresh);
+    const url = eventsUrl(args["events-url"]);
+    if (!isatty(1) || !isatty(0)) throw new UsageError("reproq top needs a terminal (stdin and stdout must be a TTY); for scripts use 'reproq queue' or 'reproq triage'");
+    const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
+    const { colourEnabled } = await import("../tui/theme.tsx");
+    const colour = colourEnabled(config.env, args["no-color"] === true || args.color === false);
+    const token = typeof args.token === "string" && args.token !== "" ? args.token : config.env.METRICS_AUTH_TOKEN || null;
+    const readOnly = args["read-only"] === true;
+    const sql = await openDatabase(config, { poolSize: Math.min(POOL_SIZE, config.database.poolSize) });
+    const [{ createDashboardSource }, { renderTop }] = await Promise.all([import("../tui/data.ts"), import("../tui/index.tsx")]);
+    const source = createDashboardSource(sql, { readOnly, ownsPool: false });
+    try {
+      await renderTop({ source, refreshMs, readOnly, colour, eventsUrl: url, token });
+    } finally {
+      await source.close().catch(() => {});
+      await closeDb(sql, 2);
+    }
+    // A driver reconnect timer left by a dropped connection must not keep the process alive.
+    setTimeout(() => process.exit(0), 1_000).unref();
+    return 0;
+  },
+});

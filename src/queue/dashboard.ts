@@ -1,0 +1,393 @@
+// The reads behind `reproq top` (src/tui/data.ts composes them; actions reuse triage.ts, cancel.ts,
+// replay.ts and controls.ts). Every statement is read-only and locks nothing. Each one is written
+// so an index serves it on a large task_runs: READY/RUNNING/WAITING/FAILED through their partial
+// indexes (idx_task_runs_ready_order, idx_task_runs_running_lease, idx_task_runs_parent_id,
+// idx_task_runs_failed_at), recent completions through idx_task_runs_finished_at (0006), and the
+// huge SUCCESSFUL/CANCELLED totals from planner statistics instead of a count.
+
+import type { Queryable } from "../db/client.ts";
+import type { TaskStatus } from "./types.ts";
+
+/** Worker health thresholds on reproq_workers.last_seen_at (seconds, database clock). */
+export const WORKER_ALIVE_SECONDS = 30;
+export const WORKER_STALE_SECONDS = 120;
+
+/** Which task_runs rows a task list, count or bulk action covers; no field = every row. */
+export interface DashboardTaskFilter {
+  queue?: string;
+  status?: TaskStatus;
+  /** task_path prefix; `*` matches any run of characters (`myapp.tasks.send_*`). */
+  taskPath?: string;
+  /** The last errors_json entry's exception_class (its kind when there is none). */
+  exceptionClass?: string;
+  /** ILIKE against task_path and last_error; a number also matches result_id. */
+  text?: string;
+}
+
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+const TASK_PATH = "coalesce(nullif(task_path, ''), spec_json->>'task_path')";
+const EXCEPTION_CLASS = "coalesce(nullif(errors_json->-1->>'exception_class', ''), nullif(errors_json->-1->>'kind', ''))";
+const ONE_LINE_MESSAGE = "btrim(split_part(coalesce(nullif(last_error, ''), errors_json->-1->>'message', ''), E'\\n', 1))";
+
+function filterSql(sql: Queryable, filter: DashboardTaskFilter) {
+  const text = filter.text?.trim() ?? "";
+  const pathPattern = filter.taskPath === undefined ? undefined : `${filter.taskPath.split("*").map(likeEscape).join("%")}%`;
+  const textPattern = `%${likeEscape(text)}%`;
+  return sql`
+    ${filter.queue === undefined ? sql`` : sql`and queue_name = ${filter.queue}`}
+    ${filter.status === undefined ? sql`` : sql`and status = ${filter.status}`}
+    ${pathPattern === undefined ? sql`` : sql`and ${sql.unsafe(TASK_PATH)} like ${pathPattern}`}
+    ${filter.exceptionClass === undefined ? sql`` : sql`and ${sql.unsafe(EXCEPTION_CLASS)} = ${filter.exceptionClass}`}
+    ${text === ""
+      ? sql``
+      : /^\d{1,18}$/.test(text)
+        ? sql`and (result_id = ${text}::bigint or task_path ilike ${textPattern} or last_error ilike ${textPattern})`
+        : sql`and (task_path ilike ${textPattern} or last_error ilike ${textPattern})`}`;
+}
+
+export interface DashboardQueueCountRow {
+  queue: string;
+  ready: number;
+  running: number;
+  waiting: number;
+  failed: number;
+  /** NOW() − max(enqueued_at, run_after) of the oldest due READY row; null when none is due. */
+  oldestReadySeconds: number | null;
+}
+
+// Per-queue counts of READY, RUNNING, WAITING and FAILED rows and the oldest due READY age, one
+// grouped read per status through that status's partial index. Only queues with such rows.
+export async function dashboardQueueCountsRead(sql: Queryable): Promise<DashboardQueueCountRow[]> {
+  return sql<DashboardQueueCountRow[]>`
+    with c as (
+      select queue_name, 'READY' as status, count(*) as n,
+             min(greatest(enqueued_at, run_after)) filter (where coalesce(run_after, '-infinity') <= now()) as oldest_due
+      from task_runs where status = 'READY' group by queue_name
+      union all
+      select queue_name, 'RUNNING', count(*), null from task_runs where status = 'RUNNING' group by queue_name
+      union all
+      select queue_name, 'WAITING', count(*), null from task_runs where status = 'WAITING' group by queue_name
+      union all
+      select queue_name, 'FAILED', count(*), null from task_runs where status = 'FAILED' group by queue_name
+    )
+    select queue_name as queue,
+           coalesce(sum(n) filter (where status = 'READY'), 0)::int as ready,
+           coalesce(sum(n) filter (where status = 'RUNNING'), 0)::int as running,
+           coalesce(sum(n) filter (where status = 'WAITING'), 0)::int as waiting,
+           coalesce(sum(n) filter (where status = 'FAILED'), 0)::int as failed,
+           case when min(oldest_due) is null then null
+                else greatest(0, extract(epoch from now() - min(oldest_due)))::float8 end as "oldestReadySeconds"
+    from c group by queue_name order by queue_name`;
+}
+
+export interface DashboardQueueNameRow {
+  queue: string;
+  paused: boolean;
+  pausedReason: string | null;
+}
+
+// Queues known without reading task_runs: every reproq_queue_controls row (with its pause state)
+// and every queue a registered worker serves. Ordered by name.
+export async function dashboardQueueNamesRead(sql: Queryable): Promise<DashboardQueueNameRow[]> {
+  return sql<DashboardQueueNameRow[]>`
+    with names as (
+      select queue_name from reproq_queue_controls
+      union
+      select jsonb_array_elements_text(queues) from reproq_workers where jsonb_typeof(queues) = 'array'
+    )
+    select n.queue_name as queue, coalesce(c.paused, false) as paused,
+           case when coalesce(c.paused, false) then c.reason end as "pausedReason"
+    from names n left join reproq_queue_controls c on c.queue_name = n.queue_name
+    order by n.queue_name`;
+}
+
+export interface DashboardThroughputRow {
+  finished1m: number;
+  finished5m: number;
+  successful5m: number;
+  failed5m: number;
+}
+
+// Rows that finished (finished_at set: SUCCESSFUL, FAILED, CANCELLED) in the last 1 and 5 minutes,
+// and how many of the 5-minute ones succeeded or failed. Served by idx_task_runs_finished_at.
+export async function dashboardThroughputRead(sql: Queryable): Promise<DashboardThroughputRow> {
+  const [row] = await sql<DashboardThroughputRow[]>`
+    select count(*) filter (where finished_at > now() - interval '1 minute')::int as "finished1m",
+           count(*)::int as "finished5m",
+           count(*) filter (where status = 'SUCCESSFUL')::int as "successful5m",
+           count(*) filter (where status = 'FAILED')::int as "failed5m"
+    from task_runs
+    where finished_at > now() - interval '5 minutes'`;
+  return row!;
+}
+
+export interface DashboardCompletionRow {
+  queue: string;
+  /** Whole minutes ago: 0 = the last 60 seconds. */
+  minutesAgo: number;
+  count: number;
+}
+
+// Finished rows per queue per minute over the last `minutes` minutes (finished_at, index-served).
+export async function dashboardCompletionsRead(sql: Queryable, params: { minutes: number }): Promise<DashboardCompletionRow[]> {
+  return sql<DashboardCompletionRow[]>`
+    select queue_name as queue,
+           least(${params.minutes - 1}::int, floor(extract(epoch from now() - finished_at) / 60))::int as "minutesAgo",
+           count(*)::int as count
+    from task_runs
+    where finished_at > now() - make_interval(mins => ${params.minutes}::int) and finished_at <= now()
+    group by 1, 2`;
+}
+
+export interface DashboardStatusStatsRow {
+  /** Current size of task_runs in pages (pg_relation_size; no scan). */
+  pages: number;
+  /** Planner statistics: rows and pages at the last ANALYZE/VACUUM (-1/0 when never analysed). */
+  reltuples: number;
+  relpages: number;
+  /** pg_stats most common status values and their frequencies (empty before ANALYZE). */
+  statuses: string[];
+  frequencies: number[];
+}
+
+// Reads task_runs' size and the planner's status statistics (pg_class, pg_stats): the basis of the
+// estimated SUCCESSFUL/CANCELLED totals. Catalog reads only.
+export async function dashboardStatusStatsRead(sql: Queryable): Promise<DashboardStatusStatsRow> {
+  const [row] = await sql<DashboardStatusStatsRow[]>`
+    select (pg_relation_size(c.oid) / current_setting('block_size')::int)::float8 as pages,
+           c.reltuples::float8 as reltuples, c.relpages::float8 as relpages,
+           coalesce((select s.most_common_vals::text::text[] from pg_stats s
+                     where s.schemaname = n.nspname and s.tablename = c.relname and s.attname = 'status'), '{}') as statuses,
+           coalesce((select s.most_common_freqs::float8[] from pg_stats s
+                     where s.schemaname = n.nspname and s.tablename = c.relname and s.attname = 'status'), '{}') as frequencies
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.oid = 'task_runs'::regclass`;
+  return row!;
+}
+
+// Exact SUCCESSFUL and CANCELLED totals. Reads the whole table: call it only when it is small
+// (dashboardStatusStatsRead's pages), never on a large task_runs.
+export async function dashboardFinishedCountsRead(sql: Queryable): Promise<{ successful: number; cancelled: number }> {
+  const [row] = await sql<{ successful: number; cancelled: number }[]>`
+    select count(*) filter (where status = 'SUCCESSFUL')::float8 as successful,
+           count(*) filter (where status = 'CANCELLED')::float8 as cancelled
+    from task_runs`;
+  return row!;
+}
+
+export interface DashboardFailureRow {
+  resultId: string;
+  queue: string;
+  taskPath: string | null;
+  exceptionClass: string | null;
+  message: string;
+  failedAt: Date | null;
+  attempts: number;
+  maxAttempts: number;
+}
+
+// The newest `limit` FAILED rows by failed_at (idx_task_runs_failed_at read backwards; rows
+// without failed_at are left out), with a one-line message.
+export async function dashboardRecentFailuresRead(sql: Queryable, params: { limit: number }): Promise<DashboardFailureRow[]> {
+  return sql<DashboardFailureRow[]>`
+    select result_id as "resultId", queue_name as queue, ${sql.unsafe(TASK_PATH)} as "taskPath",
+           nullif(errors_json->-1->>'exception_class', '') as "exceptionClass",
+           ${sql.unsafe(ONE_LINE_MESSAGE)} as message,
+           failed_at as "failedAt", attempts, max_attempts as "maxAttempts"
+    from task_runs
+    where status = 'FAILED' and failed_at is not null
+    order by failed_at desc, result_id desc
+    limit ${params.limit}`;
+}
+
+export interface DashboardWorkerRow {
+  workerId: string;
+  hostname: string;
+  version: string | null;
+  queues: string[];
+  concurrency: number;
+  running: number;
+  startedAt: Date | null;
+  lastSeenSeconds: number | null;
+  health: "alive" | "stale" | "dead";
+}
+
+// Every registered worker, most recently seen first, with its RUNNING rows (leased_by, read
+// through the RUNNING partial index) and health from last_seen_at (alive < 30 s, stale < 2 min).
+export async function dashboardWorkersRead(sql: Queryable): Promise<DashboardWorkerRow[]> {
+  return sql<DashboardWorkerRow[]>`
+    with running as (
+      select leased_by, count(*)::int as n from task_runs
+      where status = 'RUNNING' and leased_by is not null group by leased_by
+    )
+    select w.worker_id as "workerId", coalesce(w.hostname, '') as hostname, w.version,
+           case when jsonb_typeof(w.queues) = 'array' then array(select jsonb_array_elements_text(w.queues)) else '{}'::text[] end as queues,
+           coalesce(w.concurrency, 0) as concurrency, coalesce(r.n, 0) as running, w.started_at as "startedAt",
+           greatest(0, extract(epoch from now() - w.last_seen_at))::float8 as "lastSeenSeconds",
+           case when w.last_seen_at > now() - make_interval(secs => ${WORKER_ALIVE_SECONDS}) then 'alive'
+                when w.last_seen_at > now() - make_interval(secs => ${WORKER_STALE_SECONDS}) then 'stale'
+                else 'dead' end as health
+    from reproq_workers w left join running r on r.leased_by = w.worker_id
+    order by w.last_seen_at desc, w.worker_id`;
+}
+
+export interface DashboardFailureGroupRow {
+  taskPath: string | null;
+  exceptionClass: string | null;
+  count: number;
+  lastFailedAt: Date | null;
+  sampleMessage: string;
+}
+
+// FAILED rows grouped by task path and the last errors_json entry's exception class (its kind when
+// there is none) — taskSummarizeFailures' grouping — with the newest failure's one-line message.
+// Most frequent first, at most `limit` groups. Reads the FAILED partial index's rows once.
+export async function dashboardFailureGroupsRead(sql: Queryable, params: { limit: number }): Promise<DashboardFailureGroupRow[]> {
+  return sql<DashboardFailureGroupRow[]>`
+    with f as materialized (
+      select ${sql.unsafe(TASK_PATH)} as task_path, ${sql.unsafe(EXCEPTION_CLASS)} as exception_class,
+             coalesce(failed_at, finished_at, updated_at) as at, result_id,
+             last_error, errors_json->-1->>'message' as entry_message
+      from task_runs where status = 'FAILED'
+    ),
+    g as (
+      select task_path, exception_class, count(*)::int as count, max(at) as last_at
+      from f group by 1, 2
+      order by count desc, last_at desc nulls last, 1, 2
+      limit ${params.limit}
+    ),
+    sample as (
+      select distinct on (f.task_path, f.exception_class) f.task_path, f.exception_class,
+             btrim(split_part(coalesce(nullif(f.last_error, ''), f.entry_message, ''), E'\n', 1)) as message
+      from f join g on g.task_path is not distinct from f.task_path and g.exception_class is not distinct from f.exception_class
+      order by f.task_path, f.exception_class, f.at desc nulls last, f.result_id desc
+    )
+    select g.task_path as "taskPath", g.exception_class as "exceptionClass", g.count, g.last_at as "lastFailedAt",
+           coalesce(s.message, '') as "sampleMessage"
+    from g left join sample s on s.task_path is not distinct from g.task_path and s.exception_class is not distinct from g.exception_class
+    order by g.count desc, g.last_at desc nulls last, 1, 2`;
+}
+
+export interface DashboardPeriodicRow {
+  name: string;
+  cronExpr: string;
+  taskPath: string;
+  queue: string;
+  enabled: boolean;
+  nextRunAt: Date | null;
+  nextRunInSeconds: number | null;
+  lastRunAt: Date | null;
+}
+
+// Every periodic_tasks row by name, with seconds until next_run_at (negative when overdue).
+export async function dashboardPeriodicRead(sql: Queryable): Promise<DashboardPeriodicRow[]> {
+  return sql<DashboardPeriodicRow[]>`
+    select name, cron_expr as "cronExpr", task_path as "taskPath", queue_name as queue, enabled,
+           next_run_at as "nextRunAt", extract(epoch from next_run_at - now())::float8 as "nextRunInSeconds",
+           last_run_at as "lastRunAt"
+    from periodic_tasks order by name`;
+}
+
+export interface DashboardTaskListRow {
+  resultId: string;
+  queue: string;
+  status: TaskStatus;
+  taskPath: string | null;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  enqueuedAt: Date;
+  ageSeconds: number;
+  lastError: string | null;
+}
+
+// One page of rows matching `filter`, newest (highest result_id) first.
+export async function dashboardTaskPageRead(
+  sql: Queryable,
+  params: { filter: DashboardTaskFilter; offset: number; limit: number },
+): Promise<DashboardTaskListRow[]> {
+  return sql<DashboardTaskListRow[]>`
+    select result_id as "resultId", queue_name as queue, status, ${sql.unsafe(TASK_PATH)} as "taskPath", priority,
+           attempts, max_attempts as "maxAttempts", enqueued_at as "enqueuedAt",
+           greatest(0, extract(epoch from now() - coalesce(finished_at, enqueued_at)))::float8 as "ageSeconds",
+           last_error as "lastError"
+    from task_runs
+    where true ${filterSql(sql, params.filter)}
+    order by result_id desc
+    limit ${params.limit} offset ${params.offset}`;
+}
+
+// Counts the rows matching `filter`, stopping at `cap` (returns at most `cap`). Cheap when the
+// filter names a READY/RUNNING/WAITING/FAILED status (partial index) or matches densely.
+export async function dashboardTaskCountRead(sql: Queryable, params: { filter: DashboardTaskFilter; cap: number }): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::float8 as n from (
+      select 1 from task_runs where true ${filterSql(sql, params.filter)} limit ${params.cap}
+    ) s`;
+  return row!.n;
+}
+
+// The planner's estimate of the rows matching `filter` (EXPLAIN, nothing is read or run).
+export async function dashboardTaskCountEstimate(sql: Queryable, params: { filter: DashboardTaskFilter }): Promise<number> {
+  const rows = await sql<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }[]>`
+    explain (format json) select 1 from task_runs where true ${filterSql(sql, params.filter)}`;
+  return Math.round(rows[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? 0);
+}
+
+// The ids of FAILED rows matching `filter` (its status must be FAILED or absent), ascending, at
+// most `limit`: the rows a bulk retry/discard from the dashboard touches.
+export async function dashboardFailedIdsRead(sql: Queryable, params: { filter: DashboardTaskFilter; limit: number }): Promise<string[]> {
+  const rows = await sql<{ result_id: string }[]>`
+    select result_id from task_runs
+    where status = 'FAILED' ${filterSql(sql, { ...params.filter, status: undefined })}
+    order by result_id
+    limit ${params.limit}`;
+  return rows.map((r) => r.result_id);
+}
+
+export interface DashboardTaskRow {
+  resultId: string;
+  queue: string;
+  status: TaskStatus;
+  priority: number;
+  taskPath: string | null;
+  attempts: number;
+  maxAttempts: number;
+  enqueuedAt: Date;
+  runAfter: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  durationSeconds: number | null;
+  leasedBy: string | null;
+  workerIds: unknown;
+  specHash: string;
+  /** spec_json as text (key order as stored). */
+  specText: string;
+  /** return_json as text; null when SQL NULL. */
+  returnText: string | null;
+  errors: unknown;
+  lastError: string | null;
+  logsUri: string | null;
+  workflowId: string | null;
+  parentId: string | null;
+  cancelRequested: boolean;
+}
+
+// One row by result_id with everything the detail view shows; null when it does not exist.
+export async function dashboardTaskRead(sql: Queryable, params: { resultId: string }): Promise<DashboardTaskRow | null> {
+  if (!/^\d{1,18}$/.test(params.resultId)) return null;
+  const [row] = await sql<DashboardTaskRow[]>`
+    select result_id as "resultId", queue_name as queue, status, priority, ${sql.unsafe(TASK_PATH)} as "taskPath",
+           attempts, max_attempts as "maxAttempts", enqueued_at as "enqueuedAt", run_after as "runAfter",
+           started_at as "startedAt", finished_at as "finishedAt",
+           extract(epoch from finished_at - started_at)::float8 as "durationSeconds",
+           leased_by as "leasedBy", worker_ids as "workerIds", rtrim(spec_hash) as "specHash",
+           spec_json::text as "specText", return_json::text as "returnText", errors_json as errors,
+           last_error as "lastError", logs_uri as "logsUri", workflow_id::text as "workflowId",
+           parent_id as "parentId", cancel_requested as "cancelRequested"
+    from task_runs where result_id = ${params.resultId}::bigint`;
+  return row ?? null;
+}

@@ -1,0 +1,469 @@
+// The DashboardSource of `reproq top` over the queue/ statements (no SQL here): each method runs a
+// few index-served reads, records its database time in lastQueryMs, and maps rows to model.ts
+// shapes. Actions reuse the operator commands' statements (triage retry/discard, cancel, replay,
+// queue pause/resume); a read-only source refuses them without touching the database.
+
+import { open, stat } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import cronstrue from "cronstrue";
+import type { Sql } from "../db/client.ts";
+import {
+  dashboardCompletionsRead,
+  dashboardFailedIdsRead,
+  dashboardFailureGroupsRead,
+  dashboardFinishedCountsRead,
+  dashboardPeriodicRead,
+  dashboardQueueCountsRead,
+  dashboardQueueNamesRead,
+  dashboardRecentFailuresRead,
+  dashboardStatusStatsRead,
+  dashboardTaskCountEstimate,
+  dashboardTaskCountRead,
+  dashboardTaskPageRead,
+  dashboardTaskRead,
+  dashboardThroughputRead,
+  dashboardWorkersRead,
+  type DashboardStatusStatsRow,
+  type DashboardTaskFilter,
+  type DashboardTaskRow,
+} from "../queue/dashboard.ts";
+import { rateLimitList } from "../queue/limits.ts";
+import { queuePause, queueResume } from "../queue/controls.ts";
+import { retryFailedTasks, taskDiscardFailed } from "../queue/triage.ts";
+import { taskCancel } from "../queue/cancel.ts";
+import { replayTask } from "../queue/replay.ts";
+import { statsLiveWorkers } from "../queue/stats.ts";
+import type {
+  Action,
+  ActionPreview,
+  ActionResult,
+  DashboardSource,
+  ErrorEntryView,
+  FailureGroup,
+  Overview,
+  PeriodicRow,
+  QueueRow,
+  RateLimitRow,
+  StatusTotals,
+  TaskDetail,
+  TaskFilter,
+  TaskPage,
+  WorkerRow,
+} from "./model.ts";
+
+/** Below this many pages (8 KB each: 10 MB) task_runs is counted exactly; above, estimated. */
+export const EXACT_COUNT_MAX_PAGES = 1280;
+/** A task list total is counted exactly up to this many rows, estimated beyond. */
+export const EXACT_TOTAL_CAP = 10_000;
+/** Bulk retry/discard from the dashboard touch at most this many rows per action. */
+export const BULK_ACTION_MAX = 10_000;
+export const COMPLETION_MINUTES = 15;
+export const RECENT_FAILURES = 10;
+export const FAILURE_GROUPS_MAX = 200;
+export const LOG_TAIL_LINES = 40;
+export const LOG_TAIL_BYTES = 64 * 1024;
+export const READ_ONLY_MESSAGE = "read-only mode: actions are disabled";
+const DEFAULT_DISCARD_REASON = "discarded from reproq top";
+const EXACT_STATUSES = new Set(["READY", "RUNNING", "WAITING", "FAILED"]);
+
+export interface DashboardSourceOptions {
+  readOnly: boolean;
+  /** Close `sql` on close() (default true: the source owns its pool). */
+  ownsPool?: boolean;
+}
+
+export function createDashboardSource(sql: Sql, options: DashboardSourceOptions): DashboardSource {
+  const lastQueryMs: Record<string, number> = {};
+
+  async function timed<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      lastQueryMs[name] = performance.now() - started;
+    }
+  }
+
+  async function statusTotals(): Promise<Pick<StatusTotals, "successful" | "cancelled">> {
+    const stats = await timed("overview.statusStats", () => dashboardStatusStatsRead(sql));
+    const estimate = estimateFinished(stats);
+    if (estimate === null) {
+      const exact = await timed("overview.finishedExact", () => dashboardFinishedCountsRead(sql));
+      return { successful: { value: exact.successful, estimate: false }, cancelled: { value: exact.cancelled, estimate: false } };
+    }
+    return estimate;
+  }
+
+  async function overview(): Promise<Overview> {
+    return timed("overview", async () => {
+      const [counts, names, throughput, completions, finished, failures, live] = await Promise.all([
+        timed("overview.queueCounts", () => dashboardQueueCountsRead(sql)),
+        timed("overview.queueNames", () => dashboardQueueNamesRead(sql)),
+        timed("overview.throughput", () => dashboardThroughputRead(sql)),
+        timed("overview.completions", () => dashboardCompletionsRead(sql, { minutes: COMPLETION_MINUTES })),
+        statusTotals(),
+        timed("overview.recentFailures", () => dashboardRecentFailuresRead(sql, { limit: RECENT_FAILURES })),
+        timed("overview.liveWorkers", () => statsLiveWorkers(sql)),
+      ]);
+      const queues = new Map<string, QueueRow>();
+      const row = (queue: string): QueueRow => {
+        let q = queues.get(queue);
+        if (!q) {
+          q = { queue, ready: 0, running: 0, waiting: 0, failed: 0, oldestReadySeconds: null, paused: false, pausedReason: null, completions: new Array<number>(COMPLETION_MINUTES).fill(0) };
+          queues.set(queue, q);
+        }
+        return q;
+      };
+      for (const c of counts) Object.assign(row(c.queue), { ready: c.ready, running: c.running, waiting: c.waiting, failed: c.failed, oldestReadySeconds: c.oldestReadySeconds });
+      for (const n of names) Object.assign(row(n.queue), { paused: n.paused, pausedReason: n.pausedReason });
+      for (const c of completions) {
+        const index = COMPLETION_MINUTES - 1 - Math.min(COMPLETION_MINUTES - 1, Math.max(0, c.minutesAgo));
+        row(c.queue).completions[index]! += c.count;
+      }
+      const queueRows = [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+      const sum = (key: "ready" | "running" | "waiting" | "failed") => counts.reduce((total, c) => total + c[key], 0);
+      const ages = counts.map((c) => c.oldestReadySeconds).filter((a): a is number => a !== null);
+      const decided = throughput.successful5m + throughput.failed5m;
+      return {
+        now: new Date(),
+        totals: { ready: sum("ready"), running: sum("running"), waiting: sum("waiting"), failed: sum("failed"), ...finished },
+        throughput: {
+          finished1m: throughput.finished1m,
+          finished5m: throughput.finished5m,
+          perMinute1m: throughput.finished1m,
+          perMinute5m: throughput.finished5m / 5,
+          successRate5m: decided === 0 ? null : throughput.successful5m / decided,
+        },
+        oldestReadySeconds: ages.length === 0 ? null : Math.max(...ages),
+        liveWorkers: live.live,
+        queues: queueRows,
+        recentFailures: [...failures],
+      };
+    });
+  }
+
+  async function taskTotal(filter: TaskFilter): Promise<TaskPage["total"]> {
+    if (filter.status !== undefined && EXACT_STATUSES.has(filter.status)) {
+      return { value: await dashboardTaskCountRead(sql, { filter, cap: Number.MAX_SAFE_INTEGER }), estimate: false };
+    }
+    const planned = await dashboardTaskCountEstimate(sql, { filter });
+    if (planned <= EXACT_TOTAL_CAP * 2) {
+      const counted = await dashboardTaskCountRead(sql, { filter, cap: EXACT_TOTAL_CAP + 1 });
+      if (counted <= EXACT_TOTAL_CAP) return { value: counted, estimate: false };
+      return { value: Math.max(planned, counted), estimate: true };
+    }
+    return { value: planned, estimate: true };
+  }
+
+  async function preview(action: Action): Promise<ActionPreview> {
+    return timed("preview", () => previewAction(sql, action));
+  }
+
+  async function perform(action: Action): Promise<ActionResult> {
+    if (options.readOnly) return { ok: false, message: READ_ONLY_MESSAGE };
+    return timed("perform", () => performAction(sql, action));
+  }
+
+  return {
+    readOnly: options.readOnly,
+    lastQueryMs,
+    overview,
+    workers: () => timed("workers", async (): Promise<WorkerRow[]> => [...(await dashboardWorkersRead(sql))]),
+    failureGroups: () => timed("failureGroups", async (): Promise<FailureGroup[]> => [...(await dashboardFailureGroupsRead(sql, { limit: FAILURE_GROUPS_MAX }))]),
+    periodic: () =>
+      timed("periodic", async (): Promise<PeriodicRow[]> =>
+        (await dashboardPeriodicRead(sql)).map((p) => ({ ...p, description: describeCron(p.cronExpr) })),
+      ),
+    rateLimits: () =>
+      timed("rateLimits", async (): Promise<RateLimitRow[]> =>
+        (await rateLimitList(sql)).map((r) => ({ key: r.key, tokensPerSecond: r.tokensPerSecond, burstSize: r.burstSize, currentTokens: r.currentTokens })),
+      ),
+    tasks: (filter, page) =>
+      timed("tasks", async (): Promise<TaskPage> => {
+        const offset = Math.max(0, Math.floor(page.offset));
+        const limit = Math.max(1, Math.floor(page.limit));
+        const [rows, total] = await Promise.all([dashboardTaskPageRead(sql, { filter, offset, limit }), taskTotal(filter)]);
+        return { rows: [...rows], total, offset };
+      }),
+    task: (resultId) =>
+      timed("task", async () => {
+        const row = await dashboardTaskRead(sql, { resultId });
+        return row === null ? null : toDetail(row, await readLogTail(row.logsUri));
+      }),
+    preview,
+    perform,
+    close: async () => {
+      if (options.ownsPool !== false) await sql.end({ timeout: 1 });
+    },
+  };
+}
+
+/** SUCCESSFUL/CANCELLED from planner statistics; null when the table is small enough to count. */
+export function estimateFinished(stats: DashboardStatusStatsRow): Pick<StatusTotals, "successful" | "cancelled"> | null {
+  if (stats.pages <= EXACT_COUNT_MAX_PAGES || stats.reltuples < 0 || stats.statuses.length === 0) return null;
+  const rows = stats.relpages > 0 ? (stats.reltuples / stats.relpages) * stats.pages : stats.reltuples;
+  const share = (status: string) => {
+    const i = stats.statuses.indexOf(status);
+    return i < 0 ? 0 : (stats.frequencies[i] ?? 0);
+  };
+  return {
+    successful: { value: Math.round(rows * share("SUCCESSFUL")), estimate: true },
+    cancelled: { value: Math.round(rows * share("CANCELLED")), estimate: true },
+  };
+}
+
+/** "every 5 minutes", "at 03:00"; null when the expression is not a valid cron expression. */
+export function describeCron(expr: string): string | null {
+  try {
+    const text = cronstrue.toString(expr, { use24HourTimeFormat: true, throwExceptionOnParseError: true, verbose: false });
+    return text.length === 0 ? null : text[0]!.toLowerCase() + text.slice(1);
+  } catch {
+    return null;
+  }
+}
+
+function pretty(text: string | null): string | null {
+  if (text === null) return null;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+function str(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function toErrors(errors: unknown): ErrorEntryView[] {
+  if (!Array.isArray(errors)) return [];
+  return errors.map((e): ErrorEntryView => {
+    const entry = (e !== null && typeof e === "object" ? e : { message: e }) as Record<string, unknown>;
+    const attempt = typeof entry.attempt === "number" ? entry.attempt : Number.isFinite(Number(entry.attempt)) && entry.attempt != null ? Number(entry.attempt) : null;
+    return {
+      kind: str(entry.kind) ?? "error",
+      at: str(entry.at),
+      attempt,
+      exceptionClass: str(entry.exception_class) || null,
+      message: str(entry.message) ?? "",
+      traceback: str(entry.traceback) || null,
+    };
+  });
+}
+
+function toDetail(row: DashboardTaskRow, logTail: string[] | null): TaskDetail {
+  let spec: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(row.specText);
+    if (parsed !== null && typeof parsed === "object") spec = parsed as Record<string, unknown>;
+  } catch {
+    /* keep {} */
+  }
+  return {
+    resultId: row.resultId,
+    queue: row.queue,
+    status: row.status,
+    priority: row.priority,
+    taskPath: row.taskPath,
+    attempts: row.attempts,
+    maxAttempts: row.maxAttempts,
+    enqueuedAt: row.enqueuedAt,
+    runAfter: row.runAfter,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    durationSeconds: row.durationSeconds,
+    leasedBy: row.leasedBy,
+    workerIds: Array.isArray(row.workerIds) ? row.workerIds.map((w) => String(w)) : [],
+    specHash: row.specHash,
+    specPretty: pretty(row.specText) ?? "",
+    args: spec.args ?? [],
+    kwargs: spec.kwargs ?? {},
+    returnPretty: pretty(row.returnText),
+    errors: toErrors(row.errors),
+    lastError: row.lastError,
+    logsUri: row.logsUri,
+    logTail,
+    workflowId: row.workflowId,
+    parentId: row.parentId,
+    cancelRequested: row.cancelRequested,
+  };
+}
+
+/** A local path for logs_uri (file:// URL or plain absolute/relative path); null for other schemes. */
+export function localLogPath(uri: string | null): string | null {
+  if (uri === null || uri.trim() === "") return null;
+  if (uri.startsWith("file://")) {
+    try {
+      return fileURLToPath(uri);
+    } catch {
+      return null;
+    }
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return null;
+  return uri;
+}
+
+/** The last LOG_TAIL_LINES lines of the file (reading at most its last 64 KB); null when unreadable. */
+export async function readLogTail(uri: string | null, maxLines = LOG_TAIL_LINES, maxBytes = LOG_TAIL_BYTES): Promise<string[] | null> {
+  const path = localLogPath(uri);
+  if (path === null) return null;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return null;
+    const start = Math.max(0, info.size - maxBytes);
+    const length = info.size - start;
+    const handle = await open(path, "r");
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, start);
+      let text = buffer.subarray(0, bytesRead).toString("utf8");
+      let lines = text.split(/\r?\n/);
+      if (start > 0) lines = lines.slice(1); // the first line was cut by the 64 KB window
+      if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+      text = "";
+      return lines.slice(-maxLines);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function describeFilter(filter: TaskFilter): string {
+  const parts: string[] = [];
+  if (filter.queue !== undefined) parts.push(`in queue ${filter.queue}`);
+  const details: string[] = [];
+  if (filter.taskPath !== undefined) details.push(`task ${filter.taskPath}`);
+  if (filter.exceptionClass !== undefined) details.push(`exception ${filter.exceptionClass}`);
+  if (filter.text !== undefined && filter.text.trim() !== "") details.push(`matching "${filter.text.trim()}"`);
+  if (details.length > 0) parts.push(`(${details.join(", ")})`);
+  return parts.length === 0 ? "" : ` ${parts.join(" ")}`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** Matching actions only ever touch FAILED rows: another status filter matches nothing. */
+function failedFilter(filter: TaskFilter): DashboardTaskFilter | null {
+  if (filter.status !== undefined && filter.status !== "FAILED") return null;
+  return { ...filter, status: "FAILED" };
+}
+
+async function previewAction(sql: Sql, action: Action): Promise<ActionPreview> {
+  switch (action.kind) {
+    case "retry":
+    case "discard":
+    case "cancel":
+    case "replay": {
+      const row = await dashboardTaskRead(sql, { resultId: action.resultId });
+      if (row === null) return { summary: `Task ${action.resultId} no longer exists: nothing to do`, count: 0 };
+      const what = `task ${row.resultId} (${row.taskPath ?? "?"}, queue ${row.queue}, ${row.status})`;
+      if (action.kind === "retry") {
+        if (row.status !== "FAILED") return { summary: `Only FAILED tasks can be retried: ${what}`, count: 0 };
+        return { summary: `Retry ${what}: it becomes READY with attempts reset to 0 (errors kept)`, count: 1 };
+      }
+      if (action.kind === "discard") {
+        if (row.status !== "FAILED") return { summary: `Only FAILED tasks can be discarded: ${what}`, count: 0 };
+        return { summary: `Discard ${what}: it becomes CANCELLED (reason: ${action.reason ?? DEFAULT_DISCARD_REASON})`, count: 1 };
+      }
+      if (action.kind === "cancel") {
+        if (row.status === "RUNNING") {
+          if (row.cancelRequested) return { summary: `Cancel already requested for ${what}`, count: 0 };
+          return { summary: `Cancel ${what}: the worker running it (${row.leasedBy ?? "?"}) is asked to stop it`, count: 1 };
+        }
+        if (row.status === "READY" || row.status === "WAITING") return { summary: `Cancel ${what}: it becomes CANCELLED`, count: 1 };
+        return { summary: `Only READY, WAITING or RUNNING tasks can be cancelled: ${what}`, count: 0 };
+      }
+      return { summary: `Replay ${what}: a new READY copy of its spec is enqueued`, count: 1 };
+    }
+    case "retry-matching":
+    case "discard-matching": {
+      const filter = failedFilter(action.filter);
+      const count = filter === null ? 0 : await dashboardTaskCountRead(sql, { filter, cap: BULK_ACTION_MAX + 1 });
+      const capped = count > BULK_ACTION_MAX ? ` (the first ${BULK_ACTION_MAX} by id)` : "";
+      const n = Math.min(count, BULK_ACTION_MAX);
+      if (action.kind === "retry-matching") {
+        return { summary: `Retry ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become READY`, count: n };
+      }
+      return {
+        summary: `Discard ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become CANCELLED (reason: ${action.reason ?? DEFAULT_DISCARD_REASON})`,
+        count: n,
+      };
+    }
+    case "pause-queue":
+      return { summary: `Pause queue ${action.queue}${action.reason ? ` (reason: ${action.reason})` : ""}: workers stop claiming from it`, count: 1 };
+    case "resume-queue":
+      return { summary: `Resume queue ${action.queue}: workers claim from it again`, count: 1 };
+  }
+}
+
+function retryMessage(outcome: { retried: string[]; skipped: { activeId: string | null; parent: unknown }[]; restored: string[] }): string {
+  const parts = [`retried ${outcome.retried.length}`];
+  const queued = outcome.skipped.filter((s) => s.parent === null).length;
+  const blocked = outcome.skipped.length - queued;
+  if (queued > 0) parts.push(`skipped ${queued} (already queued)`);
+  if (blocked > 0) parts.push(`skipped ${blocked} (parent not finished)`);
+  if (outcome.restored.length > 0) parts.push(`restored ${outcome.restored.length} waiting chain ${outcome.restored.length === 1 ? "step" : "steps"}`);
+  return parts.join(", ");
+}
+
+async function performAction(sql: Sql, action: Action): Promise<ActionResult> {
+  switch (action.kind) {
+    case "retry": {
+      const outcome = await retryFailedTasks(sql, { resultId: action.resultId });
+      if (outcome.retried.length === 0 && outcome.skipped.length === 0) return { ok: false, message: `task ${action.resultId} is not FAILED: nothing retried` };
+      return { ok: outcome.retried.length > 0, message: retryMessage(outcome) };
+    }
+    case "discard": {
+      const ids = await taskDiscardFailed(sql, { resultId: action.resultId, reason: action.reason ?? DEFAULT_DISCARD_REASON });
+      return ids.length === 0 ? { ok: false, message: `task ${action.resultId} is not FAILED: nothing discarded` } : { ok: true, message: "discarded 1" };
+    }
+    case "cancel": {
+      const previous = await taskCancel(sql, { resultId: action.resultId });
+      if (previous === null) return { ok: false, message: `task ${action.resultId} is not READY, WAITING or RUNNING: nothing cancelled` };
+      return { ok: true, message: previous === "RUNNING" ? "cancel requested (the worker stops it)" : "cancelled 1" };
+    }
+    case "replay": {
+      const outcome = await replayTask(sql, { resultId: action.resultId });
+      if (outcome.sourceId === null) return { ok: false, message: `task ${action.resultId} no longer exists` };
+      if (outcome.newId === null) return { ok: false, message: `not replayed: task ${outcome.activeId} already runs this spec` };
+      return { ok: true, message: `replayed as task ${outcome.newId}` };
+    }
+    case "retry-matching": {
+      const filter = failedFilter(action.filter);
+      const ids = filter === null ? [] : await dashboardFailedIdsRead(sql, { filter, limit: BULK_ACTION_MAX });
+      const total = { retried: [] as string[], skipped: [] as { activeId: string | null; parent: unknown }[], restored: [] as string[] };
+      const restored = new Set<string>();
+      for (const id of ids) {
+        if (restored.has(id)) continue; // put back to WAITING by its parent's retry
+        const outcome = await retryFailedTasks(sql, { resultId: id });
+        total.retried.push(...outcome.retried);
+        total.skipped.push(...outcome.skipped);
+        for (const r of outcome.restored) {
+          restored.add(r);
+          total.restored.push(r);
+        }
+      }
+      return { ok: true, message: retryMessage(total) };
+    }
+    case "discard-matching": {
+      const filter = failedFilter(action.filter);
+      const ids = filter === null ? [] : await dashboardFailedIdsRead(sql, { filter, limit: BULK_ACTION_MAX });
+      let discarded = 0;
+      const reason = action.reason ?? DEFAULT_DISCARD_REASON;
+      for (const id of ids) discarded += (await taskDiscardFailed(sql, { resultId: id, reason })).length;
+      return { ok: true, message: `discarded ${discarded}` };
+    }
+    case "pause-queue": {
+      await queuePause(sql, { queueName: action.queue, reason: action.reason });
+      return { ok: true, message: `paused queue ${action.queue}` };
+    }
+    case "resume-queue": {
+      await queueResume(sql, { queueName: action.queue });
+      return { ok: true, message: `resumed queue ${action.queue}` };
+    }
+  }
+}

@@ -1,0 +1,11 @@
+// Re-renders every `intervalMs` so relative times ("refreshed 3s ago") keep moving.
+import { useEffect, useState } from "react";
+
+export function useNow(intervalMs = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), intervalMs);
+    return () => clearInterval(timer);
+  }, [intervalMs]);
+  return now;
+}

@@ -1,0 +1,230 @@
+// What `reproq top` shows and can do, independent of Ink: the snapshot shapes the views render and
+// the DashboardSource the app reads them from (src/tui/data.ts implements it over queue/
+// functions; views never see SQL). Times are database-clock Dates; ages and durations are seconds
+// computed by the database; a value the database does not have is null (rendered "–").
+import type { TaskStatus } from "../queue/types.ts";
+
+/** Whether the last refresh worked: ok, slow or partially failed (degraded), or failing (down). */
+export type ConnectionState = "connecting" | "ok" | "degraded" | "down";
+
+export interface StatusTotals {
+  ready: number;
+  running: number;
+  waiting: number;
+  failed: number;
+  /** Huge statuses come from planner statistics: shown with a leading "~". */
+  successful: { value: number; estimate: boolean };
+  cancelled: { value: number; estimate: boolean };
+}
+
+export interface Throughput {
+  /** Rows that finished (SUCCESSFUL, FAILED or CANCELLED; finished_at) in the window. */
+  finished1m: number;
+  finished5m: number;
+  /** Per-minute rates derived from the two windows. */
+  perMinute1m: number;
+  perMinute5m: number;
+  /** SUCCESSFUL / (SUCCESSFUL + FAILED) over the last 5 minutes; null when nothing finished. */
+  successRate5m: number | null;
+}
+
+export interface QueueRow {
+  queue: string;
+  ready: number;
+  running: number;
+  waiting: number;
+  failed: number;
+  /** Age of the oldest due READY row (NOW() − max(enqueued_at, run_after)); null when none. */
+  oldestReadySeconds: number | null;
+  paused: boolean;
+  pausedReason: string | null;
+  /** Completions per minute for the last 15 minutes, oldest first (15 numbers). */
+  completions: number[];
+}
+
+export interface FailureRow {
+  resultId: string;
+  queue: string;
+  taskPath: string | null;
+  exceptionClass: string | null;
+  /** One line: last_error (or the latest errors_json message), already trimmed. */
+  message: string;
+  failedAt: Date | null;
+  attempts: number;
+  maxAttempts: number;
+}
+
+export interface Overview {
+  now: Date;
+  totals: StatusTotals;
+  throughput: Throughput;
+  oldestReadySeconds: number | null;
+  liveWorkers: number;
+  queues: QueueRow[];
+  recentFailures: FailureRow[];
+}
+
+export type WorkerHealth = "alive" | "stale" | "dead";
+
+export interface WorkerRow {
+  workerId: string;
+  hostname: string;
+  version: string | null;
+  queues: string[];
+  concurrency: number;
+  /** RUNNING rows leased by this worker. */
+  running: number;
+  startedAt: Date | null;
+  lastSeenSeconds: number | null;
+  /** alive: seen < 30 s ago; stale: < 2 min; dead: older (Django calls < 2 min "alive"). */
+  health: WorkerHealth;
+}
+
+export interface FailureGroup {
+  taskPath: string | null;
+  exceptionClass: string | null;
+  count: number;
+  lastFailedAt: Date | null;
+  /** A representative message from the newest failure in the group. */
+  sampleMessage: string;
+}
+
+export interface PeriodicRow {
+  name: string;
+  cronExpr: string;
+  /** e.g. "every 5 minutes", "at 03:00 every day"; null when the expression is invalid. */
+  description: string | null;
+  taskPath: string;
+  queue: string;
+  enabled: boolean;
+  nextRunAt: Date | null;
+  /** Seconds until next run; negative when overdue. */
+  nextRunInSeconds: number | null;
+  lastRunAt: Date | null;
+}
+
+export interface RateLimitRow {
+  key: string;
+  tokensPerSecond: number;
+  burstSize: number;
+  /** Tokens now, refilled up to burst since last_refilled_at (computed, not stored). */
+  currentTokens: number;
+}
+
+/** What the task list shows; filter tokens: queue:, task:, status: and free text. */
+export interface TaskFilter {
+  queue?: string;
+  status?: TaskStatus;
+  /** task_path prefix. */
+  taskPath?: string;
+  /** Exception class (failure-group drill-down). */
+  exceptionClass?: string;
+  /** Free text: matched against task_path and last_error (ILIKE), bounded by the page query. */
+  text?: string;
+}
+
+export interface TaskListRow {
+  resultId: string;
+  queue: string;
+  status: TaskStatus;
+  taskPath: string | null;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  enqueuedAt: Date;
+  /** Age since enqueued (or since finished for finished rows). */
+  ageSeconds: number;
+  lastError: string | null;
+}
+
+export interface TaskPage {
+  rows: TaskListRow[];
+  /** Exact when cheap (READY/RUNNING/WAITING/FAILED), else an estimate (shown "~"). */
+  total: { value: number; estimate: boolean };
+  offset: number;
+}
+
+export interface ErrorEntryView {
+  kind: string;
+  at: string | null;
+  attempt: number | null;
+  exceptionClass: string | null;
+  message: string;
+  traceback: string | null;
+}
+
+export interface TaskDetail {
+  resultId: string;
+  queue: string;
+  status: TaskStatus;
+  priority: number;
+  taskPath: string | null;
+  attempts: number;
+  maxAttempts: number;
+  enqueuedAt: Date;
+  runAfter: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** finished − started, seconds. */
+  durationSeconds: number | null;
+  leasedBy: string | null;
+  workerIds: string[];
+  specHash: string;
+  /** spec_json pretty-printed (2-space indent). */
+  specPretty: string;
+  args: unknown;
+  kwargs: unknown;
+  /** return_json pretty-printed; null when absent. */
+  returnPretty: string | null;
+  errors: ErrorEntryView[];
+  lastError: string | null;
+  logsUri: string | null;
+  /** Last ~40 lines of the logs_uri file when it is readable here; null otherwise. */
+  logTail: string[] | null;
+  workflowId: string | null;
+  parentId: string | null;
+  cancelRequested: boolean;
+}
+
+/** An action the operator confirmed; the prompt shows `describe` before running it. */
+export type Action =
+  | { kind: "retry"; resultId: string }
+  | { kind: "discard"; resultId: string; reason: string | null }
+  | { kind: "cancel"; resultId: string }
+  | { kind: "replay"; resultId: string }
+  | { kind: "retry-matching"; filter: TaskFilter }
+  | { kind: "discard-matching"; filter: TaskFilter; reason: string | null }
+  | { kind: "pause-queue"; queue: string; reason: string | null }
+  | { kind: "resume-queue"; queue: string };
+
+export interface ActionPreview {
+  /** e.g. "Retry 12 FAILED tasks in queue emails (task myapp.tasks.send_*)". */
+  summary: string;
+  /** Rows the action would touch (for *-matching), or 1. */
+  count: number;
+}
+
+export interface ActionResult {
+  ok: boolean;
+  /** e.g. "retried 12, skipped 1 (already queued)". */
+  message: string;
+}
+
+/** Everything the app reads or changes. Every method may reject (database down): the app shows it. */
+export interface DashboardSource {
+  overview(): Promise<Overview>;
+  workers(): Promise<WorkerRow[]>;
+  failureGroups(): Promise<FailureGroup[]>;
+  periodic(): Promise<PeriodicRow[]>;
+  rateLimits(): Promise<RateLimitRow[]>;
+  tasks(filter: TaskFilter, page: { offset: number; limit: number }): Promise<TaskPage>;
+  /** null when the row no longer exists. */
+  task(resultId: string): Promise<TaskDetail | null>;
+  preview(action: Action): Promise<ActionPreview>;
+  /** Refuses (ok false) when the source is read-only. */
+  perform(action: Action): Promise<ActionResult>;
+  readonly readOnly: boolean;
+  /** Database time spent in the last call of each method (ms), for the status line and tests. */
+  readonly lastQueryMs: Readonly<Record<string, number>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,66 @@
+// The confirmation dialog every action passes through: what will change (the source's preview),
+// then y/enter to do it or n/esc to leave everything as it is.
+import { Box, Text } from "ink";
+import { formatNumber, wrapWords } from "../format.ts";
+import type { Action, ActionPreview } from "../model.ts";
+import { Styled } from "../theme.tsx";
+
+export interface ConfirmState {
+  action: Action;
+  preview: ActionPreview | null;
+  /** "preview" while asking what would change, "running" while performing. */
+  phase: "preview" | "ready" | "running";
+  error: string | null;
+}
+
+export function actionTitle(action: Action): string {
+  switch (action.kind) {
+    case "retry": return `Retry task ${action.resultId}`;
+    case "discard": return `Discard task ${action.resultId}`;
+    case "cancel": return `Cancel task ${action.resultId}`;
+    case "replay": return `Replay task ${action.resultId}`;
+    case "retry-matching": return "Retry all matching tasks";
+    case "discard-matching": return "Discard all matching tasks";
+    case "pause-queue": return `Pause queue ${action.queue}`;
+    case "resume-queue": return `Resume queue ${action.queue}`;
+  }
+}
+
+function bodyLines(state: ConfirmState, inner: number): string[] {
+  if (state.error) return wrapWords(`could not preview: ${state.error}`, inner);
+  if (!state.preview) return ["checking what would change…"];
+  const lines = state.preview.summary.split("\n").flatMap((line) => wrapWords(line, inner));
+  lines.push("", `rows affected: ${formatNumber(state.preview.count)}`);
+  return lines;
+}
+
+function dialogWidth(columns: number): number {
+  return Math.max(30, Math.min(76, columns - 2));
+}
+
+/** Lines the dialog takes: border, title, body, footer. */
+export function confirmHeight(state: ConfirmState, columns: number): number {
+  return 4 + bodyLines(state, dialogWidth(columns) - 4).length;
+}
+
+export function ConfirmDialog(props: { state: ConfirmState; width: number }) {
+  const width = dialogWidth(props.width);
+  const inner = width - 4;
+  const footer =
+    props.state.phase === "running" ? "working…"
+    : props.state.preview && !props.state.error && props.state.preview.count > 0 ? "y / enter: do it    n / esc: cancel"
+    : "esc: close";
+  return (
+    <Box flexDirection="column" borderStyle="round" width={width} paddingX={1}>
+      <Text wrap="truncate">
+        <Styled bold tone="warn">{actionTitle(props.state.action)}</Styled>
+      </Text>
+      {bodyLines(props.state, inner).map((line, i) => (
+        <Text key={i} wrap="truncate">{line === "" ? " " : line}</Text>
+      ))}
+      <Text wrap="truncate">
+        <Styled tone="accent" bold>{footer}</Styled>
+      </Text>
+    </Box>
+  );
+}

@@ -1,0 +1,88 @@
+// `reproq top` against 1,000,000 task_runs rows (SPEC §9 acceptance): one overview refresh must
+// take < 200 ms of database time; the task list and failure groups get generous bounds. Prints
+// each method's time (the numbers go in the release note). Same timings for any database:
+// `bun run scripts/bench/top-queries.ts`.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { createDashboardSource } from "../../src/tui/data.ts";
+import type { DashboardSource } from "../../src/tui/model.ts";
+import { generateDashboardRows, SCALE_QUEUES } from "../helpers/dashboard-seed.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(120_000);
+
+const ROWS = 1_000_000;
+let db: TestDatabase;
+let source: DashboardSource;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ flavour: "reproq" });
+  const started = performance.now();
+  await generateDashboardRows(db.sql, ROWS);
+  console.log(`dashboard-scale: generated ${ROWS.toLocaleString("en-US")} rows + VACUUM ANALYZE in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  source = createDashboardSource(db.sql, { readOnly: true, ownsPool: false });
+});
+afterAll(() => db?.drop());
+
+/** The best of `runs` timings of `method` (after one warm-up call that opens connections). */
+async function best(method: string, call: () => Promise<unknown>, runs = 5): Promise<Record<string, number>> {
+  await call();
+  let bestRun: Record<string, number> = {};
+  for (let i = 0; i < runs; i++) {
+    await call();
+    const snapshot = Object.fromEntries(Object.entries(source.lastQueryMs).filter(([k]) => k === method || k.startsWith(`${method}.`)));
+    if (bestRun[method] === undefined || snapshot[method]! < bestRun[method]!) bestRun = snapshot;
+  }
+  return bestRun;
+}
+
+function print(times: Record<string, number>): void {
+  for (const [k, v] of Object.entries(times)) console.log(`dashboard-scale: ${k.padEnd(28)} ${v.toFixed(1)} ms`);
+}
+
+describe(`${ROWS.toLocaleString("en-US")} task_runs rows`, () => {
+  test("overview refresh < 200 ms with exact live counts and estimated finished totals", async () => {
+    const times = await best("overview", () => source.overview());
+    print(times);
+    expect(times.overview).toBeLessThan(200);
+    const o = await source.overview();
+    // Exact: 1M rows, per 1000: 5 READY, 2 RUNNING, 1 WAITING, 10 FAILED.
+    expect([o.totals.ready, o.totals.running, o.totals.waiting, o.totals.failed]).toEqual([5000, 2000, 1000, 10000]);
+    expect(o.totals.successful.estimate).toBe(true);
+    expect(o.totals.successful.value).toBeGreaterThan(972_000 * 0.9);
+    expect(o.totals.successful.value).toBeLessThan(972_000 * 1.1);
+    expect(o.totals.cancelled.estimate).toBe(true);
+    expect(o.queues.map((q) => q.queue)).toEqual([...SCALE_QUEUES].sort());
+    expect(o.queues.reduce((n, q) => n + q.failed, 0)).toBe(10000);
+    // ~0.6 s of history per row: the last 5 minutes hold ~500 finished rows.
+    expect(o.throughput.finished5m).toBeGreaterThan(300);
+    expect(o.throughput.finished5m).toBeLessThan(700);
+    expect(o.recentFailures).toHaveLength(10);
+  });
+
+  test("task list first page for a queue + status, and failure groups", async () => {
+    const failedPage = await best("tasks", () => source.tasks({ queue: "emails", status: "FAILED" }, { offset: 0, limit: 50 }));
+    console.log(`dashboard-scale: tasks(queue emails, FAILED)     ${failedPage.tasks!.toFixed(1)} ms`);
+    const page = await source.tasks({ queue: "emails", status: "FAILED" }, { offset: 0, limit: 50 });
+    expect(page.rows).toHaveLength(50);
+    expect(page.total).toEqual({ value: 2000, estimate: false });
+    expect(failedPage.tasks).toBeLessThan(500);
+
+    const successPage = await best("tasks", () => source.tasks({ queue: "emails", status: "SUCCESSFUL" }, { offset: 0, limit: 50 }));
+    console.log(`dashboard-scale: tasks(queue emails, SUCCESSFUL) ${successPage.tasks!.toFixed(1)} ms`);
+    const success = await source.tasks({ queue: "emails", status: "SUCCESSFUL" }, { offset: 0, limit: 50 });
+    expect(success.rows).toHaveLength(50);
+    expect(success.total.estimate).toBe(true);
+    expect(success.total.value).toBeGreaterThan(150_000);
+    expect(successPage.tasks).toBeLessThan(500);
+
+    const groups = await best("failureGroups", () => source.failureGroups());
+    console.log(`dashboard-scale: failureGroups                 ${groups.failureGroups!.toFixed(1)} ms`);
+    const g = await source.failureGroups();
+    expect(g.reduce((n, x) => n + x.count, 0)).toBe(10000);
+    expect(groups.failureGroups).toBeLessThan(1000);
+
+    const workers = await best("workers", () => source.workers());
+    console.log(`dashboard-scale: workers                       ${workers.workers!.toFixed(1)} ms`);
+    expect(workers.workers).toBeLessThan(500);
+  });
+});
