@@ -22,6 +22,9 @@ export async function renderTop(options: TopOptions): Promise<void> {
       stdout: options.stdout ?? process.stdout,
       stdin: options.stdin ?? process.stdin,
       exitOnCtrlC: false,
+      // top only runs on a terminal (the command checks): render live even when CI is set in the
+      // environment, where Ink would otherwise write only the final frame.
+      interactive: true,
       patchConsole: true,
       alternateScreen: true,
       maxFps: 20,

@@ -35,7 +35,9 @@ class Terminal {
   static open(): Terminal {
     const name = `reproq-top-${crypto.randomUUID().slice(0, 8)}`;
     // The binary must not see the test runner's DATABASE_URL/REPROQ_*: the shell starts from a clean env.
-    const env = cleanEnv({ TERM: "xterm-256color" });
+    // CI=true always: CI systems set it, and top must still render live there (Ink would
+    // otherwise write only the final frame).
+    const env = cleanEnv({ TERM: "xterm-256color", CI: "true" });
     const exports = Object.entries(env).filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
     tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "40", `exec env -i ${exports} PS1='${PROMPT} ' bash --norc --noprofile`);
     sessions.push(name);
