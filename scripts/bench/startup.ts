@@ -1,14 +1,11 @@
 // bun run bench:startup — start-up time of the compiled binary (SPEC §10: `reproq --version`
 // ≤ 20 ms). Runs each command N times (default 50) after warm-up and prints mean / p50 / p95.
 import { join } from "node:path";
+import { percentile } from "./common.ts";
 
 const binary = join(import.meta.dir, "..", "..", "dist", "reproq");
 const runs = Number(Bun.argv[2] ?? 50);
 const commands = [["--version"], ["--help"], ["config", "--for", "db"]];
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 if (!(await Bun.file(binary).exists())) {
   console.error(`${binary} is missing; run 'bun run build' first`);

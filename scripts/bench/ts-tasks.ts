@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
+import { enqueueNoops, percentile } from "./common.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const binary = join(root, "dist", "reproq");
@@ -19,21 +20,6 @@ const LATENCY_SAMPLES = 200;
 const tasksDir = mkdtempSync(join(tmpdir(), "reproq-bench-tasks-"));
 writeFileSync(join(tasksDir, "bench.ts"), "export function noop() {\n  return null;\n}\n");
 
-async function enqueueMany(sql: Sql, count: number): Promise<void> {
-  await sql`
-    insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at,
-      attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
-      created_at, updated_at, cancel_requested)
-    select 'default', 'default', 0, jsonb_build_object('task_path', 'bench.noop', 'args', jsonb_build_array(i), 'kwargs', '{}'::jsonb),
-      md5(random()::text || i) || md5(i::text), 'bench.noop', 'READY', clock_timestamp(), 0, 3, 900, 0, 0,
-      '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
-    from generate_series(1, ${count}) as i`;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
 async function benchKind(kind: string): Promise<void> {
   const name = `reproq_bench_ts_${process.pid}_${kind.replace("-", "_")}`;
   const admin = createDb({ dsn: baseDsn, env: process.env, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
@@ -43,7 +29,7 @@ async function benchKind(kind: string): Promise<void> {
   let worker: ReturnType<typeof Bun.spawn> | undefined;
   try {
     await migrate(sql);
-    await enqueueMany(sql, total);
+    await enqueueNoops(sql, total, "bench.noop");
     const started = performance.now();
     worker = Bun.spawn([binary, "worker", "--dsn", dsn, "--executor", kind, "--tasks-dir", tasksDir, "--allowed-task-modules", "bench.",
       "--concurrency", String(concurrency), "--log-level", "warn", "--log-format", "json"], { stdout: "ignore", stderr: "inherit" });
@@ -59,7 +45,7 @@ async function benchKind(kind: string): Promise<void> {
 
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      await enqueueMany(sql, 1);
+      await enqueueNoops(sql, 1, "bench.noop");
       for (;;) {
         const [row] = await sql<{ ms: number | null }[]>`
           select extract(epoch from started_at - enqueued_at) * 1000 as ms from task_runs where result_id = (select max(result_id) from task_runs)`;

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { closeDb, createDb } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
+import { enqueueNoops, percentile } from "./common.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const binary = join(root, "dist", "reproq");
@@ -19,17 +20,6 @@ await admin`create database ${admin(name)}`;
 const dsn = baseDsn.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
 const sql = createDb({ dsn, env: process.env, poolSize: 4, connectTimeoutMs: 10_000, prepare: true });
 
-async function enqueueMany(count: number): Promise<void> {
-  await sql`
-    insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at,
-      attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
-      created_at, updated_at, cancel_requested)
-    select 'default', 'default', 0, jsonb_build_object('task_path', 'tasks.noop', 'args', jsonb_build_array(i), 'kwargs', '{}'::jsonb),
-      md5(random()::text || i) || md5(i::text), 'tasks.noop', 'READY', clock_timestamp(), 0, 3, 900, 0, 0,
-      '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
-    from generate_series(1, ${count}) as i`;
-}
-
 function startWorker() {
   return Bun.spawn([binary, "worker", "--dsn", dsn, "--executor", "command", "--executor-command", `/bin/sh,${executor}`,
     "--allowed-task-modules", "*", "--concurrency", String(concurrency), "--log-level", process.env.BENCH_LOG_LEVEL ?? "warn", "--log-format", "json"], {
@@ -37,13 +27,9 @@ function startWorker() {
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
 try {
   await migrate(sql);
-  await enqueueMany(total);
+  await enqueueNoops(sql, total, "tasks.noop");
   const started = performance.now();
   const worker = startWorker();
   for (;;) {
@@ -57,7 +43,7 @@ try {
   // Latency: one task at a time on the now idle worker.
   const latencies: number[] = [];
   for (let i = 0; i < 200; i++) {
-    await enqueueMany(1);
+    await enqueueNoops(sql, 1, "tasks.noop");
     for (;;) {
       const [row] = await sql<{ ms: number | null }[]>`
         select extract(epoch from max(started_at) - max(enqueued_at)) * 1000 as ms from task_runs where result_id = (select max(result_id) from task_runs)`;

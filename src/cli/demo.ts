@@ -4,7 +4,7 @@
 // `--top` opens the dashboard on it when this build has `reproq top`.
 import { isatty } from "node:tty";
 import { defineCommand, runCommand } from "citty";
-import { runDemo, type DemoExecutor, type DemoIo } from "../demo/run.ts";
+import type { DemoExecutor, DemoIo } from "../demo/run.ts";
 import { UsageError } from "../errors.ts";
 import { rootCommand } from "./root.ts";
 import { resolveCommand } from "./tree.ts";
@@ -72,6 +72,7 @@ export default defineCommand({
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     try {
+      const { runDemo } = await import("../demo/run.ts"); // heavy (worker, beat): only when run
       const summary = await runDemo({
         dsn: args.dsn ?? process.env.DATABASE_URL ?? "",
         keep: Boolean(args.keep),

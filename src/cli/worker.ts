@@ -5,11 +5,10 @@ import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
 import { closeDb } from "../db/client.ts";
 import { createExecutor } from "../executor/index.ts";
-import { checkHttpConfig, listenAddress, startHttpServer, type HttpServer } from "../http/server.ts";
-import { EventBroker } from "../observability/events.ts";
+import { listenAddress } from "../http/address.ts";
+import type { HttpServer } from "../http/server.ts";
 import { createLogger } from "../observability/logger.ts";
 import { runMemoryLogger } from "../observability/memory.ts";
-import { Metrics } from "../observability/metrics.ts";
 import { BUILD_CHANNEL, VERSION } from "../version.ts";
 import { loopStallMs, workerHealth } from "../worker/health.ts";
 import { Worker } from "../worker/runtime.ts";
@@ -42,13 +41,16 @@ export default defineCommand({
       address = null;
     }
 
-    if (address) await checkHttpConfig(config.metrics); // bad settings fail before connecting (exit 2)
+    // The server and its libraries (prom-client, jose) load only when it is on.
+    const http = address ? await loadHttp() : null;
+    if (http) await http.checkHttpConfig(config.metrics); // bad settings fail before connecting (exit 2)
     const sql = await openDatabase(config);
-    const observed = address ? { metrics: new Metrics(), events: new EventBroker() } : null;
+    const observed = http ? { metrics: new http.Metrics(), events: new http.EventBroker() } : null;
+    const executor = createExecutor({ worker, env: config.env, logger });
     const runtime = new Worker({
       sql,
       worker,
-      executor: createExecutor({ worker, env: config.env }),
+      executor,
       logger,
       identity: { workerId: worker.workerId, hostname: hostname(), concurrency: worker.concurrency, queues: worker.queues, version: VERSION },
       telemetry: new Telemetry({
@@ -64,11 +66,14 @@ export default defineCommand({
     const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);
     let server: HttpServer | null = null;
     const onSignal = () => runtime.requestShutdown();
+    // SIGHUP: pick up new code (python-pool starts a fresh pool). Other kinds keep the default.
+    const onHangup = () => executor.reload?.("SIGHUP");
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    if (executor.reload) process.on("SIGHUP", onHangup);
     try {
-      if (observed) {
-        server = await startHttpServer({
+      if (http && observed) {
+        server = await http.startHttpServer({
           config: config.metrics,
           logger,
           registry: observed.metrics.registry,
@@ -89,6 +94,7 @@ export default defineCommand({
       await closeDb(sql, 2);
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
+      process.off("SIGHUP", onHangup);
     }
     // Everything the worker held is released; do not let a stray reconnect timer of the driver
     // keep the process alive after a clean shutdown.
@@ -96,3 +102,12 @@ export default defineCommand({
     return 0;
   },
 });
+
+async function loadHttp() {
+  const [server, metrics, events] = await Promise.all([
+    import("../http/server.ts"),
+    import("../observability/metrics.ts"),
+    import("../observability/events.ts"),
+  ]);
+  return { checkHttpConfig: server.checkHttpConfig, startHttpServer: server.startHttpServer, Metrics: metrics.Metrics, EventBroker: events.EventBroker };
+}

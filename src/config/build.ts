@@ -100,6 +100,10 @@ export function buildConfig(input: BuildInput): Config {
       executorCommand: r.list("worker.executor_command"),
       tasksDir: r.str("worker.tasks_dir"),
       executorEnvDeny: r.list("worker.executor_env_deny"),
+      poolPreloadModules: r.list("worker.pool_preload_modules"),
+      poolMaxTasks: r.num("worker.pool_max_tasks"),
+      poolMaxAgeMs: r.num("worker.pool_max_age"),
+      poolStaleCheckIntervalMs: r.num("worker.pool_stale_check_interval"),
     },
     beat: { intervalMs: r.num("beat.interval"), processRole: r.str("beat.process_role") },
     metrics: {

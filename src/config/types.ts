@@ -8,7 +8,7 @@ export type CommandScope = Exclude<ConfigScope, "all">;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export const PAYLOAD_MODES = ["stdin", "file", "inline"] as const;
-export const EXECUTOR_KINDS = ["python", "command", "bun", "bun-inprocess"] as const;
+export const EXECUTOR_KINDS = ["python", "python-pool", "command", "bun", "bun-inprocess"] as const;
 
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -66,6 +66,14 @@ export interface WorkerConfig {
   /** Task modules of the bun and bun-inprocess kinds, as configured (relative to the working directory). */
   readonly tasksDir: string;
   readonly executorEnvDeny: readonly string[];
+  /** python-pool: modules imported once in the pool process besides executor_module. */
+  readonly poolPreloadModules: readonly string[];
+  /** python-pool: replace the pool after this many tasks (0 = never). */
+  readonly poolMaxTasks: number;
+  /** python-pool: replace the pool once it is this old (0 = never). */
+  readonly poolMaxAgeMs: number;
+  /** python-pool: how often loaded source files are checked for changes (0 = never). */
+  readonly poolStaleCheckIntervalMs: number;
 }
 
 export interface BeatConfig {

@@ -8,7 +8,7 @@
 // Modules are cached per file after the first successful import; a failed import is not cached,
 // so the next task retries it (fix the file, no restart needed). A module that did import is
 // never reloaded: restart the worker to pick up changes.
-import { formatDuration } from "./executor.ts";
+import { abortReason, formatDuration } from "./result.ts";
 import { payloadSizeProblem } from "./payload.ts";
 import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, type TaskContext } from "./ts-invoke.ts";
 import { absoluteTasksDir, resolveTaskModule } from "./ts-module.ts";
@@ -34,12 +34,6 @@ function result(outcome: ExecutionOutcome, message: string, envelope: Envelope |
   };
 }
 
-function abortText(signal: AbortSignal): string {
-  const reason: unknown = signal.reason;
-  if (typeof reason === "string" && reason !== "") return reason;
-  if (reason instanceof Error && reason.name !== "AbortError" && reason.message !== "") return reason.message;
-  return "";
-}
 
 let strayGuardInstalled = false;
 
@@ -101,7 +95,7 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
       controller.abort(reason);
       markStopped();
     };
-    const onAbort = (): void => stop("aborted", new Error(abortText(request.signal) || "aborted"));
+    const onAbort = (): void => stop("aborted", new Error(abortReason(request.signal) || "aborted"));
     const hasTimeout = Number.isFinite(request.timeoutMs) && request.timeoutMs > 0 && request.timeoutMs <= MAX_TIMER_MS;
     const timeoutText = `timed out after ${formatDuration(request.timeoutMs)}`;
     const timer = hasTimeout
@@ -128,7 +122,7 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
           grace = setTimeout(() => resolve(null), graceMs);
         }),
       ]);
-      const why = stopReason === "timeout" ? timeoutText : `aborted${abortText(request.signal) ? ` (${abortText(request.signal)})` : ""}`;
+      const why = stopReason === "timeout" ? timeoutText : `aborted${abortReason(request.signal) ? ` (${abortReason(request.signal)})` : ""}`;
       const after = late !== null
         ? "the task settled after its signal was aborted"
         : `the task did not settle within ${formatDuration(graceMs)} of its signal being aborted and was abandoned`;

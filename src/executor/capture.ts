@@ -41,6 +41,24 @@ export class BoundedCapture {
     readonly tailLimit = 0,
   ) {}
 
+  /**
+   * A capture rebuilt from what another process kept (the python pool): the first `limit` bytes,
+   * the last `tailLimit` bytes and the count of all bytes.
+   */
+  static fromParts(limit: number, tailLimit: number, head: Uint8Array, tail: Uint8Array, totalBytes: number): BoundedCapture {
+    const capture = new BoundedCapture(limit, tailLimit);
+    const kept = head.subarray(0, limit);
+    if (kept.length > 0) capture.head.push(kept);
+    capture.headBytes = kept.length;
+    const window = totalBytes > limit ? tail : head;
+    if (tailLimit > 0 && window.length > 0) {
+      capture.tail.push(window);
+      capture.tailBytes = window.length;
+    }
+    capture.totalBytes = Math.max(totalBytes, kept.length);
+    return capture;
+  }
+
   get truncated(): boolean {
     return this.totalBytes > this.limit;
   }

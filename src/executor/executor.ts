@@ -1,25 +1,18 @@
 // The executor kinds. python, command and bun (a command computed per task) run a process:
 // build the argv, check and deliver the payload, run the process, find the envelope and describe
-// what happened; bun-inprocess lives in bun-inprocess.ts. Every failure becomes an
+// what happened; bun-inprocess lives in bun-inprocess.ts, python-pool (forks from a warm Python
+// process, falling back to this spawn path) in python-pool/. Every failure becomes an
 // ExecutionResult; classifying it (retry, failure kind) is left to the worker runtime.
-import { describeMissingEnvelope, parseEnvelope, type EnvelopeParse } from "./envelope.ts";
 import { childEnvironment } from "./environment.ts";
 import { payloadSizeProblem, preparePayload } from "./payload.ts";
-import { startProcess, superviseProcess, type ProcessRun } from "./process.ts";
+import { startProcess, superviseProcess } from "./process.ts";
+import { createPythonPoolExecutor } from "./python-pool/executor.ts";
+import { notStarted, resultFromRun } from "./result.ts";
 import { bunChildCommand } from "./bun-child.ts";
 import { createInProcessExecutor } from "./bun-inprocess.ts";
-import { DEFAULT_KILL_GRACE_MS, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
+import { DEFAULT_KILL_GRACE_MS, DEFAULT_PIPE_DRAIN_MS, ENVELOPE_TAIL_BYTES, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
 
-const DEFAULT_PIPE_DRAIN_MS = 2000;
-/** An envelope printed after more than max_stdout_bytes of noise is still found within this. */
-const ENVELOPE_TAIL_BYTES = 64 * 1024;
-
-/** "30s", "1.5s", "250ms": durations as people write them. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const seconds = Math.round(ms / 100) / 10;
-  return `${seconds}s`;
-}
+export { formatDuration } from "./result.ts";
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -38,67 +31,10 @@ function describeSpawnError(program: string, error: unknown, inlineBytes: number
   return `exec: ${program}: ${errorText(error)}`;
 }
 
-function abortReason(signal: AbortSignal): string {
-  const reason: unknown = signal.reason;
-  if (typeof reason === "string" && reason !== "") return reason;
-  if (reason instanceof Error && reason.name !== "AbortError" && reason.message !== "") return reason.message;
-  return "";
-}
-
-/** How the process ended, e.g. "exited with code 1", "killed by SIGKILL after SIGTERM grace (5s)". */
-function describeEnd(run: ProcessRun, killGraceMs: number): string {
-  if (run.sentSignal === "SIGKILL" && run.signal === "SIGKILL") {
-    return `killed by SIGKILL after SIGTERM grace (${formatDuration(killGraceMs)})`;
-  }
-  if (run.sentSignal !== null) {
-    return run.signal !== null ? `stopped by ${run.signal}` : `exited with code ${run.exitCode} after SIGTERM`;
-  }
-  return run.signal !== null ? `killed by signal ${run.signal}` : `exited with code ${run.exitCode}`;
-}
-
-function describeRun(run: ProcessRun, request: ExecutionRequest, killGraceMs: number, pipeDrainMs: number): string {
-  let text = describeEnd(run, killGraceMs);
-  if (run.stopReason === "timeout") text = `timed out after ${formatDuration(request.timeoutMs)}; ${text}`;
-  if (run.stopReason === "aborted") {
-    const why = abortReason(request.signal);
-    text = `aborted${why ? ` (${why})` : ""}; ${text}`;
-  }
-  if (run.pipesHeldOpen) {
-    text += `; output pipes still open ${formatDuration(pipeDrainMs)} after exit (a background process held them), process group killed`;
-  }
-  return text;
-}
-
-/** The envelope, searched in the kept stdout, or in its tail when the output went over the limit. */
-function findEnvelope(run: ProcessRun): EnvelopeParse {
-  if (!run.stdout.truncated) return parseEnvelope(run.stdout.keptText());
-  const tail = run.stdout.tailText();
-  const parsed = parseEnvelope(tail);
-  if (parsed.envelope) return parsed;
-  return { envelope: null, problem: describeMissingEnvelope(tail, run.stdout.totalBytes, run.stdout.limit) };
-}
-
-function notStarted(outcome: "payload_too_large" | "start_failed" | "aborted" | "security_violation", message: string, startedAt: number): ExecutionResult {
-  return {
-    outcome,
-    message,
-    exitCode: null,
-    signal: null,
-    envelope: null,
-    envelopeProblem: null,
-    stdout: "",
-    stderr: "",
-    stdoutTruncated: false,
-    stderrTruncated: false,
-    durationMs: performance.now() - startedAt,
-    pid: null,
-  };
-}
-
 /** The argv before the protocol arguments, or why this request cannot start (never started). */
 export type CommandFor = (request: ExecutionRequest) => readonly string[] | { outcome: "start_failed" | "security_violation"; message: string };
 
-/** The executor for the configured kind (python, command, bun, bun-inprocess). */
+/** The executor for the configured kind (python, python-pool, command, bun, bun-inprocess). */
 export function createExecutor(options: ExecutorOptions): Executor {
   const { worker } = options;
   const kind: string = worker.executor;
@@ -114,6 +50,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
       return createProcessExecutor(options, bunChildCommand(worker.tasksDir));
     case "bun-inprocess":
       return createInProcessExecutor(options);
+    case "python-pool":
+      return createPythonPoolExecutor(options, createProcessExecutor(options, () => [worker.pythonBin, "-m", worker.executorModule]));
     default:
       return createProcessExecutor(options, () => ({ outcome: "start_failed", message: `unknown executor kind: ${kind}` }));
   }
@@ -159,22 +97,7 @@ export function createProcessExecutor(options: ExecutorOptions, commandFor: Comm
         maxStderrBytes: worker.maxStderrBytes,
         stdoutTailBytes: Math.min(ENVELOPE_TAIL_BYTES, worker.maxStdoutBytes),
       });
-      // Parsed for timeouts and aborts too: the runtime decides whether a late envelope counts.
-      const { envelope, problem } = findEnvelope(run);
-      return {
-        outcome: run.stopReason ?? "exited",
-        message: describeRun(run, request, killGraceMs, pipeDrainMs),
-        exitCode: run.exitCode,
-        signal: run.signal,
-        envelope,
-        envelopeProblem: problem,
-        stdout: run.stdout.render(),
-        stderr: run.stderr.render(),
-        stdoutTruncated: run.stdout.truncated,
-        stderrTruncated: run.stderr.truncated,
-        durationMs: performance.now() - startedAt,
-        pid: run.pid,
-      };
+      return resultFromRun(run, request, { killGraceMs, pipeDrainMs }, startedAt);
     } finally {
       await payload.cleanup();
     }

@@ -2,6 +2,7 @@
 export { childEnvironment } from "./environment.ts";
 export { parseEnvelope, type EnvelopeParse } from "./envelope.ts";
 export { createExecutor } from "./executor.ts";
+export { createPythonPoolExecutor, type PoolExecutor } from "./python-pool/executor.ts";
 export { execOutput, runExecChild, type ExecChildOptions, type ExecPayloadSource } from "./bun-exec.ts";
 export { isCompiledBinary, selfCommand } from "./self.ts";
 export type { TaskContext, TaskFunction } from "./ts-invoke.ts";
@@ -16,4 +17,5 @@ export {
   type ExecutionResult,
   type Executor,
   type ExecutorOptions,
+  type PoolTiming,
 } from "./types.ts";

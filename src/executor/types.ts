@@ -2,6 +2,7 @@
 // ExecutionRequest and always gets an ExecutionResult back (run() never throws); deciding what
 // the result means for the row (success, retry, failure kind) is the runtime's job.
 import type { WorkerConfig } from "../config/index.ts";
+import type { Logger } from "../observability/logger.ts";
 
 export interface ExecutionRequest {
   /** task_runs.result_id as a decimal string. */
@@ -56,6 +57,14 @@ export interface ExecutionResult {
 
 export interface Executor {
   run(request: ExecutionRequest): Promise<ExecutionResult>;
+  /**
+   * Optional lifecycle for kinds that keep processes between tasks (python-pool). The runtime
+   * calls start() before the first claim and stop() after the last task; neither throws.
+   */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+  /** Pick up code changes (SIGHUP): replace warm processes; running tasks finish where they are. */
+  reload?(reason: string): void;
 }
 
 export interface ExecutorOptions {
@@ -71,9 +80,29 @@ export interface ExecutorOptions {
   pipeDrainMs?: number;
   /** Where payload files go (payload_mode file). Default env TMPDIR, else /tmp. */
   tmpDir?: string;
+  /** Lifecycle messages of long-lived executors (python-pool). Default: none. */
+  logger?: Logger;
+  /** python-pool supervision timing (tests shorten them). */
+  pool?: PoolTiming;
+}
+
+export interface PoolTiming {
+  /** Ping the pool this often. Default 3000. */
+  pingIntervalMs?: number;
+  /** No pong for this long: the pool is hung and gets killed. Default 15000. */
+  pingTimeoutMs?: number;
+  /** Longest wait for the pool's imports and django.setup(). Default 120000. */
+  startTimeoutMs?: number;
+  /** First restart delay after a crash; doubles per consecutive failure. Default 500. */
+  restartBackoffMs?: number;
+  /** Consecutive failures before falling back to spawn-per-task. Default 3. */
+  maxFailures?: number;
 }
 
 export const DEFAULT_KILL_GRACE_MS = 5000;
+export const DEFAULT_PIPE_DRAIN_MS = 2000;
+/** An envelope printed after more than max_stdout_bytes of noise is still found within this. */
+export const ENVELOPE_TAIL_BYTES = 64 * 1024;
 
 /** Appended to captured text that went over its byte limit (same text as the Go worker). */
 export const TRUNCATION_MARKER = "\n[TRUNCATED due to size limit]";

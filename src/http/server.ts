@@ -8,6 +8,7 @@ import { ConfigError, errorMessage } from "../errors.ts";
 import type { EventBroker } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 import { Authorizer, describeExposure, normalizeRemoteIp, parseAllowList, UnauthorizedLimiter } from "./auth.ts";
+import { listenAddress } from "./address.ts";
 import { eventStream } from "./sse.ts";
 import { loadTls } from "./tls.ts";
 
@@ -36,26 +37,7 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
-export interface ListenAddress {
-  /** "" = all interfaces. */
-  host: string;
-  port: number;
-}
-
-/**
- * metrics.addr ("host:port", ":port", "[::1]:port") wins over metrics.port (all interfaces);
- * null when neither is set.
- */
-export function listenAddress(config: Pick<MetricsConfig, "addr" | "port">): ListenAddress | null {
-  const addr = config.addr.trim();
-  if (addr === "") return config.port > 0 ? { host: "", port: config.port } : null;
-  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
-  const port = match ? Number(match[3]) : Number.NaN;
-  if (!match || port > 65_535) {
-    throw new ConfigError([`metrics.addr must be host:port (e.g. 127.0.0.1:9090 or :9090), got "${addr}"`]);
-  }
-  return { host: match[1] ?? match[2] ?? "", port };
-}
+export { listenAddress, type ListenAddress } from "./address.ts";
 
 const TEXT = { "Content-Type": "text/plain; charset=utf-8" };
 

@@ -3,7 +3,8 @@
 // query logs a warning once per outage and leaves the previous value in place.
 import type { Sql } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
-import { CpuSampler, type DbOperations, type Metrics } from "../observability/metrics.ts";
+import { CpuSampler, type DbOperations } from "../observability/db-operations.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import { statsConcurrencyBlocked, statsLiveWorkers, statsPausedQueues, statsTaskCounts } from "../queue/index.ts";
 import { OutageTracker } from "./outage.ts";
 

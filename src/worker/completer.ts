@@ -7,7 +7,7 @@ import { isRetryableDbError, withDbRetry } from "../db/retryable.ts";
 import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
-import { DbOperations } from "../observability/metrics.ts";
+import { DbOperations } from "../observability/db-operations.ts";
 import { taskCompleteFailure, taskCompleteSuccessMany } from "../queue/index.ts";
 import type { FailureCompletion, SuccessCompletion } from "../queue/types.ts";
 import { OutageTracker } from "./outage.ts";

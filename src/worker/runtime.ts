@@ -96,9 +96,13 @@ export class Worker {
     const listeners = worker.listen ? await this.listen() : [];
     const background = this.startServices(listeners.length > 0);
     try {
+      // Executors that keep warm processes (python-pool) get them ready before the first claim
+      // (a shutdown request does not wait for that).
+      await Promise.race([this.options.executor.start?.(), aborted(this.claiming.signal)]);
       await this.produce();
     } finally {
       await this.drain();
+      await this.options.executor.stop?.();
       this.services.abort();
       // A round may be stuck in a connect timeout during an outage; do not wait for it long.
       await Promise.race([Promise.allSettled(background), aborted(AbortSignal.timeout(1_000))]);

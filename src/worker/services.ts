@@ -4,7 +4,7 @@ import type { Sql } from "../db/client.ts";
 import { withDbRetry } from "../db/retryable.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { DbOperations } from "../observability/metrics.ts";
+import type { DbOperations } from "../observability/db-operations.ts";
 import {
   taskCancelRequestedMany,
   taskHeartbeatMany,

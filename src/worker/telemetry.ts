@@ -2,7 +2,8 @@
 // are optional (no HTTP server → nothing is recorded). Outcomes are reported only after their
 // row write committed, so a success that was never stored is never counted.
 import type { EventBroker, EventLevel } from "../observability/events.ts";
-import { DbOperations, type Metrics } from "../observability/metrics.ts";
+import { DbOperations } from "../observability/db-operations.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import type { Decision } from "./classify.ts";
 import type { WriteResult } from "./completer.ts";

@@ -49,6 +49,10 @@ export function workerConfig(overrides: Partial<WorkerConfig> = {}): WorkerConfi
     executorCommand: [],
     tasksDir: "tasks",
     executorEnvDeny: ["METRICS_AUTH_TOKEN"],
+    poolPreloadModules: [],
+    poolMaxTasks: 0,
+    poolMaxAgeMs: 0,
+    poolStaleCheckIntervalMs: 10_000,
     ...overrides,
   };
 }

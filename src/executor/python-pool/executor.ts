@@ -1,0 +1,165 @@
+// The python-pool executor kind: the python kind's contract (argv, payload modes, envelope,
+// output limits, exit codes, messages), with each task forked from a warm pool process that has
+// already imported Django and the executor module, instead of a fresh `python -m`. Falls back to
+// the spawn executor it is given when pools are unavailable. See docs/python-pool.md.
+import { BoundedCapture } from "../capture.ts";
+import { childEnvironment } from "../environment.ts";
+import { payloadSizeProblem, preparePayload } from "../payload.ts";
+import type { ProcessRun } from "../process.ts";
+import { notStarted, resultFromRun } from "../result.ts";
+import {
+  DEFAULT_KILL_GRACE_MS,
+  DEFAULT_PIPE_DRAIN_MS,
+  ENVELOPE_TAIL_BYTES,
+  type ExecutionRequest,
+  type ExecutionResult,
+  type Executor,
+  type ExecutorOptions,
+} from "../types.ts";
+import type { DoneEvent } from "./protocol.ts";
+import { PoolSupervisor, type JobOutcome } from "./supervisor.ts";
+
+const EMPTY = new Uint8Array(0);
+
+function bytes(base64: string): Uint8Array {
+  return base64 === "" ? EMPTY : new Uint8Array(Buffer.from(base64, "base64"));
+}
+
+/** The pool's report as the ProcessRun the spawn path would have produced. */
+export function processRunFrom(event: DoneEvent, stopReason: ProcessRun["stopReason"], maxStdoutBytes: number, maxStderrBytes: number): ProcessRun {
+  const tailBytes = Math.min(ENVELOPE_TAIL_BYTES, maxStdoutBytes);
+  return {
+    pid: event.pid,
+    stopReason,
+    sentSignal: event.sent_signal,
+    exitCode: event.exit_code,
+    signal: event.signal,
+    stdout: BoundedCapture.fromParts(maxStdoutBytes, tailBytes, bytes(event.stdout), bytes(event.stdout_tail), event.stdout_total),
+    stderr: BoundedCapture.fromParts(maxStderrBytes, 0, bytes(event.stderr), EMPTY, event.stderr_total),
+    pipesHeldOpen: event.pipes_held_open,
+  };
+}
+
+/** A task whose pool died under it: an infra error (retried) unless we had already stopped it. */
+function lostResult(outcome: Extract<JobOutcome, { kind: "lost" }>, startedAt: number): ExecutionResult {
+  const stopped = outcome.stopReason;
+  return {
+    outcome: stopped ?? "start_failed",
+    message: stopped === "timeout" ? `timed out; ${outcome.message}` : outcome.message,
+    exitCode: null,
+    signal: "SIGKILL",
+    envelope: null,
+    envelopeProblem: "no result envelope (the python pool ended before the task did)",
+    stdout: "",
+    stderr: "",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    durationMs: performance.now() - startedAt,
+    pid: outcome.pid,
+  };
+}
+
+function timedOutWaiting(message: string, startedAt: number): ExecutionResult {
+  return { ...notStarted("start_failed", message, startedAt), outcome: "timeout" };
+}
+
+export interface PoolExecutor extends Executor {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  reload(reason: string): void;
+  /** The pool process serving new tasks, or null (starting, restarting, disabled). */
+  readonly poolPid: number | null;
+  /** True once the executor fell back to one process per task for good. */
+  readonly fellBack: boolean;
+}
+
+/** `spawn` runs tasks the ordinary way when the pool cannot (disabled, refused to fork). */
+export function createPythonPoolExecutor(options: ExecutorOptions, spawn: Executor): PoolExecutor {
+  const { worker } = options;
+  const killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const pipeDrainMs = options.pipeDrainMs ?? DEFAULT_PIPE_DRAIN_MS;
+  const tmpDir = options.tmpDir ?? (options.env.TMPDIR || "/tmp");
+  const timing = options.pool ?? {};
+  const supervisor = new PoolSupervisor({
+    pool: {
+      pythonBin: worker.pythonBin,
+      env: childEnvironment(options.env, worker.executorEnvDeny),
+      logger: options.logger,
+      init: {
+        executor_module: worker.executorModule,
+        python_bin: worker.pythonBin,
+        preload: worker.poolPreloadModules,
+        max_stdout: worker.maxStdoutBytes,
+        max_stderr: worker.maxStderrBytes,
+        stdout_tail: Math.min(ENVELOPE_TAIL_BYTES, worker.maxStdoutBytes),
+        drain_ms: pipeDrainMs,
+      },
+    },
+    logger: options.logger,
+    pingIntervalMs: timing.pingIntervalMs ?? 3_000,
+    pingTimeoutMs: timing.pingTimeoutMs ?? 15_000,
+    startTimeoutMs: timing.startTimeoutMs ?? 120_000,
+    restartBackoffMs: timing.restartBackoffMs ?? 500,
+    maxFailures: timing.maxFailures ?? 3,
+    maxTasks: worker.poolMaxTasks,
+    maxAgeMs: worker.poolMaxAgeMs,
+    staleCheckIntervalMs: worker.poolStaleCheckIntervalMs,
+    killGraceMs,
+  });
+
+  /** The pool's answer, or null when the task should run as its own process instead. */
+  async function viaPool(request: ExecutionRequest, startedAt: number): Promise<ExecutionResult | null> {
+    const payload = await preparePayload(worker.payloadMode, request.payload, request.resultId, tmpDir);
+    if ("error" in payload) return notStarted("start_failed", payload.error, startedAt);
+    try {
+      const outcome = await supervisor.execute({
+        argv: ["--result-id", request.resultId, "--attempt", String(request.attempt), ...payload.args],
+        payload: payload.stdin,
+        timeoutMs: request.timeoutMs,
+        signal: request.signal,
+      });
+      switch (outcome.kind) {
+        case "spawn":
+          return null;
+        case "done": {
+          const run = processRunFrom(outcome.event, outcome.stopReason, worker.maxStdoutBytes, worker.maxStderrBytes);
+          return resultFromRun(run, request, { killGraceMs, pipeDrainMs }, startedAt);
+        }
+        case "lost":
+          return lostResult(outcome, startedAt);
+        case "not_started":
+          return outcome.stopReason === "timeout" ? timedOutWaiting(outcome.message, startedAt) : notStarted("aborted", outcome.message, startedAt);
+      }
+    } finally {
+      await payload.cleanup();
+    }
+  }
+
+  return {
+    async run(request: ExecutionRequest): Promise<ExecutionResult> {
+      const startedAt = performance.now();
+      try {
+        const tooLarge = payloadSizeProblem(request.payload, worker.maxPayloadBytes);
+        if (tooLarge !== null) return notStarted("payload_too_large", tooLarge, startedAt);
+        if (request.signal.aborted) return notStarted("aborted", "aborted before the process started", startedAt);
+        if (!supervisor.disabled) {
+          const result = await viaPool(request, startedAt);
+          if (result) return result;
+        }
+        return await spawn.run(request);
+      } catch (error) {
+        // Only a bug gets here; the contract is that run() never throws.
+        return notStarted("start_failed", `executor error: ${error instanceof Error ? error.message : String(error)}`, startedAt);
+      }
+    },
+    start: () => supervisor.start(),
+    stop: () => supervisor.stop(),
+    reload: (reason: string) => supervisor.replace(reason),
+    get poolPid() {
+      return supervisor.currentPid;
+    },
+    get fellBack() {
+      return supervisor.disabled;
+    },
+  };
+}

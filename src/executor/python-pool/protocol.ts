@@ -1,0 +1,143 @@
+// The wire protocol between the worker and the pool process (zygote.py): newline-delimited JSON
+// on the pool's stdin (requests) and stdout (events). zygote.py's header documents the same.
+
+export interface InitRequest {
+  op: "init";
+  executor_module: string;
+  /** Shown as the children's command line (`<python_bin> -m <module> …`). */
+  python_bin: string;
+  preload: readonly string[];
+  max_stdout: number;
+  max_stderr: number;
+  /** Bytes of stdout tail kept beyond max_stdout, for the envelope. */
+  stdout_tail: number;
+  /** How long output pipes may stay open after a child exited (grandchildren holding them). */
+  drain_ms: number;
+}
+
+export interface RunRequest {
+  op: "run";
+  id: string;
+  /** Arguments after `-m <executor_module>`. */
+  argv: readonly string[];
+  /** Written to the child's fd 0 (a pipe) then closed; null gives it /dev/null. */
+  payload: string | null;
+  /** The pool's own backstop; the worker normally stops the task first. 0 = none. */
+  timeout_s: number;
+  grace_s: number;
+}
+
+export type PoolRequest =
+  | InitRequest
+  | RunRequest
+  | { op: "kill"; id: string; grace_s: number; reason: string }
+  | { op: "ping" }
+  | { op: "check_stale" }
+  | { op: "shutdown"; drain: boolean; grace_s?: number };
+
+export interface ReadyEvent {
+  event: "ready";
+  pid: number;
+  python: string;
+  django: boolean;
+  setup_ms: number;
+  /** Loaded source files watched by check_stale. */
+  files: number;
+}
+
+export interface FatalEvent {
+  event: "fatal";
+  /** preload: an import or django.setup() failed; threads: a background thread exists. */
+  reason: "preload" | "threads";
+  message: string;
+  traceback?: string;
+}
+
+export interface StartedEvent {
+  event: "started";
+  id: string;
+  pid: number;
+}
+
+export interface RejectedEvent {
+  event: "rejected";
+  id: string;
+  message: string;
+  /** The pool cannot fork any more (a thread appeared): stop using pools. */
+  fatal: boolean;
+}
+
+export interface DoneEvent {
+  event: "done";
+  id: string;
+  pid: number;
+  exit_code: number | null;
+  signal: string | null;
+  /** Why the pool stopped the child ("timeout", the kill request's reason…), or null. */
+  killed: string | null;
+  /** The strongest signal sent to the group before the child exited. */
+  sent_signal: "SIGTERM" | "SIGKILL" | null;
+  pipes_held_open: boolean;
+  /** base64: the first max bytes of the stream. */
+  stdout: string;
+  stdout_total: number;
+  /** base64: the last stdout_tail bytes when the stream went over its limit, else "". */
+  stdout_tail: string;
+  stderr: string;
+  stderr_total: number;
+  stderr_tail: string;
+  wall_ms: number;
+  maxrss_kb: number;
+}
+
+export interface PongEvent {
+  event: "pong";
+  /** Resident set size of the pool process, KiB. */
+  rss: number;
+  in_flight: number;
+  served: number;
+}
+
+export interface StaleEvent {
+  event: "stale";
+  changed: string[];
+}
+
+export type PoolEvent = ReadyEvent | FatalEvent | StartedEvent | RejectedEvent | DoneEvent | PongEvent | StaleEvent;
+
+export function encodeRequest(request: PoolRequest): string {
+  return `${JSON.stringify(request)}\n`;
+}
+
+/** Reads `stream` line by line; malformed lines are reported, not fatal. Resolves at EOF. */
+export async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    for await (const chunk of stream) {
+      const searchFrom = buffer.length; // big events arrive in many chunks: scan only the new text
+      buffer += decoder.decode(chunk, { stream: true });
+      let newline = buffer.indexOf("\n", searchFrom);
+      while (newline !== -1) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        if (line.trim() !== "") onLine(line);
+        newline = buffer.indexOf("\n");
+      }
+    }
+  } catch {
+    // a read error ends the stream like EOF
+  }
+  buffer += decoder.decode();
+  if (buffer.trim() !== "") onLine(buffer);
+}
+
+export function parseEvent(line: string): PoolEvent | null {
+  try {
+    const value = JSON.parse(line) as unknown;
+    if (typeof value === "object" && value !== null && typeof (value as { event?: unknown }).event === "string") return value as PoolEvent;
+  } catch {
+    // not JSON
+  }
+  return null;
+}

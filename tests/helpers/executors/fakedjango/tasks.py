@@ -1,0 +1,91 @@
+# The fake project's tasks: task_<mode>(context, *args, **kwargs), chosen by the executor from
+# kwargs.mode. Return values are deterministic (no pids, no times) so spawn and pool runs can be
+# compared byte for byte.
+import os
+import signal
+import subprocess
+import sys
+import time
+
+STATE = {"count": 0, "items": []}
+LOADED_AT_IMPORT = "tasks module loaded"
+
+
+def task_succeed(context, value=1):
+    return {"value": value, "result_id": context["result_id"], "attempt": context["attempt"],
+            "argv": sys.argv[1:], "main_file": os.path.basename(sys.argv[0]), "name": __name__}
+
+
+def task_fail(context, message="boom"):
+    raise ValueError(message)
+
+
+def task_noisy(context):
+    print("INFO task starting")
+    print('{"level": "info", "msg": "a JSON log line without ok"}')
+    sys.stdout.flush()
+    os.write(1, b"raw write to fd 1\n")
+    sys.stderr.write("warning on stderr\n")
+    return {"noisy": True}
+
+
+def task_mutate(context, item="x"):
+    """Module globals: a fresh process (or a fresh fork) always starts from the imported state."""
+    STATE["count"] += 1
+    STATE["items"].append(item)
+    globals()["MUTATED"] = True
+    return {"count": STATE["count"], "items": list(STATE["items"])}
+
+
+def task_db_write(context, dsn, marker):
+    """A database side effect through psql (no Python driver here), like save_metadata()."""
+    sql = "insert into fake_side_effects (marker, result_id) values ('%s', '%s')" % (marker.replace("'", "''"), context["result_id"])
+    done = subprocess.run(["psql", dsn, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError("psql failed: %s" % done.stderr.strip())
+    return {"written": marker}
+
+
+def task_sleep(context, seconds=1):
+    time.sleep(float(seconds))
+    return {"slept": seconds}
+
+
+def task_grandchild(context, seconds=60, wait=True, ignore_term=False, hold=False):
+    """Starts `sleep` in our process group and reports its pid on stderr; `hold`: it keeps our
+    stdout/stderr pipes open after we exit."""
+    if ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited by the grandchild across exec
+    out = None if hold else subprocess.DEVNULL
+    child = subprocess.Popen(["sleep", str(seconds)], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    sys.stderr.write("grandchild pid %d\n" % child.pid)
+    sys.stderr.flush()
+    if wait:
+        child.wait()
+    return {"grandchild": True}
+
+
+def task_exit(context, code=3):
+    sys.exit(int(code))
+
+
+def task_crash(context):
+    os._exit(5)
+
+
+def task_module_value(context, module, attribute="VALUE"):
+    import importlib
+    return {"value": getattr(importlib.import_module(module), attribute)}
+
+
+def task_flood(context, size=300000):
+    sys.stdout.write("y" * int(size) + "\n")
+    return {"flooded": int(size)}
+
+
+def task_identity(context):
+    """What the process looks like from inside (its own group and session, its command line)."""
+    with open("/proc/self/cmdline", "rb") as handle:
+        parts = handle.read().rstrip(b"\0").split(b"\0")
+    return {"pgid_is_pid": os.getpgid(0) == os.getpid(), "sid_is_pid": os.getsid(0) == os.getpid(),
+            "cmdline": [part.decode() for part in parts], "path0": sys.path[0], "cwd": os.getcwd()}
