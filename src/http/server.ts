@@ -81,8 +81,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     },
   };
 
-  const server = Bun.serve({
-    hostname: address.host === "" ? "0.0.0.0" : address.host,
+  const serve = (hostname: string) => Bun.serve({
+    hostname,
     port: address.port,
     ...(tls ? { tls } : {}),
     idleTimeout: 60,
@@ -108,6 +108,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return new Response("internal error\n", { status: 500, headers: TEXT });
     },
   });
+  // ":9090" means every interface, IPv4 and IPv6 as Go listens; "::" is dual-stack. A host
+  // without IPv6 falls back to every IPv4 interface.
+  const server = address.host !== "" ? serve(address.host) : serveAllInterfaces(serve);
 
   const exposure = describeExposure({
     listenHost: address.host,
@@ -117,7 +120,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   if (exposure) logger.warn("Metrics endpoint has no auth; bind to localhost or set --metrics-auth-token", { addr: `${address.host}:${server.port}`, detail: exposure });
   const scheme = tls ? "https" : "http";
-  const shownHost = address.host === "" ? "0.0.0.0" : address.host.includes(":") ? `[${address.host}]` : address.host;
+  const shownHost = address.host === "" ? server.hostname === "::" ? "[::]" : "0.0.0.0" : address.host.includes(":") ? `[${address.host}]` : address.host;
   const url = `${scheme}://${shownHost}:${server.port}`;
   logger.info("Serving health and metrics", { addr: url, tls: tls !== null, mtls: config.tlsClientCa !== "" });
 
@@ -132,4 +135,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return stopping;
     },
   };
+}
+
+function serveAllInterfaces<T>(serve: (hostname: string) => T): T {
+  try {
+    return serve("::");
+  } catch {
+    return serve("0.0.0.0");
+  }
 }

@@ -138,6 +138,8 @@ describe("the no-auth warning", () => {
       expect(warning[0]).toMatchObject({ level: "WARN" });
       const response = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(response.status).toBe(200);
+      // Every interface means IPv6 too (as Go's ":port"), when the host has IPv6.
+      if (ipv6Loopback()) expect((await fetch(`http://[::1]:${port}/healthz`)).status).toBe(200);
     } finally {
       await stop(worker);
     }
@@ -222,3 +224,13 @@ describe("/healthz follows the database", () => {
     }
   });
 });
+
+function ipv6Loopback(): boolean {
+  try {
+    const probe = Bun.listen({ hostname: "::1", port: 0, socket: { data() {} } });
+    probe.stop(true);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -280,6 +280,50 @@ describe("supervision", () => {
     }
   });
 
+  test("a task cancelled before the pool started it is never resent to the next pool", async () => {
+    const executor = pool({}, { pool: { pingIntervalMs: 100, pingTimeoutMs: 800, restartBackoffMs: 100 } });
+    await executor.start();
+    const hung = executor.poolPid ?? 0;
+    process.kill(hung, "SIGSTOP"); // the run request sits unread: the task never starts
+    try {
+      const cancel = new AbortController();
+      const running = executor.run(request(payloadFor("db_write", { dsn: db.dsn, marker: "cancelled-before-start" }), { signal: cancel.signal }));
+      await Bun.sleep(100);
+      cancel.abort(new Error("cancel"));
+      const result = await running;
+      expect(result.outcome).toBe("aborted");
+      // The hung pool is replaced; the cancelled task must not have run in the new one.
+      expect(await eventually(() => executor.poolPid !== null && executor.poolPid !== hung)).toBe(true);
+      await Bun.sleep(500);
+      const rows = await db.sql`select 1 from fake_side_effects where marker = 'cancelled-before-start'`;
+      expect(rows.length).toBe(0);
+    } finally {
+      try {
+        process.kill(hung, "SIGKILL");
+      } catch {
+        // gone, as expected
+      }
+    }
+  });
+
+  test("a timeout spent waiting for a pool is an infrastructure failure (start_failed), not the task's timeout", async () => {
+    const executor = pool({}, { pool: { pingIntervalMs: 100, pingTimeoutMs: 5_000, restartBackoffMs: 100 } });
+    await executor.start();
+    const hung = executor.poolPid ?? 0;
+    process.kill(hung, "SIGSTOP");
+    try {
+      const result = await executor.run(request(payloadFor("succeed"), { timeoutMs: 300 }));
+      expect(result.outcome).toBe("start_failed");
+      expect(result.pid).toBeNull();
+    } finally {
+      try {
+        process.kill(hung, "SIGKILL");
+      } catch {
+        // gone, as expected
+      }
+    }
+  });
+
   test("repeated start failures fall back to spawn-per-task, logged once; results are spawn's", async () => {
     const lines: LogLine[] = [];
     const worker = { executorModule: "fakedjango.no_such_module" };

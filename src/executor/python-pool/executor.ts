@@ -59,10 +59,6 @@ function lostResult(outcome: Extract<JobOutcome, { kind: "lost" }>, startedAt: n
   };
 }
 
-function timedOutWaiting(message: string, startedAt: number): ExecutionResult {
-  return { ...notStarted("start_failed", message, startedAt), outcome: "timeout" };
-}
-
 export interface PoolExecutor extends Executor {
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -128,7 +124,9 @@ export function createPythonPoolExecutor(options: ExecutorOptions, spawn: Execut
         case "lost":
           return lostResult(outcome, startedAt);
         case "not_started":
-          return outcome.stopReason === "timeout" ? timedOutWaiting(outcome.message, startedAt) : notStarted("aborted", outcome.message, startedAt);
+          // The task never ran: a timeout spent waiting for a pool is an infrastructure failure
+          // (infra_error, retried), not the task's own timeout.
+          return notStarted(outcome.stopReason === "timeout" ? "start_failed" : "aborted", outcome.message, startedAt);
       }
     } finally {
       await payload.cleanup();

@@ -249,6 +249,7 @@ export class PoolSupervisor {
   }
 
   private failed(message: string): void {
+    if (this.stopped) return; // shutting down: no restart (its timer would keep the process alive)
     this.failures += 1;
     const { logger, maxFailures, restartBackoffMs } = this.options;
     if (this.failures >= maxFailures) {
@@ -285,7 +286,12 @@ export class PoolSupervisor {
       if (!(job instanceof Job)) continue;
       if (job.pid === null) {
         job.pool = null;
-        resend.push(job);
+        // Stopped (timeout, cancel, shutdown) before it started: never send it to another pool.
+        if (job.stopReason !== null) {
+          job.settle({ kind: "not_started", stopReason: job.stopReason, message: `stopped (${job.stopReason}) before the python pool started it` });
+        } else {
+          resend.push(job);
+        }
         continue;
       }
       // Its children got SIGKILL from PR_SET_PDEATHSIG; grandchildren did not.
