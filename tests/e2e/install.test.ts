@@ -91,12 +91,16 @@ function versionOf(binary: string): string {
 }
 
 describe("install.sh static checks", () => {
-  test("shellcheck reports nothing", () => {
+  test("shellcheck reports nothing (install.sh, and .ci/run)", () => {
     const shellcheck = Bun.which("shellcheck");
     if (!shellcheck) throw new Error("shellcheck is not installed (Debian: apt-get install -y shellcheck); .ci/run installs it");
     const run = Bun.spawnSync([shellcheck, "--shell=sh", INSTALL_SH], { stdout: "pipe", stderr: "pipe" });
     expect(run.stdout.toString() + run.stderr.toString()).toBe("");
     expect(run.exitCode).toBe(0);
+    // The CI entry point too (bash).
+    const ci = Bun.spawnSync([shellcheck, join(import.meta.dir, "..", "..", ".ci", "run")], { stdout: "pipe", stderr: "pipe" });
+    expect(ci.stdout.toString() + ci.stderr.toString()).toBe("");
+    expect(ci.exitCode).toBe(0);
   });
 
   test("parses as POSIX sh (dash when available) and names the release URL in one place", () => {

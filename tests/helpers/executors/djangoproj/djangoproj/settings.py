@@ -1,0 +1,24 @@
+# A minimal real Django project for the python-pool end-to-end test
+# (tests/e2e/python-pool-django.test.ts). The database comes from DATABASE_URL, parsed by hand.
+import os
+from urllib.parse import unquote, urlsplit
+
+_url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+
+SECRET_KEY = "reproq-tests-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ALLOWED_HOSTS = []
+INSTALLED_APPS = ["demoapp"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(_url.path.lstrip("/")) or "postgres",
+        "USER": unquote(_url.username or "postgres"),
+        "PASSWORD": unquote(_url.password or ""),
+        "HOST": unquote(_url.hostname or "127.0.0.1"),
+        "PORT": str(_url.port or 5432),
+    }
+}
