@@ -5,6 +5,7 @@
 // --generate N it instead creates a scratch database on that server, fills task_runs with N rows
 // (tests/helpers/dashboard-seed.ts generateDashboardRows), measures, and drops it (--keep keeps it).
 import { parseArgs } from "node:util";
+import { TOP_SESSION_SETTINGS } from "../../src/cli/top.ts";
 import { closeDb, createDb } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { createDashboardSource } from "../../src/tui/data.ts";
@@ -28,7 +29,8 @@ if (admin) {
   url.pathname = `/${scratch}`;
   dsn = url.toString();
 }
-const sql = createDb({ dsn, env: process.env, poolSize: 5, connectTimeoutMs: 10_000, prepare: true });
+// The session settings `reproq top` connects with (statement_timeout, jit off).
+const sql = createDb({ dsn, env: process.env, poolSize: 5, connectTimeoutMs: 10_000, prepare: true, sessionSettings: TOP_SESSION_SETTINGS });
 try {
   if (generate > 0) {
     await migrate(sql);

@@ -4,15 +4,44 @@
 import { isatty } from "node:tty";
 import { defineCommand } from "citty";
 import { configArgs, parseGoDuration } from "../config/index.ts";
-import { closeDb } from "../db/client.ts";
-import { UsageError } from "../errors.ts";
-import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import type { Config } from "../config/index.ts";
+import { closeDb, connectDb, type Sql } from "../db/client.ts";
+import { errorMessage, UsageError } from "../errors.ts";
+import { flagValues, loadCommandConfig, requireDsn } from "./context.ts";
 import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
 const DEFAULT_REFRESH = "2s";
 const MIN_REFRESH_MS = 100;
 const POOL_SIZE = 3;
+
+/**
+ * Session settings of the dashboard's pool: the server cancels any statement after 10 s (that
+ * refresh shows as degraded/down and the next one tries again), so one pathological query can
+ * never hold the database; JIT off (it costs tens of ms per read and never pays off here).
+ */
+export const TOP_SESSION_SETTINGS: Readonly<Record<string, string>> = { statement_timeout: "10s", jit: "off" };
+
+/**
+ * openDatabase (context.ts) with TOP_SESSION_SETTINGS. A pooler that refuses them as startup
+ * parameters (PgBouncer: "unsupported startup parameter") gets a plain connection instead.
+ */
+export async function openTopDatabase(config: Config, settings: Readonly<Record<string, string>> = TOP_SESSION_SETTINGS): Promise<Sql> {
+  const options = {
+    dsn: requireDsn(config),
+    env: config.env,
+    poolSize: Math.min(POOL_SIZE, config.database.poolSize),
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    prepare: config.database.prepare,
+    applicationName: "reproq",
+  };
+  try {
+    return await connectDb({ ...options, sessionSettings: settings });
+  } catch (err) {
+    if (!/unsupported startup parameter/i.test(errorMessage(err))) throw err;
+    return connectDb(options);
+  }
+}
 
 const topArgs = {
   refresh: { type: "string", valueHint: "duration", description: `Time between refreshes, a Go duration (default ${DEFAULT_REFRESH})` },
@@ -59,7 +88,7 @@ export default defineCommand({
     const colour = colourEnabled(config.env, args["no-color"] === true || args.color === false);
     const token = typeof args.token === "string" && args.token !== "" ? args.token : config.env.METRICS_AUTH_TOKEN || null;
     const readOnly = args["read-only"] === true;
-    const sql = await openDatabase(config, { poolSize: Math.min(POOL_SIZE, config.database.poolSize) });
+    const sql = await openTopDatabase(config);
     const [{ createDashboardSource }, { renderTop }] = await Promise.all([import("../tui/data.ts"), import("../tui/index.tsx")]);
     const source = createDashboardSource(sql, { readOnly, ownsPool: false });
     try {

@@ -32,6 +32,8 @@ export interface DbOptions {
   applicationName?: string;
   /** Server NOTICE messages; silenced when absent. */
   onNotice?: (msg: string) => void;
+  /** Settings sent at connect time (startup parameters), e.g. { statement_timeout: "10s" }. */
+  sessionSettings?: Readonly<Record<string, string>>;
 }
 
 /** Idle connections are closed after 30 minutes, like the Go worker's pool (MaxConnIdleTime). */
@@ -65,7 +67,7 @@ function createDbFromOptions(conn: ConnectionOptions, options: DbOptions): Sql {
     connect_timeout: connectTimeoutSeconds,
     idle_timeout: IDLE_TIMEOUT_SECONDS,
     onnotice: onNotice ? (notice) => onNotice(String(notice.message ?? "")) : () => {},
-    connection: { application_name: conn.applicationName ?? options.applicationName ?? "reproq" },
+    connection: { ...options.sessionSettings, application_name: conn.applicationName ?? options.applicationName ?? "reproq" },
   });
 }
 

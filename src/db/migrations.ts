@@ -7,6 +7,8 @@ import m0003 from "../../migrations/0003_indexes.sql" with { type: "text" };
 import m0004 from "../../migrations/0004_notify.sql" with { type: "text" };
 import m0005 from "../../migrations/0005_lease_parent_indexes.sql" with { type: "text" };
 import m0006 from "../../migrations/0006_finished_at_index.sql" with { type: "text" };
+import m0007 from "../../migrations/0007_failed_queue_index.sql" with { type: "text" };
+import m0008 from "../../migrations/0008_ready_concurrency_index.sql" with { type: "text" };
 import { isNoTransaction } from "./sql-split.ts";
 
 export interface Migration {
@@ -44,4 +46,6 @@ export const MIGRATIONS: readonly Migration[] = [
   defineMigration("0004_notify.sql", m0004),
   defineMigration("0005_lease_parent_indexes.sql", m0005),
   defineMigration("0006_finished_at_index.sql", m0006),
+  defineMigration("0007_failed_queue_index.sql", m0007),
+  defineMigration("0008_ready_concurrency_index.sql", m0008),
 ];

@@ -3,7 +3,9 @@
 // so an index serves it on a large task_runs: READY/RUNNING/WAITING/FAILED through their partial
 // indexes (idx_task_runs_ready_order, idx_task_runs_running_lease, idx_task_runs_parent_id,
 // idx_task_runs_failed_at), recent completions through idx_task_runs_finished_at (0006), and the
-// huge SUCCESSFUL/CANCELLED totals from planner statistics instead of a count.
+// huge SUCCESSFUL/CANCELLED totals from planner statistics instead of a count. Reads that could
+// grow with the table are bounded: per-queue READY/FAILED counts stop at a cap (estimated beyond),
+// failure groups read the newest N failures, a free-text search the newest N rows.
 
 import type { Queryable } from "../db/client.ts";
 import type { TaskStatus } from "./types.ts";
@@ -22,6 +24,16 @@ export interface DashboardTaskFilter {
   exceptionClass?: string;
   /** ILIKE against task_path and last_error; a number also matches result_id. */
   text?: string;
+  /**
+   * Search `text` only among the newest `textWindow` rows by result_id (result_id > max − window),
+   * so a rare string reads a bounded primary-key range instead of the whole table. An exact
+   * result_id match is found at any age.
+   */
+  textWindow?: number;
+  /** Only rows with result_id ≤ this (a bulk action's bound from its preview). */
+  maxResultId?: string;
+  /** Only rows with result_id > this (the failures that arrived after a preview). */
+  afterResultId?: string;
 }
 
 function likeEscape(text: string): string {
@@ -36,7 +48,12 @@ function filterSql(sql: Queryable, filter: DashboardTaskFilter) {
   const text = filter.text?.trim() ?? "";
   const pathPattern = filter.taskPath === undefined ? undefined : `${filter.taskPath.split("*").map(likeEscape).join("%")}%`;
   const textPattern = `%${likeEscape(text)}%`;
+  const window = filter.textWindow !== undefined && filter.textWindow > 0
+    ? sql`result_id > (select max(result_id) from task_runs) - ${Math.floor(filter.textWindow)}::bigint`
+    : sql`true`;
   return sql`
+    ${filter.maxResultId === undefined ? sql`` : sql`and result_id <= ${filter.maxResultId}::bigint`}
+    ${filter.afterResultId === undefined ? sql`` : sql`and result_id > ${filter.afterResultId}::bigint`}
     ${filter.queue === undefined ? sql`` : sql`and queue_name = ${filter.queue}`}
     ${filter.status === undefined ? sql`` : sql`and status = ${filter.status}`}
     ${pathPattern === undefined ? sql`` : sql`and ${sql.unsafe(TASK_PATH)} like ${pathPattern}`}
@@ -44,12 +61,13 @@ function filterSql(sql: Queryable, filter: DashboardTaskFilter) {
     ${text === ""
       ? sql``
       : /^\d{1,18}$/.test(text)
-        ? sql`and (result_id = ${text}::bigint or task_path ilike ${textPattern} or last_error ilike ${textPattern})`
-        : sql`and (task_path ilike ${textPattern} or last_error ilike ${textPattern})`}`;
+        ? sql`and (result_id = ${text}::bigint or (${window} and (task_path ilike ${textPattern} or last_error ilike ${textPattern})))`
+        : sql`and ${window} and (task_path ilike ${textPattern} or last_error ilike ${textPattern})`}`;
 }
 
 export interface DashboardQueueCountRow {
   queue: string;
+  /** READY and FAILED are counted up to the `cap` given to the read: cap + 1 means "more than cap". */
   ready: number;
   running: number;
   waiting: number;
@@ -58,29 +76,76 @@ export interface DashboardQueueCountRow {
   oldestReadySeconds: number | null;
 }
 
-// Per-queue counts of READY, RUNNING, WAITING and FAILED rows and the oldest due READY age, one
-// grouped read per status through that status's partial index. Only queues with such rows.
-export async function dashboardQueueCountsRead(sql: Queryable): Promise<DashboardQueueCountRow[]> {
+const DUE_KEY = "coalesce(t.run_after, '-infinity'::timestamptz)";
+
+// Per-queue READY, RUNNING, WAITING and FAILED counts and the oldest due READY age, reading only
+// index entries, never every READY/FAILED row's heap tuple:
+// * the queues with READY / FAILED rows by a loose index scan (one index probe per queue) over
+//   idx_task_runs_claim (queue_name, …) WHERE READY and idx_task_runs_failed_queue (0007);
+// * READY and FAILED per queue counted through those indexes up to `cap` + 1 rows (the caller
+//   shows more than `cap` as an estimate); RUNNING and WAITING (few) grouped through their
+//   partial indexes;
+// * the oldest due READY row per queue through idx_task_runs_claim_due (queue_name,
+//   COALESCE(run_after, '-infinity'), priority DESC, enqueued_at): for rows without run_after the
+//   first entry of each priority level (a loose scan over the levels), for rows with a past
+//   run_after the 100 earliest run_after entries. Exact unless a queue holds more than 100 due rows
+//   whose run_after precedes their enqueued_at; it can then show a younger age, never an older one.
+export async function dashboardQueueCountsRead(sql: Queryable, params: { cap: number }): Promise<DashboardQueueCountRow[]> {
+  const limit = Math.max(1, Math.floor(params.cap)) + 1;
   return sql<DashboardQueueCountRow[]>`
-    with c as (
-      select queue_name, 'READY' as status, count(*) as n,
-             min(greatest(enqueued_at, run_after)) filter (where coalesce(run_after, '-infinity') <= now()) as oldest_due
-      from task_runs where status = 'READY' group by queue_name
+    with recursive
+    ready_q as (
+      (select queue_name from task_runs where status = 'READY' order by queue_name limit 1)
       union all
-      select queue_name, 'RUNNING', count(*), null from task_runs where status = 'RUNNING' group by queue_name
+      select (select t.queue_name from task_runs t where t.status = 'READY' and t.queue_name > r.queue_name order by t.queue_name limit 1)
+      from ready_q r where r.queue_name is not null
+    ),
+    failed_q as (
+      (select queue_name from task_runs where status = 'FAILED' order by queue_name limit 1)
       union all
-      select queue_name, 'WAITING', count(*), null from task_runs where status = 'WAITING' group by queue_name
+      select (select t.queue_name from task_runs t where t.status = 'FAILED' and t.queue_name > r.queue_name order by t.queue_name limit 1)
+      from failed_q r where r.queue_name is not null
+    ),
+    other as (
+      select queue_name, count(*) as running, 0 as waiting from task_runs where status = 'RUNNING' group by queue_name
       union all
-      select queue_name, 'FAILED', count(*), null from task_runs where status = 'FAILED' group by queue_name
+      select queue_name, 0, count(*) from task_runs where status = 'WAITING' group by queue_name
+    ),
+    queues as (
+      select queue_name from ready_q where queue_name is not null
+      union select queue_name from failed_q where queue_name is not null
+      union select queue_name from other
+    ),
+    counted as (
+      select q.queue_name,
+             (select count(*) from (select 1 from task_runs t where t.status = 'READY' and t.queue_name = q.queue_name limit ${limit}) s) as ready,
+             (select count(*) from (select 1 from task_runs t where t.status = 'FAILED' and t.queue_name = q.queue_name limit ${limit}) s) as failed,
+             (select sum(o.running) from other o where o.queue_name = q.queue_name) as running,
+             (select sum(o.waiting) from other o where o.queue_name = q.queue_name) as waiting,
+             least(
+               (with recursive levels as (
+                  (select t.priority, t.enqueued_at from task_runs t
+                   where t.status = 'READY' and t.queue_name = q.queue_name and ${sql.unsafe(DUE_KEY)} = '-infinity'
+                   order by t.priority desc, t.enqueued_at limit 1)
+                  union all
+                  select n.priority, n.enqueued_at from levels l cross join lateral (
+                    select t.priority, t.enqueued_at from task_runs t
+                    where t.status = 'READY' and t.queue_name = q.queue_name and ${sql.unsafe(DUE_KEY)} = '-infinity' and t.priority < l.priority
+                    order by t.priority desc, t.enqueued_at limit 1) n
+                ) select min(enqueued_at) from levels),
+               (select min(greatest(s.enqueued_at, s.run_after)) from (
+                  select t.enqueued_at, t.run_after from task_runs t
+                  where t.status = 'READY' and t.queue_name = q.queue_name
+                    and ${sql.unsafe(DUE_KEY)} > '-infinity' and ${sql.unsafe(DUE_KEY)} <= now()
+                  order by ${sql.unsafe(DUE_KEY)} limit 100) s)
+             ) as oldest_due
+      from queues q
     )
-    select queue_name as queue,
-           coalesce(sum(n) filter (where status = 'READY'), 0)::int as ready,
-           coalesce(sum(n) filter (where status = 'RUNNING'), 0)::int as running,
-           coalesce(sum(n) filter (where status = 'WAITING'), 0)::int as waiting,
-           coalesce(sum(n) filter (where status = 'FAILED'), 0)::int as failed,
-           case when min(oldest_due) is null then null
-                else greatest(0, extract(epoch from now() - min(oldest_due)))::float8 end as "oldestReadySeconds"
-    from c group by queue_name order by queue_name`;
+    select queue_name as queue, ready::int as ready, coalesce(running, 0)::int as running,
+           coalesce(waiting, 0)::int as waiting, failed::int as failed,
+           case when oldest_due is null then null
+                else greatest(0, extract(epoch from now() - oldest_due))::float8 end as "oldestReadySeconds"
+    from counted order by queue_name`;
 }
 
 export interface DashboardQueueNameRow {
@@ -240,19 +305,30 @@ export interface DashboardFailureGroupRow {
   count: number;
   lastFailedAt: Date | null;
   sampleMessage: string;
+  /** FAILED rows the grouping read (the window): equal to the window size when it was full. */
+  scanned: number;
 }
 
 // FAILED rows grouped by task path and the last errors_json entry's exception class (its kind when
 // there is none) — taskSummarizeFailures' grouping — with the newest failure's one-line message.
-// Most frequent first, at most `limit` groups. Reads the FAILED partial index's rows once.
-export async function dashboardFailureGroupsRead(sql: Queryable, params: { limit: number }): Promise<DashboardFailureGroupRow[]> {
+// Most frequent first, at most `limit` groups. Bounded: only the newest `window` FAILED rows by
+// failed_at (idx_task_runs_failed_at read backwards), plus up to `window` FAILED rows without a
+// failed_at (written by older versions; found through the same index), so a refresh never reads
+// every FAILED row; `scanned` tells the caller whether the window was full.
+export async function dashboardFailureGroupsRead(sql: Queryable, params: { limit: number; window: number }): Promise<DashboardFailureGroupRow[]> {
+  const window = Math.max(1, Math.floor(params.window));
   return sql<DashboardFailureGroupRow[]>`
     with f as materialized (
       select ${sql.unsafe(TASK_PATH)} as task_path, ${sql.unsafe(EXCEPTION_CLASS)} as exception_class,
              coalesce(failed_at, finished_at, updated_at) as at, result_id,
              last_error, errors_json->-1->>'message' as entry_message
-      from task_runs where status = 'FAILED'
+      from (
+        (select * from task_runs where status = 'FAILED' and failed_at is not null order by failed_at desc limit ${window})
+        union all
+        (select * from task_runs where status = 'FAILED' and failed_at is null limit ${window})
+      ) w
     ),
+    n as (select count(*)::int as scanned from f),
     g as (
       select task_path, exception_class, count(*)::int as count, max(at) as last_at
       from f group by 1, 2
@@ -266,8 +342,9 @@ export async function dashboardFailureGroupsRead(sql: Queryable, params: { limit
       order by f.task_path, f.exception_class, f.at desc nulls last, f.result_id desc
     )
     select g.task_path as "taskPath", g.exception_class as "exceptionClass", g.count, g.last_at as "lastFailedAt",
-           coalesce(s.message, '') as "sampleMessage"
-    from g left join sample s on s.task_path is not distinct from g.task_path and s.exception_class is not distinct from g.exception_class
+           coalesce(s.message, '') as "sampleMessage", n.scanned
+    from g cross join n
+    left join sample s on s.task_path is not distinct from g.task_path and s.exception_class is not distinct from g.exception_class
     order by g.count desc, g.last_at desc nulls last, 1, 2`;
 }
 
@@ -346,6 +423,31 @@ export async function dashboardFailedIdsRead(sql: Queryable, params: { filter: D
     order by result_id
     limit ${params.limit}`;
   return rows.map((r) => r.result_id);
+}
+
+// What a bulk retry/discard preview saw: how many FAILED rows match `filter` (counting stops at
+// `limit` + 1) and the highest result_id among the first `limit` by id (null when none). The
+// perform step acts only on rows ≤ that id, so failures that arrive after the preview are left out.
+export async function dashboardFailedBoundRead(
+  sql: Queryable,
+  params: { filter: DashboardTaskFilter; limit: number },
+): Promise<{ count: number; maxResultId: string | null }> {
+  const [row] = await sql<{ count: number; maxResultId: string | null }[]>`
+    select count(*)::int as count, max(result_id) filter (where rn <= ${params.limit}) as "maxResultId" from (
+      select result_id, row_number() over (order by result_id) as rn from task_runs
+      where status = 'FAILED' ${filterSql(sql, { ...params.filter, status: undefined })}
+      order by result_id
+      limit ${params.limit + 1}
+    ) s`;
+  return { count: row!.count, maxResultId: row!.maxResultId === null ? null : String(row!.maxResultId) };
+}
+
+// Whether task_runs holds rows older than the newest `window` by result_id (a text search with
+// that window then skips them). Two primary-key probes.
+export async function dashboardOlderThanWindowRead(sql: Queryable, params: { window: number }): Promise<boolean> {
+  const [row] = await sql<{ older: boolean | null }[]>`
+    select (select min(result_id) from task_runs) <= (select max(result_id) from task_runs) - ${Math.floor(params.window)}::bigint as older`;
+  return row!.older === true;
 }
 
 export interface DashboardTaskRow {

@@ -44,8 +44,8 @@ export async function statsPausedQueues(sql: Queryable): Promise<number> {
 }
 
 // READY rows whose concurrency_key already has at least concurrency_limit RUNNING rows (so the
-// claim skips them). When nothing keyed is running the join's inner side is empty and the READY
-// side is never read. Read-only.
+// claim skips them): one probe of idx_task_runs_ready_concurrency per running key, answered from
+// the index (no READY heap reads). Read-only.
 export async function statsConcurrencyBlocked(sql: Queryable): Promise<number> {
   const [row] = await sql<{ blocked: number }[]>`
     WITH running AS (
@@ -54,9 +54,14 @@ export async function statsConcurrencyBlocked(sql: Queryable): Promise<number> {
       WHERE status = 'RUNNING' AND concurrency_key IS NOT NULL
       GROUP BY concurrency_key
     )
-    SELECT count(*)::float8 AS blocked
-    FROM task_runs t
-    JOIN running r ON r.concurrency_key = t.concurrency_key
-    WHERE t.status = 'READY' AND t.concurrency_limit > 0 AND r.n >= t.concurrency_limit`;
+    SELECT COALESCE(sum(blocked.n), 0)::float8 AS blocked
+    FROM running r
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS n
+      FROM task_runs t
+      WHERE t.status = 'READY' AND t.concurrency_key IS NOT NULL
+        AND t.concurrency_key = r.concurrency_key
+        AND t.concurrency_limit > 0 AND t.concurrency_limit <= r.n
+    ) blocked`;
   return row?.blocked ?? 0;
 }

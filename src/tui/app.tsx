@@ -113,7 +113,7 @@ function useActions(source: DashboardSource, setModal: (m: Modal | null) => void
   const confirm = useCallback((state: ConfirmState) => {
     const mine = ++token.current;
     setModal({ kind: "confirm", state: { ...state, phase: "running" } });
-    source.perform(state.action).then(
+    source.perform(state.preview?.action ?? state.action).then(
       (result) => {
         if (mine !== token.current) return;
         setModal(null);

@@ -9,9 +9,11 @@ import cronstrue from "cronstrue";
 import type { Sql } from "../db/client.ts";
 import {
   dashboardCompletionsRead,
+  dashboardFailedBoundRead,
   dashboardFailedIdsRead,
   dashboardFailureGroupsRead,
   dashboardFinishedCountsRead,
+  dashboardOlderThanWindowRead,
   dashboardPeriodicRead,
   dashboardQueueCountsRead,
   dashboardQueueNamesRead,
@@ -60,6 +62,12 @@ export const BULK_ACTION_MAX = 10_000;
 export const COMPLETION_MINUTES = 15;
 export const RECENT_FAILURES = 10;
 export const FAILURE_GROUPS_MAX = 200;
+/** Failure groups are counted among the newest this many FAILED rows (by failed_at). */
+export const FAILURE_GROUPS_WINDOW = 10_000;
+/** A free-text search looks at the newest this many tasks (by result_id); an exact id at any age. */
+export const TEXT_SEARCH_WINDOW = 100_000;
+/** Per-queue READY and FAILED are counted exactly up to this many, estimated beyond. */
+export const QUEUE_COUNT_CAP = 10_000;
 export const LOG_TAIL_LINES = 40;
 export const LOG_TAIL_BYTES = 64 * 1024;
 export const READ_ONLY_MESSAGE = "read-only mode: actions are disabled";
@@ -94,10 +102,30 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     return estimate;
   }
 
+  // Per-queue counts; a READY/FAILED count above QUEUE_COUNT_CAP is replaced by the planner's
+  // estimate for that queue and status (EXPLAIN, nothing read) and flagged.
+  async function queueCounts() {
+    const rows = await dashboardQueueCountsRead(sql, { cap: QUEUE_COUNT_CAP });
+    return Promise.all(
+      rows.map(async (row) => {
+        const estimate = async (status: "READY" | "FAILED", counted: number) =>
+          counted <= QUEUE_COUNT_CAP ? null : Math.max(counted, await dashboardTaskCountEstimate(sql, { filter: { queue: row.queue, status } }));
+        const [ready, failed] = await Promise.all([estimate("READY", row.ready), estimate("FAILED", row.failed)]);
+        return {
+          ...row,
+          ready: ready ?? row.ready,
+          failed: failed ?? row.failed,
+          readyEstimate: ready !== null,
+          failedEstimate: failed !== null,
+        };
+      }),
+    );
+  }
+
   async function overview(): Promise<Overview> {
     return timed("overview", async () => {
       const [counts, names, throughput, completions, finished, failures, live] = await Promise.all([
-        timed("overview.queueCounts", () => dashboardQueueCountsRead(sql)),
+        timed("overview.queueCounts", () => queueCounts()),
         timed("overview.queueNames", () => dashboardQueueNamesRead(sql)),
         timed("overview.throughput", () => dashboardThroughputRead(sql)),
         timed("overview.completions", () => dashboardCompletionsRead(sql, { minutes: COMPLETION_MINUTES })),
@@ -114,7 +142,11 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
         }
         return q;
       };
-      for (const c of counts) Object.assign(row(c.queue), { ready: c.ready, running: c.running, waiting: c.waiting, failed: c.failed, oldestReadySeconds: c.oldestReadySeconds });
+      for (const c of counts) {
+        Object.assign(row(c.queue), { ready: c.ready, running: c.running, waiting: c.waiting, failed: c.failed, oldestReadySeconds: c.oldestReadySeconds });
+        if (c.readyEstimate) row(c.queue).readyEstimate = true;
+        if (c.failedEstimate) row(c.queue).failedEstimate = true;
+      }
       for (const n of names) Object.assign(row(n.queue), { paused: n.paused, pausedReason: n.pausedReason });
       for (const c of completions) {
         const index = COMPLETION_MINUTES - 1 - Math.min(COMPLETION_MINUTES - 1, Math.max(0, c.minutesAgo));
@@ -126,7 +158,15 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
       const decided = throughput.successful5m + throughput.failed5m;
       return {
         now: new Date(),
-        totals: { ready: sum("ready"), running: sum("running"), waiting: sum("waiting"), failed: sum("failed"), ...finished },
+        totals: {
+          ready: sum("ready"),
+          running: sum("running"),
+          waiting: sum("waiting"),
+          failed: sum("failed"),
+          ...(counts.some((c) => c.readyEstimate) ? { readyEstimate: true } : {}),
+          ...(counts.some((c) => c.failedEstimate) ? { failedEstimate: true } : {}),
+          ...finished,
+        },
         throughput: {
           finished1m: throughput.finished1m,
           finished5m: throughput.finished5m,
@@ -142,7 +182,7 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     });
   }
 
-  async function taskTotal(filter: TaskFilter): Promise<TaskPage["total"]> {
+  async function taskTotal(filter: DashboardTaskFilter): Promise<TaskPage["total"]> {
     if (filter.status !== undefined && EXACT_STATUSES.has(filter.status)) {
       return { value: await dashboardTaskCountRead(sql, { filter, cap: Number.MAX_SAFE_INTEGER }), estimate: false };
     }
@@ -169,7 +209,12 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     lastQueryMs,
     overview,
     workers: () => timed("workers", async (): Promise<WorkerRow[]> => [...(await dashboardWorkersRead(sql))]),
-    failureGroups: () => timed("failureGroups", async (): Promise<FailureGroup[]> => [...(await dashboardFailureGroupsRead(sql, { limit: FAILURE_GROUPS_MAX }))]),
+    failureGroups: () =>
+      timed("failureGroups", async (): Promise<FailureGroup[]> =>
+        (await dashboardFailureGroupsRead(sql, { limit: FAILURE_GROUPS_MAX, window: FAILURE_GROUPS_WINDOW })).map(({ scanned, ...g }) =>
+          scanned >= FAILURE_GROUPS_WINDOW ? { ...g, window: FAILURE_GROUPS_WINDOW } : g,
+        ),
+      ),
     periodic: () =>
       timed("periodic", async (): Promise<PeriodicRow[]> =>
         (await dashboardPeriodicRead(sql)).map((p) => ({ ...p, description: describeCron(p.cronExpr) })),
@@ -182,8 +227,14 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
       timed("tasks", async (): Promise<TaskPage> => {
         const offset = Math.max(0, Math.floor(page.offset));
         const limit = Math.max(1, Math.floor(page.limit));
-        const [rows, total] = await Promise.all([dashboardTaskPageRead(sql, { filter, offset, limit }), taskTotal(filter)]);
-        return { rows: [...rows], total, offset };
+        const bounded = dashboardFilter(filter);
+        const searching = bounded.textWindow !== undefined;
+        const [rows, total, older] = await Promise.all([
+          dashboardTaskPageRead(sql, { filter: bounded, offset, limit }),
+          taskTotal(bounded),
+          searching ? dashboardOlderThanWindowRead(sql, { window: TEXT_SEARCH_WINDOW }) : false,
+        ]);
+        return { rows: [...rows], total, offset, ...(older ? { searchedNewest: TEXT_SEARCH_WINDOW } : {}) };
       }),
     task: (resultId) =>
       timed("task", async () => {
@@ -212,13 +263,32 @@ export function estimateFinished(stats: DashboardStatusStatsRow): Pick<StatusTot
   };
 }
 
-/** "every 5 minutes", "at 03:00"; null when the expression is not a valid cron expression. */
+/**
+ * "every 5 minutes", "at 03:00"; null when the expression is not a valid cron expression. A
+ * leading `CRON_TZ=<zone>` or `TZ=<zone>` (robfig/cron syntax, accepted by the beat) is described
+ * after the schedule: "at 03:00 (Europe/Paris)".
+ */
 export function describeCron(expr: string): string | null {
+  const match = /^\s*(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/.exec(expr);
+  const zone = match ? match[1]! : null;
+  const schedule = match ? match[2]! : expr;
+  if (zone !== null && !validTimeZone(zone)) return null;
   try {
-    const text = cronstrue.toString(expr, { use24HourTimeFormat: true, throwExceptionOnParseError: true, verbose: false });
-    return text.length === 0 ? null : text[0]!.toLowerCase() + text.slice(1);
+    const text = cronstrue.toString(schedule, { use24HourTimeFormat: true, throwExceptionOnParseError: true, verbose: false });
+    if (text.length === 0) return null;
+    const described = text[0]!.toLowerCase() + text.slice(1);
+    return zone === null ? described : `${described} (${zone})`;
   } catch {
     return null;
+  }
+}
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -346,10 +416,16 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+/** The statement filter of a task list filter: a free-text search is bounded to the newest rows. */
+function dashboardFilter(filter: TaskFilter): DashboardTaskFilter {
+  const text = filter.text?.trim() ?? "";
+  return text === "" ? { ...filter } : { ...filter, textWindow: TEXT_SEARCH_WINDOW };
+}
+
 /** Matching actions only ever touch FAILED rows: another status filter matches nothing. */
 function failedFilter(filter: TaskFilter): DashboardTaskFilter | null {
   if (filter.status !== undefined && filter.status !== "FAILED") return null;
-  return { ...filter, status: "FAILED" };
+  return { ...dashboardFilter(filter), status: "FAILED" };
 }
 
 async function previewAction(sql: Sql, action: Action): Promise<ActionPreview> {
@@ -382,15 +458,19 @@ async function previewAction(sql: Sql, action: Action): Promise<ActionPreview> {
     case "retry-matching":
     case "discard-matching": {
       const filter = failedFilter(action.filter);
-      const count = filter === null ? 0 : await dashboardTaskCountRead(sql, { filter, cap: BULK_ACTION_MAX + 1 });
-      const capped = count > BULK_ACTION_MAX ? ` (the first ${BULK_ACTION_MAX} by id)` : "";
-      const n = Math.min(count, BULK_ACTION_MAX);
+      const seen = filter === null ? { count: 0, maxResultId: null } : await dashboardFailedBoundRead(sql, { filter, limit: BULK_ACTION_MAX });
+      const capped = seen.count > BULK_ACTION_MAX ? ` (the first ${BULK_ACTION_MAX} by id)` : "";
+      const n = Math.min(seen.count, BULK_ACTION_MAX);
+      // Perform acts on exactly these rows: matching FAILED rows with result_id ≤ the highest seen.
+      const bounded: Action = { ...action, bound: { maxResultId: seen.maxResultId, count: n } };
+      const later = "\nFailures that arrive after this preview are not included.";
       if (action.kind === "retry-matching") {
-        return { summary: `Retry ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become READY`, count: n };
+        return { summary: `Retry ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become READY${later}`, count: n, action: bounded };
       }
       return {
-        summary: `Discard ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become CANCELLED (reason: ${action.reason ?? DEFAULT_DISCARD_REASON})`,
+        summary: `Discard ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become CANCELLED (reason: ${action.reason ?? DEFAULT_DISCARD_REASON})${later}`,
         count: n,
+        action: bounded,
       };
     }
     case "pause-queue":
@@ -408,6 +488,27 @@ function retryMessage(outcome: { retried: string[]; skipped: { activeId: string 
   if (blocked > 0) parts.push(`skipped ${blocked} (parent not finished)`);
   if (outcome.restored.length > 0) parts.push(`restored ${outcome.restored.length} waiting chain ${outcome.restored.length === 1 ? "step" : "steps"}`);
   return parts.join(", ");
+}
+
+type BulkAction = Extract<Action, { kind: "retry-matching" | "discard-matching" }>;
+
+/** A bulk action's filter, limited to the rows its preview saw when it carries a bound. */
+function boundedFailedFilter(action: BulkAction): DashboardTaskFilter | null {
+  const filter = failedFilter(action.filter);
+  if (filter === null || action.bound === undefined) return filter;
+  if (action.bound.maxResultId === null) return null; // the preview matched nothing
+  return { ...filter, maxResultId: action.bound.maxResultId };
+}
+
+/** "; 3 newer failures were not included" when matching FAILED rows arrived after the preview. */
+async function newerNote(sql: Sql, action: BulkAction): Promise<string> {
+  const filter = failedFilter(action.filter);
+  if (filter === null || action.bound === undefined) return "";
+  const after = action.bound.maxResultId ?? "0";
+  const newer = await dashboardTaskCountRead(sql, { filter: { ...filter, afterResultId: after }, cap: BULK_ACTION_MAX + 1 });
+  if (newer === 0) return "";
+  const n = newer > BULK_ACTION_MAX ? `more than ${BULK_ACTION_MAX}` : String(newer);
+  return `; ${n} newer ${newer === 1 ? "failure was" : "failures were"} not included`;
 }
 
 async function performAction(sql: Sql, action: Action): Promise<ActionResult> {
@@ -433,7 +534,7 @@ async function performAction(sql: Sql, action: Action): Promise<ActionResult> {
       return { ok: true, message: `replayed as task ${outcome.newId}` };
     }
     case "retry-matching": {
-      const filter = failedFilter(action.filter);
+      const filter = boundedFailedFilter(action);
       const ids = filter === null ? [] : await dashboardFailedIdsRead(sql, { filter, limit: BULK_ACTION_MAX });
       const total = { retried: [] as string[], skipped: [] as { activeId: string | null; parent: unknown }[], restored: [] as string[] };
       const restored = new Set<string>();
@@ -447,15 +548,15 @@ async function performAction(sql: Sql, action: Action): Promise<ActionResult> {
           total.restored.push(r);
         }
       }
-      return { ok: true, message: retryMessage(total) };
+      return { ok: true, message: retryMessage(total) + (await newerNote(sql, action)) };
     }
     case "discard-matching": {
-      const filter = failedFilter(action.filter);
+      const filter = boundedFailedFilter(action);
       const ids = filter === null ? [] : await dashboardFailedIdsRead(sql, { filter, limit: BULK_ACTION_MAX });
       let discarded = 0;
       const reason = action.reason ?? DEFAULT_DISCARD_REASON;
       for (const id of ids) discarded += (await taskDiscardFailed(sql, { resultId: id, reason })).length;
-      return { ok: true, message: `discarded ${discarded}` };
+      return { ok: true, message: `discarded ${discarded}${await newerNote(sql, action)}` };
     }
     case "pause-queue": {
       await queuePause(sql, { queueName: action.queue, reason: action.reason });

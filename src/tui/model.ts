@@ -12,6 +12,9 @@ export interface StatusTotals {
   running: number;
   waiting: number;
   failed: number;
+  /** READY / FAILED include a planner estimate (a queue above the exact-count cap): shown "~". */
+  readyEstimate?: boolean;
+  failedEstimate?: boolean;
   /** Huge statuses come from planner statistics: shown with a leading "~". */
   successful: { value: number; estimate: boolean };
   cancelled: { value: number; estimate: boolean };
@@ -34,6 +37,9 @@ export interface QueueRow {
   running: number;
   waiting: number;
   failed: number;
+  /** Counted exactly up to a cap (10,000), a planner estimate beyond: shown "~". */
+  readyEstimate?: boolean;
+  failedEstimate?: boolean;
   /** Age of the oldest due READY row (NOW() − max(enqueued_at, run_after)); null when none. */
   oldestReadySeconds: number | null;
   paused: boolean;
@@ -87,6 +93,8 @@ export interface FailureGroup {
   lastFailedAt: Date | null;
   /** A representative message from the newest failure in the group. */
   sampleMessage: string;
+  /** Set when the groups were counted among only the newest `window` FAILED rows (more exist). */
+  window?: number;
 }
 
 export interface PeriodicRow {
@@ -142,6 +150,8 @@ export interface TaskPage {
   /** Exact when cheap (READY/RUNNING/WAITING/FAILED), else an estimate (shown "~"). */
   total: { value: number; estimate: boolean };
   offset: number;
+  /** Set when a free-text search looked only at the newest `searchedNewest` tasks (older exist). */
+  searchedNewest?: number;
 }
 
 export interface ErrorEntryView {
@@ -192,16 +202,25 @@ export type Action =
   | { kind: "discard"; resultId: string; reason: string | null }
   | { kind: "cancel"; resultId: string }
   | { kind: "replay"; resultId: string }
-  | { kind: "retry-matching"; filter: TaskFilter }
-  | { kind: "discard-matching"; filter: TaskFilter; reason: string | null }
+  | { kind: "retry-matching"; filter: TaskFilter; bound?: BulkBound }
+  | { kind: "discard-matching"; filter: TaskFilter; reason: string | null; bound?: BulkBound }
   | { kind: "pause-queue"; queue: string; reason: string | null }
   | { kind: "resume-queue"; queue: string };
+
+/** What a bulk action's preview saw: perform touches only matching rows with result_id ≤ maxResultId. */
+export interface BulkBound {
+  /** Highest result_id the preview counted; null when it matched nothing. */
+  maxResultId: string | null;
+  count: number;
+}
 
 export interface ActionPreview {
   /** e.g. "Retry 12 FAILED tasks in queue emails (task myapp.tasks.send_*)". */
   summary: string;
   /** Rows the action would touch (for *-matching), or 1. */
   count: number;
+  /** The action to perform once confirmed (a bulk action carries the preview's bound); else the original. */
+  action?: Action;
 }
 
 export interface ActionResult {

@@ -311,23 +311,41 @@ export async function seedDashboard(sql: Sql, options: { logsUri?: string } = {}
 export const SCALE_QUEUES = ["default", "emails", "reports", "billing", "media"] as const;
 
 /**
+ * Per 1000 generated rows, how many get each status (the rest are SUCCESSFUL); `futureReady` of the
+ * READY ones get run_after = NOW() + 1 hour (not due). Defaults: the realistic mix below.
+ */
+export interface DashboardRowMix {
+  failed?: number;
+  ready?: number;
+  running?: number;
+  waiting?: number;
+  cancelled?: number;
+  futureReady?: number;
+}
+
+/**
  * Fills task_runs with `count` rows in one INSERT … SELECT generate_series (for the 1M-row
  * `reproq top` timings), then VACUUM ANALYZE (what autovacuum would have done on a live table).
  * Per 1000 rows: 10 FAILED, 5 READY, 2 RUNNING, 1 WAITING, 10 CANCELLED, 972 SUCCESSFUL; queues
  * round-robin over SCALE_QUEUES; enqueued over the last 7 days (higher id = newer), finished 2 s
  * after enqueue, so the last 15 minutes hold ~0.15 % of the rows. 20 task paths, 5 exception classes.
+ * `mix` changes the status shares (READY-heavy / FAILED-heavy scale tests).
  */
-export async function generateDashboardRows(sql: Sql, count: number): Promise<void> {
+export async function generateDashboardRows(sql: Sql, count: number, mix: DashboardRowMix = {}): Promise<void> {
   const span = 7 * 24 * 3600;
+  const m = { failed: 10, ready: 5, running: 2, waiting: 1, cancelled: 10, futureReady: 0, ...mix };
+  const t1 = m.failed, t2 = t1 + m.ready, t3 = t2 + m.running, t4 = t3 + m.waiting, t5 = t4 + m.cancelled;
+  if (t5 > 1000) throw new Error("generateDashboardRows: the per-1000 mix exceeds 1000");
   await sql`
     insert into task_runs (
-      backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at, started_at,
+      backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at, run_after, started_at,
       finished_at, failed_at, attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids,
       errors_json, metadata_json, last_error, leased_by, leased_until, created_at, updated_at, cancel_requested
     )
     select 'default', (${SCALE_QUEUES as unknown as string[]}::text[])[1 + i % 5], i % 3,
            jsonb_build_object('task_path', 'app.tasks.t' || (i % 20), 'args', jsonb_build_array(i), 'kwargs', '{}'::jsonb),
            md5(i::text) || md5('x' || i), 'app.tasks.t' || (i % 20), st, enq,
+           case when st = 'READY' and i % 1000 >= ${t2 - m.futureReady}::int then now() + interval '1 hour' end,
            case when st in ('READY', 'WAITING') then null else enq + interval '1 second' end,
            case when st in ('SUCCESSFUL', 'FAILED', 'CANCELLED') then enq + interval '2 seconds' end,
            case when st = 'FAILED' then enq + interval '2 seconds' end,
@@ -344,8 +362,9 @@ export async function generateDashboardRows(sql: Sql, count: number): Promise<vo
     from generate_series(1, ${count}::int) as i
     cross join lateral (
       select now() - make_interval(secs => (${count}::int - i)::float8 * ${span}::float8 / ${count}::int) as enq,
-             case when i % 1000 < 10 then 'FAILED' when i % 1000 < 15 then 'READY' when i % 1000 < 17 then 'RUNNING'
-                  when i % 1000 < 18 then 'WAITING' when i % 1000 < 28 then 'CANCELLED' else 'SUCCESSFUL' end as st
+             case when i % 1000 < ${t1}::int then 'FAILED' when i % 1000 < ${t2}::int then 'READY'
+                  when i % 1000 < ${t3}::int then 'RUNNING' when i % 1000 < ${t4}::int then 'WAITING'
+                  when i % 1000 < ${t5}::int then 'CANCELLED' else 'SUCCESSFUL' end as st
     ) g`;
   await sql`vacuum (analyze) task_runs`;
 }

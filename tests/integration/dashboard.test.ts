@@ -7,11 +7,15 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Sql } from "../../src/db/client.ts";
+import { createElement } from "react";
+import { TOP_SESSION_SETTINGS } from "../../src/cli/top.ts";
+import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
+import { App } from "../../src/tui/app.tsx";
 import { createDashboardSource, describeCron, readLogTail, READ_ONLY_MESSAGE } from "../../src/tui/data.ts";
 import type { Action, DashboardSource } from "../../src/tui/model.ts";
 import { SEED_EXPECTED, SEED_TASK_PATHS, SEED_WORKERS, seedDashboard, type SeedInfo } from "../helpers/dashboard-seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { renderSized } from "../helpers/fake-dashboard.ts";
 
 let logDir: string;
 let logFile: string;
@@ -247,6 +251,7 @@ describe("log tail and cron helpers", () => {
     expect(describeCron("0 3 * * *")).toBe("at 03:00");
     expect(describeCron("61 * * * *")).toBeNull();
     expect(describeCron("")).toBeNull();
+    expect(describeCron("CRON_TZ=Europe/Paris 0 3 * * *")).toBe("at 03:00 (Europe/Paris)");
   });
 });
 
@@ -292,14 +297,15 @@ describe("actions", () => {
   test("previews count exactly what would change and change nothing", async () => {
     const before = await snapshot(db.sql);
     expect(await source.preview({ kind: "retry-matching", filter: { queue: "emails" } })).toEqual({
-      summary: "Retry 4 FAILED tasks in queue emails: they become READY", count: 4,
+      summary: "Retry 4 FAILED tasks in queue emails: they become READY\nFailures that arrive after this preview are not included.", count: 4,
+      action: { kind: "retry-matching", filter: { queue: "emails" }, bound: { maxResultId: info.failedIds.emails.at(-1)!, count: 4 } },
     });
     expect(await source.preview({ kind: "retry-matching", filter: { taskPath: "myapp.tasks.send_*" } })).toMatchObject({ count: 4 });
     expect((await source.preview({ kind: "retry-matching", filter: { queue: "emails", taskPath: "myapp.tasks.send_*" } })).summary).toBe(
-      "Retry 4 FAILED tasks in queue emails (task myapp.tasks.send_*): they become READY",
+      "Retry 4 FAILED tasks in queue emails (task myapp.tasks.send_*): they become READY\nFailures that arrive after this preview are not included.",
     );
-    expect(await source.preview({ kind: "discard-matching", filter: {}, reason: "cleanup" })).toEqual({
-      summary: "Discard 8 FAILED tasks: they become CANCELLED (reason: cleanup)", count: 8,
+    expect(await source.preview({ kind: "discard-matching", filter: {}, reason: "cleanup" })).toMatchObject({
+      summary: "Discard 8 FAILED tasks: they become CANCELLED (reason: cleanup)\nFailures that arrive after this preview are not included.", count: 8,
     });
     expect((await source.preview({ kind: "retry-matching", filter: { status: "READY" } })).count).toBe(0);
     expect((await source.preview({ kind: "retry", resultId: info.ids.failedResize })).count).toBe(1);
@@ -373,5 +379,86 @@ describe("actions", () => {
     const queues = (await source.overview()).queues;
     expect(queues.find((q) => q.queue === "emails")).toMatchObject({ paused: true, pausedReason: "smtp down" });
     expect(queues.find((q) => q.queue === "reports")).toMatchObject({ paused: false, pausedReason: null });
+  });
+});
+
+describe("bulk actions act only on what the preview saw", () => {
+  let db: TestDatabase;
+  let info: SeedInfo;
+  let source: DashboardSource;
+  beforeAll(async () => {
+    ({ db, info, source } = await seeded());
+  });
+  afterAll(() => db?.drop());
+
+  /** `n` more FAILED rows in the queue of `likeId` (copies of it with fresh spec hashes). */
+  async function moreFailures(likeId: string, n: number): Promise<string[]> {
+    const rows = await db.sql<{ result_id: string }[]>`
+      insert into task_runs (
+        backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at, started_at, finished_at,
+        failed_at, attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json,
+        metadata_json, last_error, created_at, updated_at, cancel_requested
+      )
+      select backend_alias, queue_name, priority, spec_json, md5(random()::text) || md5(g::text), task_path, status, now(), now(), now(),
+             now(), attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json,
+             metadata_json, last_error, now(), now(), false
+      from task_runs cross join generate_series(1, ${n}::int) g where result_id = ${likeId}::bigint
+      returning result_id`;
+    return rows.map((r) => String(r.result_id));
+  }
+
+  test("retry-matching: failures added after the preview are left FAILED and reported", async () => {
+    const preview = await source.preview({ kind: "retry-matching", filter: { queue: "emails" } });
+    expect(preview.count).toBe(4);
+    const newer = await moreFailures(info.failedIds.emails[0]!, 3);
+    const result = await source.perform(preview.action!);
+    expect(result).toEqual({ ok: true, message: "retried 4; 3 newer failures were not included" });
+    for (const id of info.failedIds.emails) expect(await statusOf(db.sql, id)).toBe("READY");
+    for (const id of newer) expect(await statusOf(db.sql, id)).toBe("FAILED");
+  });
+
+  test("discard-matching: the same bound", async () => {
+    const preview = await source.preview({ kind: "discard-matching", filter: { queue: "reports" }, reason: null });
+    const before = preview.count;
+    expect(before).toBeGreaterThan(0);
+    const newer = await moreFailures(info.ids.failedTimeout, 2);
+    expect(await source.perform(preview.action!)).toEqual({ ok: true, message: `discarded ${before}; 2 newer failures were not included` });
+    for (const id of newer) expect(await statusOf(db.sql, id)).toBe("FAILED");
+  });
+
+  test("a preview that matched nothing performs nothing even if matches appear", async () => {
+    const preview = await source.preview({ kind: "discard-matching", filter: { queue: "nosuchqueue" }, reason: null });
+    expect(preview).toMatchObject({ count: 0, action: { bound: { maxResultId: null, count: 0 } } });
+    expect(await source.perform(preview.action!)).toEqual({ ok: true, message: "discarded 0" });
+  });
+});
+
+describe("statement timeout", () => {
+  test("a statement over the pool's statement_timeout rejects the refresh; the app shows it down, then recovers", async () => {
+    const db = await createTestDatabase({ flavour: "reproq" });
+    const sql = createDb({ dsn: db.dsn, env: {}, poolSize: 3, connectTimeoutMs: 10_000, prepare: true, sessionSettings: { ...TOP_SESSION_SETTINGS, statement_timeout: "200ms" } });
+    const source = createDashboardSource(sql, { readOnly: true, ownsPool: false });
+    const [setting] = await sql<{ statement_timeout: string; jit: string }[]>`select current_setting('statement_timeout') as statement_timeout, current_setting('jit') as jit`;
+    expect(setting).toEqual({ statement_timeout: "200ms", jit: "off" });
+    const locker = await db.sql.reserve();
+    try {
+      await locker`begin`;
+      await locker`lock table task_runs in access exclusive mode`;
+      const error = await source.overview().then(() => null, (e: unknown) => e as { code?: string });
+      expect(error?.code).toBe("57014"); // query_canceled: canceling statement due to statement timeout
+      const ui = renderSized(createElement(App, { source, refreshMs: 300, readOnly: true, colour: false }), { columns: 120, rows: 30 });
+      try {
+        await ui.waitFor((f) => f.includes("down") && f.includes("statement timeout"), 10_000);
+        await locker`rollback`;
+        await ui.waitFor((f) => f.includes("OK"), 10_000);
+      } finally {
+        ui.unmount();
+      }
+    } finally {
+      await locker`rollback`.catch(() => {});
+      locker.release();
+      await closeDb(sql, 1);
+      await db.drop();
+    }
   });
 });

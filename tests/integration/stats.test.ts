@@ -1,9 +1,21 @@
 // The metrics collector's database-wide counts, on both schemas.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import postgres from "postgres";
 import { queuePause } from "../../src/queue/controls.ts";
 import { workerRegister } from "../../src/queue/registry.ts";
 import { statsConcurrencyBlocked, statsLiveWorkers, statsPausedQueues, statsTaskCounts } from "../../src/queue/stats.ts";
 import { insertTaskRow, TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  Plans?: PlanNode[];
+}
+
+function* walk(node: PlanNode): Generator<PlanNode> {
+  yield node;
+  for (const child of node.Plans ?? []) yield* walk(child);
+}
 
 setDefaultTimeout(60_000); // also when run as plain `bun test`
 
@@ -46,4 +58,38 @@ describe.each(TASK_SCHEMAS)("collector statistics (%s schema)", (schema) => {
     await keyed("READY", "user:2", 1); // nothing running under this key
     expect(await statsConcurrencyBlocked(sql())).toBe(2);
   });
+
+  test("the blocked count never reads the READY backlog: index probes per running key only", async () => {
+    // 20,000 unkeyed READY rows (the backlog) and a few keyed ones.
+    await sql()`
+      insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at,
+        attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
+        created_at, updated_at, cancel_requested)
+      select 'default', 'bulk', 0, '{}'::jsonb, md5(i::text) || md5(i::text || 'x'), 'tasks.bulk', 'READY', now(), 0, 3, 900, 0, 0,
+        '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
+      from generate_series(1, 20000) as i`;
+    await sql()`analyze task_runs`;
+    const expected = await statsConcurrencyBlocked(sql()); // keyed rows from the previous test
+    expect(expected).toBe(2);
+    let captured = "";
+    const { host, port, database, user, pass } = sql().options;
+    const capture = postgres({
+      host: host[0], port: port[0], database, user, pass: pass ?? undefined, max: 1, onnotice: () => {},
+      debug: (_connection, query) => {
+        if (query.includes("LATERAL")) captured = query;
+      },
+    });
+    try {
+      expect(await statsConcurrencyBlocked(capture)).toBe(2);
+      const [row] = await capture.unsafe(`EXPLAIN (FORMAT JSON) ${captured}`);
+      const plan = (row!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
+      const scans = [...walk(plan)].filter((node) => node["Relation Name"] === "task_runs").map((node) => node["Node Type"]);
+      expect(scans.length).toBeGreaterThan(0);
+      expect(scans).not.toContain("Seq Scan");
+      expect(scans).not.toContain("Bitmap Heap Scan");
+    } finally {
+      await capture.end({ timeout: 1 });
+    }
+  });
 });
+

@@ -75,9 +75,11 @@ function failureGroupRow(g: FailureGroup, dbNowMs: number): Row {
 
 export function FailuresView(props: ListViewProps<FailureGroup>) {
   const total = props.rows.reduce((sum, g) => sum + g.count, 0);
+  const window = props.rows.find((g) => g.window !== undefined)?.window;
+  const scope = window === undefined ? "" : `  ·  in the newest ${formatNumber(window)} failures`;
   return (
     <PagedTable
-      title={`Failures  ${formatNumber(total)} FAILED in ${formatNumber(props.rows.length)} groups (task × exception)`}
+      title={`Failures  ${formatNumber(total)} FAILED in ${formatNumber(props.rows.length)} groups (task × exception)${scope}`}
       columns={FAILURE_GROUP_COLUMNS}
       rows={props.rows.map((g) => failureGroupRow(g, props.dbNowMs))}
       width={props.width}

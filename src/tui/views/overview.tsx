@@ -21,10 +21,10 @@ const FAILURE_COLUMNS: readonly ColumnSpec[] = [
 
 export function overviewKpis(o: Overview): Kpi[] {
   return [
-    { label: "READY", value: formatNumber(o.totals.ready) },
+    { label: "READY", value: formatCount({ value: o.totals.ready, estimate: o.totals.readyEstimate === true }) },
     { label: "RUNNING", value: formatNumber(o.totals.running), tone: "accent" },
     { label: "WAITING", value: formatNumber(o.totals.waiting) },
-    { label: "FAILED", value: formatNumber(o.totals.failed), tone: o.totals.failed > 0 ? "bad" : undefined },
+    { label: "FAILED", value: formatCount({ value: o.totals.failed, estimate: o.totals.failedEstimate === true }), tone: o.totals.failed > 0 ? "bad" : undefined },
     { label: "SUCCESSFUL", value: formatCount(o.totals.successful), tone: "ok" },
     { label: "DONE 1M", value: formatRate(o.throughput.perMinute1m) },
     { label: "DONE 5M", value: formatRate(o.throughput.perMinute5m) },

@@ -2,7 +2,7 @@
 import type { ColumnSpec } from "../components/columns.ts";
 import { sparkline } from "../components/sparkline.tsx";
 import type { Row } from "../components/table.tsx";
-import { formatAge, formatNumber, text } from "../format.ts";
+import { formatAge, formatCount, formatNumber, text } from "../format.ts";
 import type { QueueRow } from "../model.ts";
 
 export const QUEUE_COLUMNS: readonly ColumnSpec[] = [
@@ -19,10 +19,10 @@ export const QUEUE_COLUMNS: readonly ColumnSpec[] = [
 export function queueRow(queue: QueueRow): Row {
   return {
     queue: queue.queue,
-    ready: formatNumber(queue.ready),
+    ready: formatCount({ value: queue.ready, estimate: queue.readyEstimate === true }),
     running: formatNumber(queue.running),
     waiting: formatNumber(queue.waiting),
-    failed: { text: formatNumber(queue.failed), tone: queue.failed > 0 ? "bad" : undefined },
+    failed: { text: formatCount({ value: queue.failed, estimate: queue.failedEstimate === true }), tone: queue.failed > 0 ? "bad" : undefined },
     oldest: { text: formatAge(queue.oldestReadySeconds), tone: (queue.oldestReadySeconds ?? 0) > 300 ? "warn" : undefined },
     activity: { text: sparkline(queue.completions ?? [], 15), tone: "accent" },
     state: queue.paused

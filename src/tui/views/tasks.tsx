@@ -4,7 +4,7 @@ import type { ColumnSpec } from "../components/columns.ts";
 import { PagedTable } from "../components/paged-table.tsx";
 import type { Row } from "../components/table.tsx";
 import { STATUS_CYCLE, formatFilter } from "../filter.ts";
-import { formatAge, text } from "../format.ts";
+import { formatAge, formatNumber, text } from "../format.ts";
 import type { TaskFilter, TaskListRow, TaskPage } from "../model.ts";
 import { Styled, type Tone } from "../theme.tsx";
 
@@ -75,7 +75,7 @@ export function TasksView(props: TasksViewProps) {
     <Box flexDirection="column" height={props.height}>
       <StatusTabs status={props.filter.status} />
       <PagedTable
-        title={`${props.title}  ·  ${filterText}`}
+        title={`${props.title}  ·  ${filterText}${page?.searchedNewest !== undefined ? `  ·  searched the newest ${formatNumber(page.searchedNewest)} tasks` : ""}`}
         columns={props.filter.queue ? TASK_COLUMNS.filter((c) => c.key !== "queue") : TASK_COLUMNS}
         rows={page ? page.rows.map(taskRow) : []}
         width={props.width}

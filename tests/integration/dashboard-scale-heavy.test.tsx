@@ -1,0 +1,95 @@
+// `reproq top` on a READY-heavy and FAILED-heavy task_runs (SPEC §9: every refresh is a handful of
+// index-served reads, never a scan): ~400,000 READY rows (10 % of them not yet due) and ~80,000
+// FAILED rows over 5 queues. The overview must stay < 200 ms of database time although every
+// queue holds more READY and FAILED rows than the exact-count cap; failure groups read only the
+// newest 10,000 failures; a free-text search only the newest 100,000 rows. Prints the timings.
+// The pool uses the `reproq top` session settings (statement_timeout, jit off).
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { TOP_SESSION_SETTINGS } from "../../src/cli/top.ts";
+import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
+import { createDashboardSource, FAILURE_GROUPS_WINDOW, QUEUE_COUNT_CAP, TEXT_SEARCH_WINDOW } from "../../src/tui/data.ts";
+import type { DashboardSource } from "../../src/tui/model.ts";
+import { generateDashboardRows, SCALE_QUEUES } from "../helpers/dashboard-seed.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+setDefaultTimeout(120_000);
+
+const ROWS = 480_000;
+// Per 1000 rows: 833 READY (100 of them due in an hour), 167 FAILED.
+const READY = 399_840;
+const FAILED = 80_160;
+let db: TestDatabase;
+let sql: Sql;
+let source: DashboardSource;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ flavour: "reproq" });
+  const started = performance.now();
+  await generateDashboardRows(db.sql, ROWS, { ready: 833, failed: 167, running: 0, waiting: 0, cancelled: 0, futureReady: 100 });
+  console.log(`dashboard-scale-heavy: generated ${ROWS.toLocaleString("en-US")} rows + VACUUM ANALYZE in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  sql = createDb({ dsn: db.dsn, env: {}, poolSize: 3, connectTimeoutMs: 10_000, prepare: true, sessionSettings: TOP_SESSION_SETTINGS });
+  source = createDashboardSource(sql, { readOnly: true, ownsPool: false });
+});
+afterAll(async () => {
+  if (sql) await closeDb(sql, 1);
+  await db?.drop();
+});
+
+/** The best of `runs` timings of `method` (after one warm-up call), with its sub-timings. */
+async function best(method: string, call: () => Promise<unknown>, runs = 5): Promise<Record<string, number>> {
+  await call();
+  let bestRun: Record<string, number> = {};
+  for (let i = 0; i < runs; i++) {
+    await call();
+    const snapshot = Object.fromEntries(Object.entries(source.lastQueryMs).filter(([k]) => k === method || k.startsWith(`${method}.`)));
+    if (bestRun[method] === undefined || snapshot[method]! < bestRun[method]!) bestRun = snapshot;
+  }
+  for (const [k, v] of Object.entries(bestRun)) console.log(`dashboard-scale-heavy: ${k.padEnd(28)} ${v.toFixed(1)} ms`);
+  return bestRun;
+}
+
+describe(`${READY.toLocaleString("en-US")} READY + ${FAILED.toLocaleString("en-US")} FAILED rows`, () => {
+  test("overview < 200 ms: capped per-queue counts shown as estimates, oldest due READY from the claim index", async () => {
+    const times = await best("overview", () => source.overview());
+    expect(times.overview).toBeLessThan(200);
+    const o = await source.overview();
+    expect(o.queues.map((q) => q.queue)).toEqual([...SCALE_QUEUES].sort());
+    for (const q of o.queues) {
+      expect(q).toMatchObject({ readyEstimate: true, failedEstimate: true });
+      expect(q.ready).toBeGreaterThan(QUEUE_COUNT_CAP);
+      expect(q.failed).toBeGreaterThan(QUEUE_COUNT_CAP);
+    }
+    expect(o.totals).toMatchObject({ readyEstimate: true, failedEstimate: true, running: 0, waiting: 0 });
+    expect(o.totals.ready).toBeGreaterThan(READY * 0.8);
+    expect(o.totals.ready).toBeLessThan(READY * 1.2);
+    expect(o.totals.failed).toBeGreaterThan(FAILED * 0.8);
+    expect(o.totals.failed).toBeLessThan(FAILED * 1.2);
+    // The oldest rows were enqueued 7 days ago and are due (run_after null).
+    expect(o.oldestReadySeconds).toBeGreaterThan(7 * 86400 - 600);
+    for (const q of o.queues) expect(q.oldestReadySeconds).toBeGreaterThan(7 * 86400 - 600);
+  });
+
+  test("failure groups count the newest 10,000 failures only", async () => {
+    const times = await best("failureGroups", () => source.failureGroups());
+    expect(times.failureGroups).toBeLessThan(300);
+    const groups = await source.failureGroups();
+    expect(groups.reduce((n, g) => n + g.count, 0)).toBe(FAILURE_GROUPS_WINDOW);
+    for (const g of groups) expect(g.window).toBe(FAILURE_GROUPS_WINDOW);
+  });
+
+  test("a free-text search reads only the newest 100,000 rows; an exact id is found at any age", async () => {
+    const times = await best("tasks", () => source.tasks({ text: "no such text anywhere" }, { offset: 0, limit: 50 }));
+    expect(times.tasks).toBeLessThan(500);
+    const none = await source.tasks({ text: "no such text anywhere" }, { offset: 0, limit: 50 });
+    expect(none).toMatchObject({ rows: [], total: { value: 0, estimate: false }, searchedNewest: TEXT_SEARCH_WINDOW });
+    // An old row (outside the window) by its id: 4+ digits match no task path or error text.
+    const [oldest] = await db.sql<{ id: string }[]>`select (min(result_id) + 1000)::text as id from task_runs`;
+    const id = oldest!.id;
+    const byId = await source.tasks({ text: id }, { offset: 0, limit: 50 });
+    expect(byId.rows.map((r) => r.resultId)).toEqual([id]);
+    // Counting "t7" matches (1 in 20 rows): the window holds ~5,000 of them.
+    const some = await source.tasks({ text: "app.tasks.t7" }, { offset: 0, limit: 50 });
+    expect(some.total.value).toBe(TEXT_SEARCH_WINDOW / 20);
+    expect(some.searchedNewest).toBe(TEXT_SEARCH_WINDOW);
+  });
+});
