@@ -8,31 +8,16 @@
 // Modules are cached per file after the first successful import; a failed import is not cached,
 // so the next task retries it (fix the file, no restart needed). A module that did import is
 // never reloaded: restart the worker to pick up changes.
-import { abortReason, formatDuration } from "./result.ts";
+import { abortReason, formatDuration, processlessResult } from "./result.ts";
 import { payloadSizeProblem } from "./payload.ts";
 import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, type TaskContext } from "./ts-invoke.ts";
 import { absoluteTasksDir, resolveTaskModule } from "./ts-module.ts";
-import { DEFAULT_KILL_GRACE_MS, type Envelope, type ExecutionOutcome, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
+import { DEFAULT_KILL_GRACE_MS, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
 
 /** The largest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function result(outcome: ExecutionOutcome, message: string, envelope: Envelope | null, startedAt: number): ExecutionResult {
-  return {
-    outcome,
-    message,
-    exitCode: null,
-    signal: null,
-    envelope,
-    envelopeProblem: envelope === null && outcome === "exited" ? "the task produced no result" : null,
-    stdout: "",
-    stderr: "",
-    stdoutTruncated: false,
-    stderrTruncated: false,
-    durationMs: performance.now() - startedAt,
-    pid: null,
-  };
-}
+const result = processlessResult;
 
 
 let strayGuardInstalled = false;

@@ -3,7 +3,7 @@
 // messages, envelope search and truncation read the same whichever ran the task.
 import { describeMissingEnvelope, parseEnvelope, type EnvelopeParse } from "./envelope.ts";
 import type { ProcessRun } from "./process.ts";
-import type { ExecutionRequest, ExecutionResult } from "./types.ts";
+import type { Envelope, ExecutionOutcome, ExecutionRequest, ExecutionResult } from "./types.ts";
 
 /** "30s", "1.5s", "250ms": durations as people write them. */
 export function formatDuration(ms: number): string {
@@ -53,14 +53,15 @@ function findEnvelope(run: ProcessRun): EnvelopeParse {
   return { envelope: null, problem: describeMissingEnvelope(tail, run.stdout.totalBytes, run.stdout.limit) };
 }
 
-export function notStarted(outcome: "payload_too_large" | "start_failed" | "aborted" | "security_violation", message: string, startedAt: number): ExecutionResult {
+/** A result with no process behind it (never started, or an in-process run): no output, no pid. */
+export function processlessResult(outcome: ExecutionOutcome, message: string, envelope: Envelope | null, startedAt: number): ExecutionResult {
   return {
     outcome,
     message,
     exitCode: null,
     signal: null,
-    envelope: null,
-    envelopeProblem: null,
+    envelope,
+    envelopeProblem: envelope === null && outcome === "exited" ? "the task produced no result" : null,
     stdout: "",
     stderr: "",
     stdoutTruncated: false,
@@ -68,6 +69,10 @@ export function notStarted(outcome: "payload_too_large" | "start_failed" | "abor
     durationMs: performance.now() - startedAt,
     pid: null,
   };
+}
+
+export function notStarted(outcome: "payload_too_large" | "start_failed" | "aborted" | "security_violation", message: string, startedAt: number): ExecutionResult {
+  return processlessResult(outcome, message, null, startedAt);
 }
 
 /** The result of a process that ran (parsed for timeouts and aborts too: the runtime decides whether a late envelope counts). */

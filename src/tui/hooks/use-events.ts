@@ -1,6 +1,7 @@
 // Tails a worker's /events stream while mounted: reconnects with backoff and Last-Event-ID so no
 // buffered event is missed, keeps the newest `keep` events, and aborts the request on unmount.
 import { useEffect, useState } from "react";
+import { pause } from "../../abort.ts";
 import { SseParser, backoffMs, toTailEvent, type TailEvent } from "../sse.ts";
 
 export type StreamState = "off" | "connecting" | "live" | "retrying";
@@ -43,7 +44,7 @@ async function streamLoop(url: string, token: string | null, signal: AbortSignal
       const message = error instanceof Error ? error.message : String(error);
       setTail((t) => ({ ...t, state: "retrying", error: message }));
     }
-    await sleep(failures === 0 ? 500 : backoffMs(failures), signal);
+    await pause(failures === 0 ? 500 : backoffMs(failures), signal);
   }
 }
 
@@ -68,14 +69,3 @@ async function streamOnce(url: string, token: string | null, lastId: string | nu
   return id;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
