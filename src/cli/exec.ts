@@ -3,7 +3,7 @@
 // this runs the task and prints the result envelope as the last line of stdout (SPEC §5).
 // It reads no configuration and never touches the database.
 import { defineCommand } from "citty";
-import { execOutput, runExecChild, type ExecPayloadSource } from "../executor/index.ts";
+import { execOutput, runExecChild, type ExecPayloadSource } from "../executor/bun-exec.ts"; // not the barrel: the child starts per task
 import { UsageError } from "../errors.ts";
 
 export default defineCommand({
