@@ -8,7 +8,7 @@
 // Modules are cached per file after the first successful import; a failed import is not cached,
 // so the next task retries it (fix the file, no restart needed). A module that did import is
 // never reloaded: restart the worker to pick up changes.
-import { abortReason, formatDuration, processlessResult } from "./result.ts";
+import { abortReason, formatDuration, neverThrows, processlessResult } from "./result.ts";
 import { payloadSizeProblem } from "./payload.ts";
 import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, type TaskContext } from "./ts-invoke.ts";
 import { absoluteTasksDir, resolveTaskModule } from "./ts-module.ts";
@@ -120,14 +120,6 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
   }
 
   return {
-    async run(request: ExecutionRequest): Promise<ExecutionResult> {
-      const startedAt = performance.now();
-      try {
-        return await runOnce(request, startedAt);
-      } catch (error) {
-        // Only a bug gets here; the contract is that run() never throws.
-        return result("start_failed", `executor error: ${error instanceof Error ? error.message : String(error)}`, null, startedAt);
-      }
-    },
+    run: neverThrows(runOnce),
   };
 }

@@ -7,16 +7,13 @@ import { childEnvironment } from "./environment.ts";
 import { payloadSizeProblem, preparePayload } from "./payload.ts";
 import { startProcess, superviseProcess } from "./process.ts";
 import { createPythonPoolExecutor } from "./python-pool/executor.ts";
-import { notStarted, resultFromRun } from "./result.ts";
+import { errorMessage } from "../errors.ts";
+import { neverThrows, notStarted, resultFromRun } from "./result.ts";
 import { bunChildCommand } from "./bun-child.ts";
 import { createInProcessExecutor } from "./bun-inprocess.ts";
 import { DEFAULT_KILL_GRACE_MS, DEFAULT_PIPE_DRAIN_MS, ENVELOPE_TAIL_BYTES, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
 
 export { formatDuration } from "./result.ts";
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Spawn errors in words a person can act on. */
 function describeSpawnError(program: string, error: unknown, inlineBytes: number | null): string {
@@ -28,7 +25,7 @@ function describeSpawnError(program: string, error: unknown, inlineBytes: number
   if (code === "E2BIG" && inlineBytes !== null) {
     return `exec: argument list too long (payload_mode inline with a ${inlineBytes}-byte payload; use payload_mode stdin or file)`;
   }
-  return `exec: ${program}: ${errorText(error)}`;
+  return `exec: ${program}: ${errorMessage(error)}`;
 }
 
 /** The argv before the protocol arguments, or why this request cannot start (never started). */
@@ -104,14 +101,6 @@ export function createProcessExecutor(options: ExecutorOptions, commandFor: Comm
   }
 
   return {
-    async run(request: ExecutionRequest): Promise<ExecutionResult> {
-      const startedAt = performance.now();
-      try {
-        return await runOnce(request, startedAt);
-      } catch (error) {
-        // Only a bug gets here; the contract is that run() never throws.
-        return notStarted("start_failed", `executor error: ${errorText(error)}`, startedAt);
-      }
-    },
+    run: neverThrows(runOnce),
   };
 }

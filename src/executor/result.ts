@@ -1,6 +1,7 @@
 // Turning a finished run into the ExecutionResult the runtime classifies. Shared by every
 // process-based kind: spawn-per-task (executor.ts) and the python pool (python-pool/), so
 // messages, envelope search and truncation read the same whichever ran the task.
+import { errorMessage } from "../errors.ts";
 import { describeMissingEnvelope, parseEnvelope, type EnvelopeParse } from "./envelope.ts";
 import type { ProcessRun } from "./process.ts";
 import type { Envelope, ExecutionOutcome, ExecutionRequest, ExecutionResult } from "./types.ts";
@@ -96,5 +97,17 @@ export function resultFromRun(
     stderrTruncated: run.stderr.truncated,
     durationMs: performance.now() - startedAt,
     pid: run.pid,
+  };
+}
+
+/** The executor contract: run() never throws. A bug inside `runOnce` becomes a start_failed result. */
+export function neverThrows(runOnce: (request: ExecutionRequest, startedAt: number) => Promise<ExecutionResult>) {
+  return async (request: ExecutionRequest): Promise<ExecutionResult> => {
+    const startedAt = performance.now();
+    try {
+      return await runOnce(request, startedAt);
+    } catch (error) {
+      return notStarted("start_failed", `executor error: ${errorMessage(error)}`, startedAt);
+    }
   };
 }
