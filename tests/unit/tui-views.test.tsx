@@ -8,6 +8,7 @@ import type { DashboardSource } from "../../src/tui/model.ts";
 import { SEED_EXPECTED, SEED_WORKERS, seedDashboard, type SeedInfo } from "../helpers/dashboard-seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { KEYS, renderSized, type SizedRender } from "../helpers/fake-dashboard.ts";
+import { ACTION_KEYS, NAVIGATION_KEYS } from "../../src/tui/views/help.tsx";
 
 setDefaultTimeout(60_000);
 
@@ -142,6 +143,17 @@ for (const size of [{ columns: 80, rows: 24 }, { columns: 140, rows: 40 }]) {
       expect(frame).toContain("read-only: actions are hidden and refused");
       frame = await show(ui, ["x", "2", "p"], (f) => f.includes("read-only: actions are disabled"), size);
       ui.unmount();
+    });
+
+    test("help with actions: every navigation and action key is on screen", async () => {
+      const writable = createDashboardSource(db.sql, { readOnly: false, ownsPool: false });
+      const ui = renderSized(<App source={writable} refreshMs={60_000} readOnly={false} colour={false} />, size);
+      await ui.waitFor((f) => f.includes("reports") && f.includes("Recent failures"));
+      const frame = await show(ui, ["?"], (f) => f.includes("Keys"), size);
+      ui.unmount();
+      await writable.close();
+      const missing = [...NAVIGATION_KEYS, ...ACTION_KEYS].map(([key]) => key).filter((key) => !frame.split("\n").some((line) => line.includes(`  ${key} `)));
+      expect(missing, frame).toEqual([]);
     });
   });
 }

@@ -30,15 +30,15 @@ export const ACTION_KEYS: readonly [string, string][] = [
   ["p", "pause / resume the selected queue"],
 ];
 
-const KEY_WIDTH = 19;
-
 function KeyLines(props: { keys: readonly [string, string][]; width: number }) {
+  // Key column: the longest key, two spaces of indent and two of gap.
+  const keyWidth = Math.max(...props.keys.map(([key]) => key.length)) + 4;
   return (
     <>
       {props.keys.map(([key, what]) => (
         <Text key={key} wrap="truncate">
-          <Styled tone="accent" bold>{fit(`  ${key}`, KEY_WIDTH)}</Styled>
-          <Text>{fit(what, Math.max(1, props.width - KEY_WIDTH))}</Text>
+          <Styled tone="accent" bold>{fit(`  ${key}`, keyWidth)}</Styled>
+          <Text>{fit(what, Math.max(1, props.width - keyWidth))}</Text>
         </Text>
       ))}
     </>
@@ -46,7 +46,10 @@ function KeyLines(props: { keys: readonly [string, string][]; width: number }) {
 }
 
 export function HelpView(props: { width: number; height: number; readOnly: boolean }) {
-  const twoColumns = props.width >= 100;
+  // One column needs a line per key plus the two titles; when that does not fit (80×24), use
+  // two columns even on a narrow terminal: descriptions get truncated, no key goes missing.
+  const oneColumnLines = 2 + NAVIGATION_KEYS.length + (props.readOnly ? 1 : ACTION_KEYS.length);
+  const twoColumns = props.width >= 100 || (oneColumnLines > props.height && props.width >= 70);
   const column = twoColumns ? Math.floor(props.width / 2) : props.width;
   const actions = props.readOnly ? (
     <Text wrap="truncate">
