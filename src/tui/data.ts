@@ -66,8 +66,11 @@ export const FAILURE_GROUPS_MAX = 200;
 export const FAILURE_GROUPS_WINDOW = 10_000;
 /** A free-text search looks at the newest this many tasks (by result_id); an exact id at any age. */
 export const TEXT_SEARCH_WINDOW = 100_000;
-/** Per-queue READY and FAILED are counted exactly up to this many, estimated beyond. */
-export const QUEUE_COUNT_CAP = 10_000;
+/**
+ * Per-queue READY and FAILED are counted exactly (from index entries) up to this many, estimated
+ * beyond: exact for any realistic live backlog, bounded for a runaway one.
+ */
+export const QUEUE_COUNT_CAP = 100_000;
 export const LOG_TAIL_LINES = 40;
 export const LOG_TAIL_BYTES = 64 * 1024;
 export const READ_ONLY_MESSAGE = "read-only mode: actions are disabled";
@@ -78,9 +81,12 @@ export interface DashboardSourceOptions {
   readOnly: boolean;
   /** Close `sql` on close() (default true: the source owns its pool). */
   ownsPool?: boolean;
+  /** Exact per-queue READY/FAILED counts up to this many (default QUEUE_COUNT_CAP). */
+  queueCountCap?: number;
 }
 
 export function createDashboardSource(sql: Sql, options: DashboardSourceOptions): DashboardSource {
+  const queueCountCap = options.queueCountCap ?? QUEUE_COUNT_CAP;
   const lastQueryMs: Record<string, number> = {};
 
   async function timed<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -102,14 +108,14 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     return estimate;
   }
 
-  // Per-queue counts; a READY/FAILED count above QUEUE_COUNT_CAP is replaced by the planner's
+  // Per-queue counts; a READY/FAILED count above the cap is replaced by the planner's
   // estimate for that queue and status (EXPLAIN, nothing read) and flagged.
   async function queueCounts() {
-    const rows = await dashboardQueueCountsRead(sql, { cap: QUEUE_COUNT_CAP });
+    const rows = await dashboardQueueCountsRead(sql, { cap: queueCountCap });
     return Promise.all(
       rows.map(async (row) => {
         const estimate = async (status: "READY" | "FAILED", counted: number) =>
-          counted <= QUEUE_COUNT_CAP ? null : Math.max(counted, await dashboardTaskCountEstimate(sql, { filter: { queue: row.queue, status } }));
+          counted <= queueCountCap ? null : Math.max(counted, await dashboardTaskCountEstimate(sql, { filter: { queue: row.queue, status } }));
         const [ready, failed] = await Promise.all([estimate("READY", row.ready), estimate("FAILED", row.failed)]);
         return {
           ...row,
