@@ -25,13 +25,21 @@ export default defineCommand({
     const payload = sources[0];
     if (sources.length !== 1 || !payload) throw new UsageError("exactly one of --payload-stdin, --payload-file, --payload-json is required");
     const attempt = Number.parseInt(args.attempt, 10);
-    const envelope = await runExecChild({
-      tasksDir: args["tasks-dir"],
-      taskPath: args["task-path"],
-      resultId: args["result-id"],
-      attempt: Number.isSafeInteger(attempt) ? attempt : 1,
-      payload,
-    });
+    // A referenced timer keeps the event loop non-empty: while the task awaits a promise that
+    // never settles and nothing else is pending, Bun would otherwise busy-spin a CPU core.
+    const keepAlive = setInterval(() => {}, 2 ** 30);
+    let envelope: Awaited<ReturnType<typeof runExecChild>>;
+    try {
+      envelope = await runExecChild({
+        tasksDir: args["tasks-dir"],
+        taskPath: args["task-path"],
+        resultId: args["result-id"],
+        attempt: Number.isSafeInteger(attempt) ? attempt : 1,
+        payload,
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
     await Bun.write(Bun.stdout, execOutput(envelope));
     // Exit now: timers or sockets the task left open must not keep the child (and its slot) alive.
     process.exit(envelope.ok ? 0 : 1);

@@ -14,9 +14,17 @@ export async function databaseCreate(sql: Queryable, params: { name: string }): 
   await sql`create database ${sql(checked(params.name))}`;
 }
 
-// Drops the database, disconnecting its sessions (PostgreSQL 13+). Idempotent.
+// Drops the database, disconnecting its sessions. Idempotent. `with (force)` needs PostgreSQL 13+;
+// on 12 the other sessions are terminated first and a plain DROP DATABASE follows.
 export async function databaseDropForce(sql: Queryable, params: { name: string }): Promise<void> {
-  await sql`drop database if exists ${sql(checked(params.name))} with (force)`;
+  const name = checked(params.name);
+  const version = await sql<{ n: number }[]>`select current_setting('server_version_num')::int as n`;
+  if ((version[0]?.n ?? 0) >= 130000) {
+    await sql`drop database if exists ${sql(name)} with (force)`;
+    return;
+  }
+  await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
+  await sql`drop database if exists ${sql(name)}`;
 }
 
 // Read-only: whether the database exists.

@@ -60,6 +60,8 @@ export interface DemoSummary {
 }
 
 const POLL_MS = 250;
+/** How long the finally waits for the worker and beat to stop after an error (shutdown-timeout is 5s). */
+const STOP_BOUND_MS = 10_000;
 const DEFAULT_DEADLINE_MS = 45_000;
 const FINAL = ["SUCCESSFUL", "FAILED", "CANCELLED"];
 const ACTIVE = ["READY", "RUNNING", "WAITING"];
@@ -105,6 +107,19 @@ function isDone(progress: DemoProgress, expectedRows: number): boolean {
   return total >= expectedRows && active === 0 && final === total && progress.periodicRuns > 0;
 }
 
+/** Settles `promises`, giving up after `ms` (a stuck task or driver must not hang the demo). */
+async function settleWithin(promises: Array<Promise<unknown> | null>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([Promise.allSettled(promises), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -124,6 +139,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const logFile = join(workDir, "worker.log");
   let server: DemoServer | null = null;
   let sql: Sql | null = null;
+  let worker: Worker | null = null;
+  let running: Array<Promise<unknown> | null> = [];
   try {
     server = await openDemoServer({ dsn: options.dsn, keep: options.keep, env: options.env, say: io.info });
     io.info(`database: ${server.description}`);
@@ -139,7 +156,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     await writeFile(logFile, "");
     const logger = await createLogger({ format: "json", level: "info", base: { worker_id: config.worker.workerId }, write: (line) => appendFileSync(logFile, `${line}\n`) });
-    const worker = new Worker({
+    worker = new Worker({
       sql,
       worker: config.worker,
       executor: createExecutor({ worker: config.worker, env: config.env, killGraceMs: 2_000 }),
@@ -151,6 +168,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const workerDone = worker.run();
     const beatDone = beat.start(stop.signal);
     const top = options.openTop ? options.openTop(server.dsn).finally(() => stop.abort()) : null;
+    top?.catch(() => {}); // handled below (allSettled); not an unhandled rejection meanwhile
+    running = [workerDone, beatDone, top];
 
     let progress = await demoProgressRead(sql, { periodicTaskPath: PERIODIC_TASK_PATH });
     let completed = false;
@@ -168,13 +187,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     io.statusDone();
     const elapsedSeconds = (performance.now() - started) / 1000;
     worker.requestShutdown();
-    await Promise.all([workerDone, beat.stop(), beatDone, top]);
+    const stopped = await Promise.allSettled([workerDone, beat.stop(), beatDone]);
+    const topEnded = top ? await Promise.allSettled([top]) : [];
+    running = [];
+    for (const result of [...stopped, ...topEnded]) if (result.status === "rejected") throw result.reason;
     progress = await demoProgressRead(sql, { periodicTaskPath: PERIODIC_TASK_PATH });
     const summary: DemoSummary = { progress, completed: completed || isDone(progress, seeded.expectedRows), elapsedSeconds, server: server.description };
     for (const line of formatSummary(summary, seeded.expectedRows)) io.out(line);
     return summary;
   } finally {
     io.statusDone();
+    // After an error (or with the worker still draining): stop the worker and beat before the
+    // pool is closed and the database dropped, without waiting forever.
+    stop.abort();
+    if (running.length > 0) {
+      worker?.requestShutdown();
+      await settleWithin(running, STOP_BOUND_MS);
+    }
     if (sql) await closeDb(sql, 2).catch(() => {});
     if (server) {
       await server.cleanup().catch((error: unknown) => io.warn(`cleanup: ${error instanceof Error ? error.message : String(error)}`));

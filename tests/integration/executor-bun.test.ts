@@ -1,7 +1,8 @@
 // The bun and bun-inprocess executor kinds through createExecutor: the same task fixtures must
 // behave the same under both (result, thrown errors, timeouts, cancel, bad modules, escapes).
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExecutor, type ExecutionRequest, type ExecutionResult } from "../../src/executor/index.ts";
 import { testEnv, workerConfig } from "../helpers/executors/index.ts";
@@ -125,6 +126,23 @@ describe.each(["bun", "bun-inprocess"] as const)("executor kind %s", (kind) => {
     expect(escape.message).toContain("outside tasks_dir");
   });
 
+  test("a tasks_dir whose real path contains ? or # is refused (Bun would import another file)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "reproq-ts-query-"));
+    try {
+      for (const name of ["tasks?x", "tasks#x"]) {
+        const dir = join(root, name);
+        mkdirSync(dir);
+        writeFileSync(join(dir, "mod.ts"), "export function run() { return 'should never run'; }\n");
+        const result = await run(kind, "mod.run", { tasksDir: dir });
+        expect(result.outcome).toBe("security_violation");
+        expect(result.message).toContain('"?" or "#"');
+        expect(result.pid).toBeNull();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test("a return value that is not JSON-serialisable (BigInt, cycle) is an app error", async () => {
     const big = await run(kind, "basic.bigint");
     expect(big.envelope).toMatchObject({ ok: false, exceptionClass: "TypeError" });
@@ -171,6 +189,51 @@ describe("bun-inprocess specifics", () => {
     expect(returned(await run("bun-inprocess", "basic.add", { args: [4] }))).toMatchObject({ sum: 4 });
   });
 
+  const SHORT_GRACE_MS = 300;
+  const shortGraceExecutor = () =>
+    createExecutor({ worker: workerConfig({ executor: "bun-inprocess", tasksDir: fixture.dir }), env: testEnv(), killGraceMs: SHORT_GRACE_MS });
+  const neverLoads = (signal: AbortSignal, timeoutMs = 20_000): ExecutionRequest => ({
+    resultId: "1", attempt: 1, taskPath: "never_loads.run", payload: "{}", timeoutMs, signal,
+  });
+
+  test("a module whose import never finishes: timeout after the kill grace, and again for the next task", async () => {
+    const executor = shortGraceExecutor();
+    for (let i = 0; i < 2; i++) { // the second run must not hang on a cached pending import
+      const started = performance.now();
+      const result = await executor.run(neverLoads(new AbortController().signal, 300));
+      const elapsed = performance.now() - started;
+      expect(result.outcome).toBe("timeout");
+      expect(result.message).toContain("timed out after 300ms");
+      expect(result.message).toContain("did not finish importing");
+      expect(elapsed).toBeGreaterThanOrEqual(300 + SHORT_GRACE_MS - 50);
+      expect(elapsed).toBeLessThan(300 + SHORT_GRACE_MS + 2_000);
+    }
+  });
+
+  test("a module whose import never finishes: cancel gives aborted", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("cancel")), 300);
+    const started = performance.now();
+    const result = await shortGraceExecutor().run(neverLoads(controller.signal));
+    expect(result.outcome).toBe("aborted");
+    expect(result.message).toContain("cancel");
+    expect(performance.now() - started).toBeLessThan(300 + SHORT_GRACE_MS + 2_000);
+  });
+
+  test("a module that threw at import is re-evaluated once fixed (no restart needed)", async () => {
+    const file = join(fixture.dir, "late_fix_throw.ts");
+    writeFileSync(file, 'throw new Error("not configured yet");\nexport function run() { return "too early"; }\n');
+    const executor = createExecutor({ worker: workerConfig({ executor: "bun-inprocess", tasksDir: fixture.dir }), env: testEnv() });
+    const request = (): ExecutionRequest => ({ resultId: "1", attempt: 1, taskPath: "late_fix_throw.run", payload: "{}", timeoutMs: 5_000, signal: new AbortController().signal });
+    const first = await executor.run(request());
+    expect(first.outcome).toBe("exited");
+    expect(first.envelope).toMatchObject({ ok: false });
+    expect(first.envelope?.message).toContain("not configured yet");
+    writeFileSync(file, "export function run() { return 'fixed'; }\n");
+    const second = await executor.run(request());
+    expect(second.envelope).toMatchObject({ ok: true, returnJson: '"fixed"' });
+  });
+
   test("a failed import is retried by the next task (not cached as broken)", async () => {
     const file = join(fixture.dir, "late_fix.ts");
     writeFileSync(file, "export function run( {\n");
@@ -180,5 +243,32 @@ describe("bun-inprocess specifics", () => {
     writeFileSync(file, "export function run() { return 'fixed'; }\n");
     const second = await executor.run(request());
     expect(second.envelope).toMatchObject({ ok: true, returnJson: '"fixed"' });
+  });
+});
+
+describe("reproq exec child", () => {
+  test("a task awaiting a promise that never settles does not busy-spin a CPU core", async () => {
+    if (process.platform !== "linux") return; // reads /proc
+    const main = join(import.meta.dir, "..", "..", "src", "main.ts");
+    const child = Bun.spawn([process.execPath, main, "exec", "--tasks-dir", fixture.dir, "--task-path", "basic.forever", "--payload-json", "{}"], {
+      stdout: "ignore", stderr: "ignore", env: testEnv(),
+    });
+    const ticks = (): number => {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
+    };
+    try {
+      await Bun.sleep(1_500); // startup (transpiling) is allowed to use CPU
+      const before = ticks();
+      const started = performance.now();
+      await Bun.sleep(1_000);
+      const used = (ticks() - before) / 100 / ((performance.now() - started) / 1000); // CLK_TCK is 100 on Linux
+      expect(child.exitCode).toBeNull();
+      expect(used).toBeLessThan(0.2);
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+    }
   });
 });

@@ -21,6 +21,8 @@ export function makeTasksDir(): TasksDirFixture {
   cpSync(join(TS_TASKS_DIR, "nested"), join(dir, "nested"), { recursive: true });
   writeFileSync(join(dir, "broken_syntax.ts"), "export function run( {\n  return 1;\n");
   writeFileSync(join(dir, "broken_throw.ts"), 'throw new TypeError("config missing at import time");\nexport function run() { return 1; }\n');
+  // Top-level code that never finishes: the import itself never settles.
+  writeFileSync(join(dir, "never_loads.ts"), "await new Promise(() => {});\nexport function run() { return 'loaded'; }\n");
   const outsideFile = join(root, "outside.ts");
   writeFileSync(outsideFile, "export function run() { return 'should never run'; }\n");
   symlinkSync(outsideFile, join(dir, "escape.ts"));
