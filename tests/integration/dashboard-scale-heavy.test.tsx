@@ -11,6 +11,7 @@ import { createDashboardSource, FAILURE_GROUPS_WINDOW, TEXT_SEARCH_WINDOW } from
 import type { DashboardSource } from "../../src/tui/model.ts";
 import { generateDashboardRows, SCALE_QUEUES } from "../helpers/dashboard-seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { bestTimings, printTimings } from "../helpers/timing.ts";
 
 setDefaultTimeout(120_000);
 
@@ -35,17 +36,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** The best of `runs` timings of `method` (after one warm-up call), with its sub-timings. */
-async function best(method: string, call: () => Promise<unknown>, runs = 5): Promise<Record<string, number>> {
-  await call();
-  let bestRun: Record<string, number> = {};
-  for (let i = 0; i < runs; i++) {
-    await call();
-    const snapshot = Object.fromEntries(Object.entries(source.lastQueryMs).filter(([k]) => k === method || k.startsWith(`${method}.`)));
-    if (bestRun[method] === undefined || snapshot[method]! < bestRun[method]!) bestRun = snapshot;
-  }
-  for (const [k, v] of Object.entries(bestRun)) console.log(`dashboard-scale-heavy: ${k.padEnd(28)} ${v.toFixed(1)} ms`);
-  return bestRun;
+async function best(method: string, call: () => Promise<unknown>): Promise<Record<string, number>> {
+  const times = await bestTimings(source, method, call);
+  printTimings("dashboard-scale-heavy", times);
+  return times;
 }
 
 describe(`${READY.toLocaleString("en-US")} READY + ${FAILED.toLocaleString("en-US")} FAILED rows`, () => {

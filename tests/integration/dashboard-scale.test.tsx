@@ -9,6 +9,7 @@ import type { DashboardSource } from "../../src/tui/model.ts";
 import { generateDashboardRows, SCALE_QUEUES } from "../helpers/dashboard-seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { KEYS, renderSized } from "../helpers/fake-dashboard.ts";
+import { bestTimings, printTimings } from "../helpers/timing.ts";
 
 setDefaultTimeout(120_000);
 
@@ -25,21 +26,8 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
-/** The best of `runs` timings of `method` (after one warm-up call that opens connections). */
-async function best(method: string, call: () => Promise<unknown>, runs = 5): Promise<Record<string, number>> {
-  await call();
-  let bestRun: Record<string, number> = {};
-  for (let i = 0; i < runs; i++) {
-    await call();
-    const snapshot = Object.fromEntries(Object.entries(source.lastQueryMs).filter(([k]) => k === method || k.startsWith(`${method}.`)));
-    if (bestRun[method] === undefined || snapshot[method]! < bestRun[method]!) bestRun = snapshot;
-  }
-  return bestRun;
-}
-
-function print(times: Record<string, number>): void {
-  for (const [k, v] of Object.entries(times)) console.log(`dashboard-scale: ${k.padEnd(28)} ${v.toFixed(1)} ms`);
-}
+const best = (method: string, call: () => Promise<unknown>) => bestTimings(source, method, call);
+const print = (times: Record<string, number>) => printTimings("dashboard-scale", times);
 
 describe(`${ROWS.toLocaleString("en-US")} task_runs rows`, () => {
   test("overview refresh < 200 ms with exact live counts and estimated finished totals", async () => {
