@@ -5,7 +5,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { EXECUTORS_DIR } from "../helpers/executors/index.ts";
-import { baseWorkerArgs, enqueue, startWorker, stopWorker, waitFor } from "../helpers/worker.ts";
+import { baseWorkerArgs, enqueue, startWorker, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
 setDefaultTimeout(120_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -48,6 +48,11 @@ async function startOrder(db: TestDatabase): Promise<string[]> {
 
 const count = (order: readonly string[], queue: string) => order.filter((q) => q === queue).length;
 
+/** Queues in the order the worker started its tasks ("Executing task" lines: claim order, also inside a batch). */
+function loggedOrder(worker: WorkerProcess): string[] {
+  return worker.logs.filter((line) => line.msg === "Executing task").map((line) => String(line.queue).slice(1));
+}
+
 describe("fairness across queues, compiled worker", () => {
   test("-c 1: the start order is qa,qb,qc,qa,qb,qc… although qa's 1,000 rows are older", async () => {
     const db = await scenario("fair_c1");
@@ -56,10 +61,10 @@ describe("fairness across queues, compiled worker", () => {
     expect(await stopWorker(worker)).toBe(0);
     const order = await startOrder(db);
     console.log(`-c 1 start order: ${order.slice(0, 36).join("")}`);
-    // One slot: every claim is its own transaction, so started_at gives the exact order.
-    expect(order.slice(0, 30).join("")).toBe("abc".repeat(10));
-    // qb and qc are empty after 30 starts; qa then has every slot.
-    expect(order.slice(30, 36).join("")).toBe("aaaaaa");
+    // One slot: every claim is its own transaction, so started_at gives the exact order; qb and
+    // qc are empty after 30 starts and qa then has every slot.
+    expect(order.slice(0, 36).join("")).toBe(`${"abc".repeat(10)}aaaaaa`);
+    expect(loggedOrder(worker).slice(0, 36)).toEqual(order.slice(0, 36));
   });
 
   test("-c 4: qb and qc take every third start, and a new task in an idle queue waits one turn at most", async () => {
@@ -67,9 +72,12 @@ describe("fairness across queues, compiled worker", () => {
     const worker = fairWorker(db, 4);
     await waitFor(async () => (await startCount(db)) >= 40, { timeoutMs: 90_000, intervalMs: 100, what: "40 starts" });
     const order = await startOrder(db);
-    console.log(`-c 4 start order: ${order.slice(0, 40).join("")}`);
-    // Rows of one batch tie on started_at, so allow one row of slack at the cut.
-    for (const queue of ["a", "b", "c"]) expect(Math.abs(count(order.slice(0, 30), queue) - 10)).toBeLessThanOrEqual(1);
+    await waitFor(async () => loggedOrder(worker).length >= 36, { timeoutMs: 10_000, what: "36 'Executing task' lines" });
+    const logged = loggedOrder(worker);
+    console.log(`-c 4 start order: by started_at ${order.slice(0, 40).join("")}, as logged ${logged.slice(0, 40).join("")}`);
+    // Refills of one or two slots carry the turns on: exactly qa,qb,qc,… in claim order.
+    expect(logged.slice(0, 36).join("")).toBe(`${"abc".repeat(10)}aaaaaa`);
+    // Rows of one batch (≤ 4) tie on started_at, so the last qb/qc start is within 30 + 3.
     expect(count(order.slice(0, 33), "b") + count(order.slice(0, 33), "c")).toBe(20);
 
     // qb and qc are drained, qa keeps all four slots busy: a new qc task starts within a few starts.

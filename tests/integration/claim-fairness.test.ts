@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { taskClaimBatch } from "../../src/queue/claim.ts";
 import type { ClaimedTask } from "../../src/queue/types.ts";
+import { QueueRotation } from "../../src/worker/rotation.ts";
 import type { TestDatabase } from "../helpers/db.ts";
 import { claimParams, finishRows, FLAVOURS, insertRows, openDatabase, resetTables } from "./claim-fixtures.ts";
 
@@ -53,6 +54,39 @@ describe.each(FLAVOURS)("claim fairness (%s schema)", (flavour) => {
   test("an empty or paused-out queue is passed over: the next listed queue takes the slot", async () => {
     await busyQueues(db);
     expect(queuesOf(await claim(["qx", "qc", "qa"], 1))).toEqual(["qc"]);
+  });
+
+  /** The worker's loop: claim `limit` rows in the rotation's order, then advance the rotation. */
+  async function claimInTurn(rotation: QueueRotation, limits: readonly number[]): Promise<string> {
+    let order = "";
+    for (const limit of limits) {
+      const batch = await claim(rotation.order(), limit);
+      rotation.advancePast(batch.at(-1)?.queueName);
+      order += batch.map((t) => t.queueName.slice(1)).join("");
+    }
+    return order;
+  }
+
+  test("worker rotation, 1 free slot per claim: qa,qb,qc,qa,… until qb and qc are empty", async () => {
+    await busyQueues(db);
+    expect(await claimInTurn(new QueueRotation(QUEUES), Array(36).fill(1))).toBe(`${"abc".repeat(10)}aaaaaa`);
+  });
+
+  test("worker rotation, refills of 2 and 1 slots: the turns carry on across claims", async () => {
+    await busyQueues(db);
+    const limits = Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? 1 : 2)); // 1,2,2,1,2,2,…
+    const order = await claimInTurn(new QueueRotation(QUEUES), limits);
+    expect(order.slice(0, 30)).toBe("abc".repeat(10));
+    expect(order.slice(30)).toMatch(/^a+$/);
+  });
+
+  test("worker rotation: a queue that gets new work waits one turn at most", async () => {
+    await insertRows(db.sql, Array.from({ length: 100 }, (_, i) => ({ queue: "qa", ageSeconds: 1000 - i })));
+    const rotation = new QueueRotation(QUEUES);
+    expect(await claimInTurn(rotation, [1, 1, 1])).toBe("aaa");
+    const [fresh] = await insertRows(db.sql, [{ queue: "qc" }]);
+    const [next] = await claim(rotation.order(), 1);
+    expect(next!.resultId).toBe(fresh!);
   });
 
   test("priority and aging still order the rows inside a queue", async () => {
