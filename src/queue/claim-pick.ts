@@ -36,12 +36,12 @@ interface PickRow extends ClaimedTask {
 }
 
 /**
- * Picks up to `limit` eligible READY rows of `queues` (best effective priority first, queues
- * interleaved) and claims those with no lock_key, no concurrency_key and no enforced rate bucket
- * (status RUNNING, lease, attempts+1, worker appended). The keyed picks are returned unclaimed.
- * Locks the examined candidate rows FOR UPDATE SKIP LOCKED; run it inside a transaction so the
- * keyed picks stay locked for taskClaimKeyed. Not idempotent. `queues` must be non-empty and
- * free of duplicates.
+ * Picks up to `limit` eligible READY rows of `queues` (round-robin over the queues in the order
+ * given, best effective priority first inside each queue) and claims those with no lock_key, no
+ * concurrency_key and no enforced rate bucket (status RUNNING, lease, attempts+1, worker
+ * appended). The keyed picks are returned unclaimed. Locks the examined candidate rows FOR UPDATE
+ * SKIP LOCKED; run it inside a transaction so the keyed picks stay locked for taskClaimKeyed. Not
+ * idempotent. `queues` must be non-empty and free of duplicates.
  */
 export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promise<PickOutcome> {
   const { queues, limit, priorityAgingFactor: factor } = params;
@@ -69,14 +69,14 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
     -- idx_task_runs_ready_order, one LIMIT 1 probe per level instead of reading the backlog.
     -- A throttled queue with no task:<path> bucket to escape through is not searched at all.
     levels AS (
-      SELECT q.name AS queue_name, q.throttled,
+      SELECT q.name AS queue_name, q.ord, q.throttled,
              (SELECT t.priority FROM task_runs t
               WHERE t.status = 'READY' AND t.queue_name = q.name
               ORDER BY t.priority DESC LIMIT 1) AS priority
       FROM queues q, task_buckets tb
       WHERE NOT (q.throttled AND cardinality(tb.paths) = 0)
       UNION ALL
-      SELECT l.queue_name, l.throttled,
+      SELECT l.queue_name, l.ord, l.throttled,
              (SELECT t.priority FROM task_runs t
               WHERE t.status = 'READY' AND t.queue_name = l.queue_name AND t.priority < l.priority
               ORDER BY t.priority DESC LIMIT 1)
@@ -88,7 +88,7 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
     -- are skipped inside the scan, so they never hide eligible rows behind them. Locked with SKIP
     -- LOCKED so concurrent pickers spread over different rows.
     candidates AS (
-      SELECT c.*, CASE WHEN bk.enforced THEN bk.key END AS bucket, bk.available
+      SELECT c.*, l.ord, CASE WHEN bk.enforced THEN bk.key END AS bucket, bk.available
       FROM levels l
       CROSS JOIN task_buckets tb
       CROSS JOIN LATERAL (
@@ -122,15 +122,17 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
       LEFT JOIN LATERAL (${rowBucketQuery(sql, "c")}) bk ON true
       WHERE l.priority IS NOT NULL
     ),
-    -- Re-rank by effective priority; qrank = rank inside its queue, so ordering by qrank first
-    -- interleaves the queues (each gets a fair share; one busy queue cannot starve another).
+    -- Re-rank by effective priority; qrank = rank inside its queue. The fair order is round-robin:
+    -- qrank first, then the queue's position in the list as given (the worker rotates it after
+    -- every claim), never the rows' priority or age — that is what let one old backlog take every
+    -- refill of one or two slots. Priority and aging order the rows inside each queue only.
     ranked AS (
       SELECT c.*, row_number() OVER (PARTITION BY c.queue_name ORDER BY c.effective DESC, c.enqueued_at, c.result_id)
                AS qrank
       FROM candidates c
     ),
     fair_rows AS (
-      SELECT r.*, row_number() OVER (ORDER BY r.qrank, r.effective DESC, r.enqueued_at, r.result_id) AS fair
+      SELECT r.*, row_number() OVER (ORDER BY r.qrank, r.ord) AS fair
       FROM ranked r
     ),
     ${batchLimitsCtes(sql)},

@@ -1,5 +1,5 @@
-// Claiming READY rows (SPEC §4.2): batch, index-served with aging on, fair across queues, and with
-// lock_key / concurrency_key / rate limits that hold strictly across concurrent workers.
+// Claiming READY rows (SPEC §4.2): batch, index-served with aging on, round-robin across queues,
+// and with lock_key / concurrency_key / rate limits that hold strictly across concurrent workers.
 //
 // ## Flow: one short transaction, 3 round trips (5 when keyed rows are picked)
 // 1. claimSettingsApply + taskClaimPick, pipelined. The settings turn JIT off for this
@@ -45,9 +45,18 @@
 // than n: reading the first n eligible rows of every level (K = limit) and re-ranking that small
 // set gives the same n rows as sorting the whole backlog. Levels are enumerated by a recursive
 // loose index scan (one LIMIT 1 probe per level), so a claim reads about levels × limit rows
-// whatever the backlog size. Fairness only reorders that set (rank within queue first).
+// whatever the backlog size. Fairness only reorders that set: rank within its queue first, then
+// the queue's position in `queues`, so a batch goes round the queue list in the order given.
 // Eligibility is tested inside each level's scan, so ineligible rows never hide eligible ones
 // (no head-of-line blocking for held locks, full concurrency groups or empty buckets).
+//
+// ## Fairness: round-robin at every claim, whatever the batch size
+// Breaking rank ties by effective priority (or age) would hand every one- or two-slot refill to
+// the queue with the oldest backlog, and a steady-state worker claims one or two rows at a time.
+// So the claim is stateless and takes the queue order from the caller; the worker rotates its
+// list past the queue of the last row it got (src/worker/rotation.ts). A queue with eligible rows
+// therefore waits at most one turn of the list, whatever the other queues hold. Each worker has
+// its own rotation; keyed rows take their turn like any other (their limits may still skip it).
 //
 // ## Trade-offs (documented, not hidden)
 // - Cost grows with the number of distinct priority levels per queue, not with rows.
@@ -75,8 +84,8 @@ const KEY_LOCK_TIMEOUT = "5s";
 
 /**
  * Claims up to `params.limit` READY rows of `params.queues` for `params.workerId` (status RUNNING,
- * attempts+1, started_at kept, leased_until = NOW()+lease, worker appended to worker_ids), in
- * fair, aged priority order, honouring pauses, run_after, lock keys, concurrency limits and rate
+ * attempts+1, started_at kept, leased_until = NOW()+lease, worker appended to worker_ids),
+ * round-robin over the queues in the order given and in aged priority order inside each, honouring pauses, run_after, lock keys, concurrency limits and rate
  * limits strictly across concurrent claimers. One short transaction. Returns the claimed rows
  * (possibly none) best first. Not idempotent.
  */

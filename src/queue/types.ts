@@ -32,7 +32,10 @@ export interface ClaimedTask {
 
 export interface ClaimParams {
   workerId: string;
-  /** Queues this worker serves; served fairly (no queue starves another). */
+  /**
+   * Queues this worker serves, in turn order: the batch goes round them from the first (rank 1 of
+   * each queue, then rank 2, …). The worker rotates the list between claims (no queue starves).
+   */
   queues: readonly string[];
   /** Most rows to claim (free slots, capped by claim_batch_size). */
   limit: number;

@@ -1,7 +1,8 @@
-// The worker: a producer loop that claims as many rows as there are free slots, a pipeline per
-// task (pipeline.ts), a completer that writes outcomes (completer.ts), and background services
-// (services.ts). Shutdown: stop claiming, let tasks finish for shutdown_timeout, then stop the
-// rest (recorded as `shutdown`, attempt given back), flush results, deregister.
+// The worker: a producer loop that claims as many rows as there are free slots (queues taking
+// turns, rotation.ts), a pipeline per task (pipeline.ts), a completer that writes outcomes
+// (completer.ts), and background services (services.ts). Shutdown: stop claiming, let tasks
+// finish for shutdown_timeout, then stop the rest (recorded as `shutdown`, attempt given back),
+// flush results, deregister.
 import { aborted } from "../abort.ts";
 import type { WorkerConfig } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
@@ -14,6 +15,7 @@ import { PollBackoff } from "./backoff.ts";
 import { Completer } from "./completer.ts";
 import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
+import { QueueRotation } from "./rotation.ts";
 import { metricsCollector } from "./collector.ts";
 import { cancelPoll, every, leaseHeartbeat, reclaimer, registryHeartbeat, stopFor } from "./services.ts";
 import { Telemetry } from "./telemetry.ts";
@@ -118,6 +120,7 @@ export class Worker {
     const { sql, worker, logger } = this.options;
     const backoff = new PollBackoff(worker.pollMinBackoffMs, worker.pollMaxBackoffMs);
     const outage = new OutageTracker(logger, "Claiming tasks");
+    const rotation = new QueueRotation(worker.queues);
     const signal = this.claiming.signal;
     while (!signal.aborted) {
       this.lastLoopAt = performance.now();
@@ -133,13 +136,14 @@ export class Worker {
         claimed = await this.telemetry.db.run("claim", () =>
           taskClaimBatch(sql, {
             workerId: worker.workerId,
-            queues: worker.queues,
+            queues: rotation.order(),
             limit,
             leaseSeconds: worker.leaseSeconds,
             priorityAgingFactor: worker.priorityAgingFactor,
           }),
         );
         this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, claimed);
+        rotation.advancePast(claimed.at(-1)?.queueName);
         if (claimed.length > 0) this.lastClaimAtMs = Date.now();
         outage.succeeded();
       } catch (error) {
