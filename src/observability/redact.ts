@@ -80,21 +80,27 @@ function spellings(secrets: readonly string[]): string[] {
   return [...all].sort((a, b) => b.length - a.length);
 }
 
+/** Where the longest leading part (4+ characters) of `secret` that ends exactly at `end` starts, or -1. */
+function cutStart(text: string, end: number, secret: string): number {
+  const head = secret.slice(0, MIN_SECRET_CHARS);
+  // Candidates are the occurrences of its first characters: linear, whatever the secret's length.
+  for (let start = text.indexOf(head, Math.max(0, end - secret.length + 1)); start !== -1 && start <= end - MIN_SECRET_CHARS; start = text.indexOf(head, start + 1)) {
+    if (secret.startsWith(text.slice(start, end))) return start;
+  }
+  return -1;
+}
+
 /** A value cut short by an excerpt ("…hunter2-SE…"): its leading 4+ characters right before "…". */
 function redactCutValue(text: string, spelled: readonly string[]): string {
   let out = text;
-  let at = out.indexOf("…");
-  while (at !== -1) {
+  for (let at = out.indexOf("…"); at !== -1; at = out.indexOf("…", at + 1)) {
     for (const secret of spelled) {
-      let cut = Math.min(secret.length - 1, at);
-      while (cut >= MIN_SECRET_CHARS && !out.startsWith(secret.slice(0, cut), at - cut)) cut--;
-      if (cut >= MIN_SECRET_CHARS) {
-        out = `${out.slice(0, at - cut)}${REDACTED}${out.slice(at)}`;
-        at += REDACTED.length - cut;
-        break;
-      }
+      const start = cutStart(out, at, secret);
+      if (start === -1) continue;
+      out = `${out.slice(0, start)}${REDACTED}${out.slice(at)}`;
+      at = start + REDACTED.length;
+      break;
     }
-    at = out.indexOf("…", at + 1);
   }
   return out;
 }

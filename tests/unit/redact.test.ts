@@ -1,6 +1,7 @@
 // The redactor (observability/redact.ts) and the one place each sink applies it: log attributes,
 // /events metadata, top's tail. End to end with real processes: tests/e2e/redaction.test.ts.
 import { describe, expect, test } from "bun:test";
+import { describeMissingEnvelope } from "../../src/executor/envelope.ts";
 import { EventBroker } from "../../src/observability/events.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { isSecretName, payloadSecrets, REDACTED, redactPatterns, redactSecrets, taskRedactor } from "../../src/observability/redact.ts";
@@ -43,6 +44,18 @@ describe("the task's argument values", () => {
     expect(redact(`last line: "connecting with hunter2-SE…"`)).toBe(`last line: "connecting with ${REDACTED}…"`);
     // Fewer than 4 characters of it left: nothing to recognise.
     expect(redact("ends with hun…")).toBe("ends with hun…");
+    // The real excerpt: stdout without an envelope whose last line is cut at 200 characters mid-password.
+    const stdout = `${"x".repeat(190)} pw=${CANARY} and more\n`;
+    const message = describeMissingEnvelope(stdout, Buffer.byteLength(stdout));
+    expect(message).toContain("pw=hunter…");
+    expect(redact(message)).toBe(`no result envelope on stdout (${stdout.length} bytes, last line: "${"x".repeat(190)} pw=${REDACTED}…")`);
+  });
+
+  test("a 1 MB argument value cut short in a 500 KB message is still found, quickly", () => {
+    const long = `${"k".repeat(1_000_000)}-CANARY`;
+    const started = performance.now();
+    expect(taskRedactor(JSON.stringify({ args: [long] }))(`${"k".repeat(500_000)}…`)).toBe(`${REDACTED}…`);
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   test("the payload is parsed only when there is text to scrub", () => {
