@@ -1,5 +1,8 @@
 // Server-Sent Events for the events tail: a small incremental parser of `id:`/`data:` frames
 // (comments such as `: ping` are counted but carry nothing) and the shape of one shown event.
+// Shown text is scrubbed of secret-looking pairs: the worker already removed the task's argument
+// values, but top may be tailing a worker that does not.
+import { redactPatterns } from "../observability/redact.ts";
 
 export interface SseFrame {
   id: string | null;
@@ -12,6 +15,8 @@ export interface TailEvent {
   level: string;
   type: string;
   msg: string;
+  /** A failure's `exception_class: error_message` from the metadata; null for other events. */
+  detail: string | null;
   queue: string | null;
   taskId: string | null;
   workerId: string | null;
@@ -62,6 +67,14 @@ function stringOr(value: unknown, fallback: string | null): string | null {
   return typeof value === "string" && value !== "" ? value : fallback;
 }
 
+/** "ValueError: boom", "boom" or null, from an event's metadata. */
+function failureDetail(metadata: unknown): string | null {
+  if (typeof metadata !== "object" || metadata === null) return null;
+  const { exception_class: exceptionClass, error_message: message } = metadata as Record<string, unknown>;
+  const text = [exceptionClass, message].filter((part) => typeof part === "string" && part !== "").join(": ");
+  return text === "" ? null : redactPatterns(text);
+}
+
 /** A frame's JSON as a TailEvent; a frame that is not JSON becomes a plain "message" event. */
 export function toTailEvent(frame: SseFrame): TailEvent {
   const taskId = /"task_id"\s*:\s*"?(\d+)/.exec(frame.data)?.[1] ?? null;
@@ -72,13 +85,14 @@ export function toTailEvent(frame: SseFrame): TailEvent {
       ts: stringOr(body.ts, "") ?? "",
       level: stringOr(body.level, "info") ?? "info",
       type: stringOr(body.type, "event") ?? "event",
-      msg: stringOr(body.msg, "") ?? "",
+      msg: redactPatterns(stringOr(body.msg, "") ?? ""),
+      detail: failureDetail(body.metadata),
       queue: stringOr(body.queue, null),
       taskId,
       workerId: stringOr(body.worker_id, null),
     };
   } catch {
-    return { id: frame.id, ts: "", level: "info", type: "message", msg: frame.data, queue: null, taskId, workerId: null };
+    return { id: frame.id, ts: "", level: "info", type: "message", msg: redactPatterns(frame.data), detail: null, queue: null, taskId, workerId: null };
   }
 }
 

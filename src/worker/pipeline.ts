@@ -2,6 +2,7 @@
 import type { WorkerConfig } from "../config/index.ts";
 import { isTaskPathAllowed, resolveTaskPath, writeTaskLog, type Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
+import { taskRedactor, type Redact } from "../observability/redact.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { classify, rejection, type AbortReason, type Decision } from "./classify.ts";
 import type { Completer, WriteResult } from "./completer.ts";
@@ -44,13 +45,15 @@ export function effectiveTimeoutMs(task: ClaimedTask, execTimeoutMs: number): nu
 
 export async function runTask(deps: PipelineDeps, running: RunningTask): Promise<TaskReport> {
   const { task } = running;
-  const log = deps.logger.child({ result_id: task.resultId, spec_hash: task.specHash });
+  // Log lines and events carry no argument value of this task (errors_json keeps the verbatim message).
+  const redact = taskRedactor(task.specText);
+  const log = deps.logger.child({ result_id: task.resultId, spec_hash: task.specHash }, redact);
 
   // resolve
   const resolved = resolveTaskPath(task.taskPath, task.specText);
   if ("error" in resolved) {
     log.error("Invalid task spec", { error: resolved.error });
-    return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log);
+    return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log, redact);
   }
   const taskPath = resolved.taskPath;
 
@@ -58,7 +61,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   if (!isTaskPathAllowed(taskPath, deps.worker.allowedTaskModules)) {
     const message = `security violation: unauthorized task module path: ${taskPath}`;
     log.warn("Task rejected by validator", { task_path: taskPath, error: message });
-    return record(deps, running, taskPath, rejection("security_violation", message, taskPath), null, log);
+    return record(deps, running, taskPath, rejection("security_violation", message, taskPath), null, log, redact);
   }
 
   // run
@@ -89,7 +92,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     timeoutMs,
     retry: { baseSeconds: deps.worker.retryBaseSeconds, maxSeconds: deps.worker.retryMaxSeconds, jitter: deps.worker.retryJitter },
   });
-  return record(deps, running, taskPath, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }));
+  return record(deps, running, taskPath, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }), redact);
 }
 
 async function record(
@@ -99,9 +102,10 @@ async function record(
   decision: Decision,
   logsUri: string | null,
   log: Logger,
+  redact: Redact,
 ): Promise<TaskReport> {
   const report = await write(deps, running, decision, logsUri, log);
-  deps.telemetry.recorded(running.task, taskPath, report.decision, report.write);
+  deps.telemetry.recorded(running.task, taskPath, report.decision, report.write, redact);
   return report;
 }
 

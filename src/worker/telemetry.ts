@@ -4,6 +4,7 @@
 import type { EventBroker, EventLevel } from "../observability/events.ts";
 import { DbOperations } from "../observability/db-operations.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { redactPatterns, redactRecord, type Redact } from "../observability/redact.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import type { Decision } from "./classify.ts";
 import type { WriteResult } from "./completer.ts";
@@ -60,8 +61,8 @@ export class Telemetry {
     this.options.metrics?.execDuration.observe({ queue: task.queueName }, durationMs / 1000);
   }
 
-  /** The final decision for a run and what became of its row write. */
-  recorded(task: ClaimedTask, taskPath: string | null, decision: Decision, write: WriteResult | "skipped"): void {
+  /** The final decision for a run and what became of its row write; `redact` scrubs its event (the task's redactor). */
+  recorded(task: ClaimedTask, taskPath: string | null, decision: Decision, write: WriteResult | "skipped", redact: Redact = redactPatterns): void {
     if (write !== "written" || decision.type === "none") return;
     if (decision.type === "success") {
       this.count(task, "success");
@@ -71,7 +72,7 @@ export class Telemetry {
     const shape = failureEvent(decision);
     // A run given back at shutdown is not an outcome: it will run again with the same attempt.
     if (decision.disposition.type !== "requeue") this.count(task, "failure");
-    this.publish(task, taskPath, shape);
+    this.publish(task, taskPath, shape, redact);
   }
 
   private count(task: ClaimedTask, status: "success" | "failure"): void {
@@ -81,10 +82,11 @@ export class Telemetry {
     metrics.tasksCompleted.inc({ queue: task.queueName, status });
   }
 
-  private publish(task: ClaimedTask, taskPath: string | null, shape: EventShape): void {
+  /** The one place events are redacted: `msg` is a literal of ours, metadata strings are scrubbed. */
+  private publish(task: ClaimedTask, taskPath: string | null, shape: EventShape, redact: Redact = redactPatterns): void {
     const events = this.options.events;
     if (!events) return;
-    const metadata: Record<string, string> = { ...shape.extra };
+    const metadata: Record<string, string> = shape.extra ? redactRecord(shape.extra, redact) : {};
     if (taskPath) metadata.task_path = taskPath;
     if (task.attempts > 0) metadata.attempt = String(task.attempts);
     if (task.maxAttempts > 0) metadata.max_attempts = String(task.maxAttempts);

@@ -190,7 +190,8 @@ describe("/events on a running worker", () => {
     for (const event of failing) expect(event).toMatchObject({ queue: "default", worker_id: WORKER_ID });
     const [, retry, secondStart, failed] = failing as [EventData, EventData, EventData, EventData];
     expect(retry.level).toBe("warn");
-    expect(retry.metadata).toMatchObject({ task_path: "tasks.e2e.failing", attempt: "1", max_attempts: "2", role: "worker", exception_class: "ValueError", error_message: "kaput" });
+    // The message is the task's own kwarg, so events carry it redacted (docs/observability.md).
+    expect(retry.metadata).toMatchObject({ task_path: "tasks.e2e.failing", attempt: "1", max_attempts: "2", role: "worker", exception_class: "ValueError", error_message: "[REDACTED]" });
     expect(Number.isNaN(Date.parse(retry.metadata!.next_run!))).toBe(false);
     expect(secondStart.metadata).toMatchObject({ attempt: "2" });
     expect(failed.level).toBe("error");

@@ -4,67 +4,19 @@
 // the connection is cut and restored, refuse actions with --read-only, and quit back to the shell.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { seedDashboard, type SeedInfo } from "../helpers/dashboard-seed.ts";
-import { cleanEnv, ensureBinary } from "../helpers/binary.ts";
+import { ensureBinary } from "../helpers/binary.ts";
 import { baseConnection, buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import { closeAllTerminals, PROMPT, Terminal, TMUX } from "../helpers/tmux.ts";
 
 setDefaultTimeout(60_000);
 
-const TMUX = Bun.which("tmux");
 if (!TMUX) console.warn("top-tmux.test.ts: skipped, tmux is not installed (CI installs it)");
-const PROMPT = "e2e-shell$";
 
 let db: TestDatabase;
 let seed: SeedInfo;
 let proxy: TcpProxy;
 let dsn: string;
-const sessions: string[] = [];
-
-function tmux(...args: string[]): string {
-  const run = Bun.spawnSync([TMUX!, ...args], { stdout: "pipe", stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`tmux ${args.join(" ")}: ${run.stderr.toString()}`);
-  return run.stdout.toString();
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-class Terminal {
-  constructor(readonly name: string) {}
-  static open(): Terminal {
-    const name = `reproq-top-${crypto.randomUUID().slice(0, 8)}`;
-    // The binary must not see the test runner's DATABASE_URL/REPROQ_*: the shell starts from a clean env.
-    // CI=true always: CI systems set it, and top must still render live there (Ink would
-    // otherwise write only the final frame).
-    const env = cleanEnv({ TERM: "xterm-256color", CI: "true" });
-    const exports = Object.entries(env).filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
-    tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "40", `exec env -i ${exports} PS1='${PROMPT} ' bash --norc --noprofile`);
-    sessions.push(name);
-    return new Terminal(name);
-  }
-  keys(...keys: string[]): void {
-    for (const key of keys) tmux("send-keys", "-t", this.name, key);
-  }
-  type(text: string): void {
-    tmux("send-keys", "-t", this.name, "-l", text);
-  }
-  screen(): string {
-    return tmux("capture-pane", "-p", "-t", this.name);
-  }
-  async waitFor(predicate: (screen: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const screen = this.screen();
-      if (predicate(screen)) return screen;
-      await Bun.sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}; screen:\n${this.screen()}`);
-  }
-  close(): void {
-    Bun.spawnSync([TMUX!, "kill-session", "-t", this.name]);
-  }
-}
 
 async function statusOf(id: string): Promise<string> {
   const [row] = await db.sql<{ status: string }[]>`select status from task_runs where result_id = ${id}`;
@@ -91,7 +43,7 @@ describe.skipIf(!TMUX)("reproq top in tmux (compiled binary)", () => {
   });
 
   afterAll(async () => {
-    for (const name of sessions) Bun.spawnSync([TMUX!, "kill-session", "-t", name]);
+    closeAllTerminals();
     await proxy?.close();
     await db?.drop();
   });

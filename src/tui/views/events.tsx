@@ -9,7 +9,7 @@ const LEVEL_TONE: Record<string, Tone> = { error: "bad", warn: "warn", info: "mu
 export function eventLine(e: TailEvent): string {
   const time = e.ts.length >= 19 ? e.ts.slice(11, 19) : "--:--:--";
   const tags = [e.queue ? `queue:${e.queue}` : null, e.taskId ? `task:${e.taskId}` : null].filter((t) => t !== null).join(" ");
-  return `${time} ${e.level.padEnd(5)} ${e.type}${tags ? ` [${tags}]` : ""} ${e.msg}`;
+  return `${time} ${e.level.padEnd(5)} ${e.type}${tags ? ` [${tags}]` : ""} ${e.msg}${e.detail ? `: ${e.detail}` : ""}`;
 }
 
 export function EventsView(props: { tail: EventsTail; url: string | null; height: number }) {

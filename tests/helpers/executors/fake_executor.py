@@ -145,6 +145,23 @@ def main():
         print("this is not json")
         print("{broken")
         sys.exit(0)
+    elif mode == "leak":
+        # A careless task: prints its credentials, then fails with them (and an API key from
+        # the environment, not from the payload) in the exception message.
+        password = kwargs["auth"]["password"]
+        print("connecting with password %s" % password)
+        sys.stdout.flush()
+        try:
+            raise RuntimeError("billing API refused the login (HTTP 401): password %r rejected; api_key=%s"
+                               % (password, os.environ.get("FAKE_LEAK_API_KEY", "")))
+        except RuntimeError as error:
+            emit({"ok": False, "exception_class": type(error).__name__, "message": str(error),
+                  "traceback": traceback.format_exc()}, 1)
+    elif mode == "leak_no_envelope":
+        # Exits without an envelope; the last line of stdout carries the secrets.
+        print('login refused for {"password": "%s"} session=%s (HTTP 401)'
+              % (kwargs["auth"]["password"], os.environ.get("FAKE_LEAK_SESSION", "")))
+        sys.exit(1)
     elif mode == "env":
         emit({"ok": True, "return": {"env": sorted(os.environ.keys())}})
     else:
