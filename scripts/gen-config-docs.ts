@@ -21,6 +21,7 @@ const SECTION_TITLES: Readonly<Record<string, string>> = {
   database: "[database] (all commands that connect)",
   worker: "[worker] (reproq worker)",
   beat: "[beat] (reproq beat)",
+  retention: "[retention] (reproq worker's background deletion of finished tasks)",
   metrics: "[metrics] (reproq worker's HTTP server)",
 };
 

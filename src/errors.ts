@@ -10,6 +10,7 @@ export type ReproqErrorCode =
   | "migration" // a migration statement failed
   | "not_found" // a row the command needs does not exist
   | "conflict" // the operation would violate a uniqueness rule
+  | "ambiguous" // the input names several rows where one is needed
   | "check_failed"; // doctor or another verification found a problem
 
 export class ReproqError extends Error {

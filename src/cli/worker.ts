@@ -61,6 +61,7 @@ export default defineCommand({
         poolSize: config.database.poolSize,
       }),
       collectIntervalMs: config.metrics.collectIntervalMs,
+      retention: config.retention,
     });
     const background = new AbortController();
     const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);

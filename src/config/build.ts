@@ -106,6 +106,12 @@ export function buildConfig(input: BuildInput): Config {
       poolStaleCheckIntervalMs: r.num("worker.pool_stale_check_interval"),
     },
     beat: { intervalMs: r.num("beat.interval"), processRole: r.str("beat.process_role") },
+    retention: {
+      finishedOlderThanMs: r.num("retention.finished_older_than"),
+      statuses: Object.freeze(r.list("retention.statuses").map((status) => status.toUpperCase())),
+      intervalMs: r.num("retention.interval"),
+      batchSize: r.num("retention.batch_size"),
+    },
     metrics: {
       addr: r.str("metrics.addr"),
       port: r.num("metrics.port"),

@@ -75,12 +75,34 @@ export function parseGoDuration(text: string): number {
   return negative && millis !== 0 ? -millis : millis;
 }
 
-/** True when `text` is a valid Go duration. */
-export function isGoDuration(text: string): boolean {
-  try {
-    parseGoDuration(text);
-    return true;
-  } catch {
-    return false;
-  }
+const DAY_MS = 86_400_000;
+
+/**
+ * An age for retention: a Go duration, optionally led by whole or decimal days (`14d`, `1d12h`,
+ * `1.5d`); milliseconds. Go has no day unit, and retention ages are naturally written in days.
+ */
+export function parseAgeDuration(text: string): number {
+  const days = /^(\d+(?:\.\d+)?)d(.*)$/.exec(text);
+  if (!days) return parseGoDuration(text);
+  const rest = days[2] ?? "";
+  if (rest !== "" && !/^[\d.]/.test(rest)) throw new DurationError(`time: invalid duration ${JSON.stringify(text)}`);
+  return Number(days[1]) * DAY_MS + (rest === "" ? 0 : parseGoDuration(rest));
 }
+
+/** A predicate from a parser: true when `parse` accepts the text. */
+function accepts(parse: (text: string) => number): (text: string) => boolean {
+  return (text) => {
+    try {
+      parse(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** True when `text` is a valid age (parseAgeDuration). */
+export const isAgeDuration = accepts(parseAgeDuration);
+
+/** True when `text` is a valid Go duration. */
+export const isGoDuration = accepts(parseGoDuration);

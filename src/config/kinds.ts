@@ -3,7 +3,7 @@
 // are ours because they must name the setting, the value and the source in one line.
 
 import * as v from "valibot";
-import { isGoDuration, parseGoDuration } from "./duration.ts";
+import { isAgeDuration, isGoDuration, parseAgeDuration, parseGoDuration } from "./duration.ts";
 import type { Setting } from "./settings.ts";
 
 export type SettingValue = string | number | boolean | readonly string[];
@@ -32,6 +32,7 @@ const scalarText = v.pipe(
   v.transform((value) => String(value)),
 );
 const goDuration = v.pipe(v.string(), v.trim(), v.check(isGoDuration), v.transform(parseGoDuration));
+const ageDuration = v.pipe(v.string(), v.trim(), v.check(isAgeDuration), v.transform(parseAgeDuration));
 const secondsText = v.pipe(v.string(), v.trim(), v.regex(SECONDS_TEXT), v.transform((t) => Number(t) * 1000));
 
 function parserFor(setting: Setting, origin: RawOrigin): v.GenericSchema<unknown, SettingValue> {
@@ -61,7 +62,7 @@ function parserFor(setting: Setting, origin: RawOrigin): v.GenericSchema<unknown
         ),
       ]);
     case "duration":
-      return v.union([v.pipe(v.literal(0), v.transform(() => 0)), goDuration]);
+      return v.union([v.pipe(v.literal(0), v.transform(() => 0)), setting.days ? ageDuration : goDuration]);
     case "seconds-or-duration":
       return v.union([
         v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.transform((n) => n * 1000)),
@@ -113,7 +114,7 @@ export function allowedPhrase(setting: Setting, parsed: boolean): string {
     case "bool":
       return "true or false (also 1/0, yes/no, on/off)";
     case "duration":
-      return parsed ? `a duration${boundsPhrase(setting)}` : DURATION_LIKE;
+      return parsed ? `a duration${boundsPhrase(setting)}` : setting.days ? "a duration like 14d, 12h or 90m" : DURATION_LIKE;
     case "seconds-or-duration":
       return parsed ? `a duration${boundsPhrase(setting)}` : `${DURATION_LIKE}, or a whole number of seconds`;
     case "list":

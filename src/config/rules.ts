@@ -22,7 +22,18 @@ interface Rule {
   readonly check: (c: RuleContext) => string | null;
 }
 
+/** What retention may delete (queue/prune.ts refuses anything else too). */
+const FINISHED_STATUSES = ["SUCCESSFUL", "FAILED", "CANCELLED"];
+
 const RULES: readonly Rule[] = [
+  {
+    keys: ["retention.statuses"],
+    check: (c) => {
+      const statuses = c.list("retention.statuses");
+      if (statuses.length > 0 && statuses.every((s) => FINISHED_STATUSES.includes(s.toUpperCase()))) return null;
+      return `retention.statuses may only name ${FINISHED_STATUSES.join(", ")} (READY, RUNNING and WAITING rows are never pruned), got ${c.got("retention.statuses")}`;
+    },
+  },
   {
     keys: ["worker.poll_max_backoff", "worker.poll_min_backoff"],
     check: (c) =>

@@ -47,6 +47,8 @@ export interface Setting {
   readonly max?: number;
   readonly above?: number;
   readonly nonEmpty?: boolean;
+  /** duration only: also accepts a leading day count (`14d`, `1d12h`). */
+  readonly days?: boolean;
   /** What an empty list turns into (queues: ["default"]). */
   readonly emptyList?: readonly string[];
   readonly aliases?: readonly FileAlias[];
@@ -179,6 +181,19 @@ export const SETTINGS: readonly Setting[] = [
   { key: "beat.process_role", kind: "string", env: ["REPROQ_PROCESS_ROLE"], flag: "process-role", default: "beat",
     scopes: BEAT, hint: "role", description: "Process role label in beat logs" },
 
+  // [retention]
+  { key: "retention.finished_older_than", kind: "duration", days: true, min: 0, env: ["REPROQ_RETENTION_FINISHED_OLDER_THAN"],
+    flag: "retention-finished-older-than", default: "0", scopes: WORKER,
+    description: "Delete tasks that finished longer ago than this, in the background (0 = off; days allowed: 14d). One worker at a time prunes" },
+  { key: "retention.statuses", kind: "list", env: ["REPROQ_RETENTION_STATUSES"], flag: "retention-statuses",
+    default: ["SUCCESSFUL", "FAILED", "CANCELLED"], scopes: WORKER, hint: "A,B",
+    description: "Statuses retention deletes: any of SUCCESSFUL, FAILED, CANCELLED (READY, RUNNING and WAITING are never deleted)" },
+  { key: "retention.interval", kind: "duration", above: 0, env: ["REPROQ_RETENTION_INTERVAL"], flag: "retention-interval",
+    default: "5m", scopes: WORKER, description: "How often retention looks for tasks to delete" },
+  { key: "retention.batch_size", kind: "int", min: 1, max: 50000, env: ["REPROQ_RETENTION_BATCH_SIZE"],
+    flag: "retention-batch-size", default: 1000, scopes: WORKER, hint: "n",
+    description: "Rows deleted per transaction by retention (each batch commits)" },
+
   // [metrics]
   { key: "metrics.addr", kind: "string", env: ["METRICS_ADDR"], flag: "metrics-addr", default: "",
     example: "127.0.0.1:9090", scopes: WORKER, hint: "host:port",
@@ -208,7 +223,7 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 /** File sections (tables) and the commands that read them. */
-export const SECTIONS = ["database", "worker", "beat", "metrics"] as const;
+export const SECTIONS = ["database", "worker", "beat", "retention", "metrics"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));

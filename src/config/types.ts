@@ -81,6 +81,16 @@ export interface BeatConfig {
   readonly processRole: string;
 }
 
+/** Background deletion of finished tasks by age (the worker's retention service). */
+export interface RetentionConfig {
+  /** 0 = off. */
+  readonly finishedOlderThanMs: number;
+  /** Upper-case; only SUCCESSFUL, FAILED, CANCELLED (validated). */
+  readonly statuses: readonly string[];
+  readonly intervalMs: number;
+  readonly batchSize: number;
+}
+
 export interface MetricsConfig {
   /** "" = not set; wins over port. */
   readonly addr: string;
@@ -120,5 +130,6 @@ export interface Config {
   readonly memoryLogIntervalMs: number;
   readonly worker: WorkerConfig;
   readonly beat: BeatConfig;
+  readonly retention: RetentionConfig;
   readonly metrics: MetricsConfig;
 }

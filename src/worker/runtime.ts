@@ -4,7 +4,7 @@
 // finish for shutdown_timeout, then stop the rest (recorded as `shutdown`, attempt given back),
 // flush results, deregister.
 import { aborted } from "../abort.ts";
-import type { WorkerConfig } from "../config/index.ts";
+import type { RetentionConfig, WorkerConfig } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Executor } from "../executor/index.ts";
@@ -17,7 +17,7 @@ import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
 import { QueueRotation } from "./rotation.ts";
 import { metricsCollector } from "./collector.ts";
-import { cancelPoll, every, leaseHeartbeat, reclaimer, registryHeartbeat, stopFor } from "./services.ts";
+import { cancelPoll, every, leaseHeartbeat, reclaimer, registryHeartbeat, retentionPruner, stopFor } from "./services.ts";
 import { Telemetry } from "./telemetry.ts";
 import { Wakeup } from "./wakeup.ts";
 
@@ -37,6 +37,8 @@ export interface WorkerOptions {
   telemetry?: Telemetry;
   /** How often the database-wide gauges are refreshed (when telemetry has metrics). Default 5 s. */
   collectIntervalMs?: number;
+  /** Background deletion of old finished tasks; off when absent or finishedOlderThanMs is 0. */
+  retention?: RetentionConfig;
   /** Observes every finished task (tests). */
   onTaskDone?: (report: TaskReport) => void;
 }
@@ -254,6 +256,11 @@ export class Worker {
       loops.push(reclaim().then(() => every(worker.reclaimIntervalSeconds * 1000, signal, reclaim)));
     }
     loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, registryHeartbeat(sql, logger, identity, db)));
+    const retention = this.options.retention;
+    if (retention && retention.finishedOlderThanMs > 0) {
+      const prune = retentionPruner(sql, logger, retention, db, signal);
+      loops.push(prune().then(() => every(retention.intervalMs, signal, prune)));
+    }
     const metrics = this.telemetry.metrics;
     if (metrics) {
       const collect = metricsCollector(sql, logger, metrics, db);

@@ -1,11 +1,14 @@
 // The worker's background services. Each is a loop on an AbortSignal; a failed round is logged
 // once per outage and retried at the next tick, never crashing the worker.
+import type { RetentionConfig } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
 import { withDbRetry } from "../db/retryable.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { DbOperations } from "../observability/db-operations.ts";
 import {
+  pruneCutoffRead,
+  pruneFinishedTasks,
   taskCancelRequestedMany,
   taskHeartbeatMany,
   taskReclaimExpired,
@@ -89,6 +92,39 @@ export function reclaimer(sql: Sql, logger: Logger, leaseSeconds: number, db: Db
       }
       outage.succeeded();
       if (requeued + failed > 0) logger.info("Reclaimed expired tasks", { count: requeued + failed, requeued, failed });
+    } catch (error) {
+      outage.failed(error);
+    }
+  };
+}
+
+/**
+ * Retention: deletes finished tasks older than the configured age, in committed batches, until
+ * caught up. Only one worker prunes at a time: each batch takes the prune advisory lock with a
+ * try, and a worker that finds it held leaves this round to the holder.
+ */
+export function retentionPruner(sql: Sql, logger: Logger, retention: RetentionConfig, db: DbOperations, signal: AbortSignal) {
+  const outage = new OutageTracker(logger, "Pruning finished tasks");
+  return async (): Promise<void> => {
+    try {
+      const started = performance.now();
+      const cutoff = await db.run(null, () => pruneCutoffRead(sql, { olderThanMs: retention.finishedOlderThanMs }));
+      const result = await db.run(null, () =>
+        pruneFinishedTasks(sql, { cutoff, statuses: retention.statuses, batchSize: retention.batchSize, limit: 0, wait: false, signal }),
+      );
+      outage.succeeded();
+      if (result.pruned > 0) {
+        logger.info("Pruned finished tasks", {
+          count: result.pruned,
+          batches: result.batches,
+          detached_children: result.detached,
+          finished_before: cutoff.toISOString(),
+          statuses: retention.statuses,
+          duration_ms: Math.round(performance.now() - started),
+        });
+      } else if (result.busy) {
+        logger.debug("Another process is pruning; skipping this retention round");
+      }
     } catch (error) {
       outage.failed(error);
     }

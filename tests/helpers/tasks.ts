@@ -180,3 +180,11 @@ export async function insertChain(sql: Queryable, workerId: string, length: numb
 export function isRecent(age: number | null): boolean {
   return age !== null && age >= 0 && age < 30;
 }
+
+/** insertTaskRow with this status and finished_at = NOW() - `finishedSecondsAgo` (null = NULL). */
+export async function insertFinishedRow(sql: Queryable, status: string, finishedSecondsAgo: number | null, row: TaskRowOptions = {}): Promise<string> {
+  const id = await insertTaskRow(sql, { ...row, status });
+  await sql`update task_runs set finished_at = ${finishedSecondsAgo === null ? null : sql`now() - make_interval(secs => ${finishedSecondsAgo}::float8)`}
+            where result_id = ${id}::bigint`;
+  return id;
+}
