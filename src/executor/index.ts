@@ -7,7 +7,15 @@ export { execOutput, runExecChild, type ExecChildOptions, type ExecPayloadSource
 export { isCompiledBinary, selfCommand } from "./self.ts";
 export type { TaskContext, TaskFunction } from "./ts-invoke.ts";
 export { resolveTaskModule } from "./ts-module.ts";
-export { DEFAULT_ALLOWED_TASK_MODULES, isTaskPathAllowed, resolveTaskPath } from "./task-path.ts";
+export {
+  ALLOW_LIST_SETTING,
+  DEFAULT_ALLOWED_TASK_MODULES,
+  allowListRejection,
+  effectiveAllowList,
+  isTaskPathAllowed,
+  resolveTaskPath,
+  usesDefaultAllowList,
+} from "./task-path.ts";
 export { writeTaskLog } from "./task-log.ts";
 export {
   TRUNCATION_MARKER,

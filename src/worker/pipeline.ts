@@ -1,6 +1,6 @@
 // One claimed row, start to finish, as named steps: resolve → validate → run → classify → record.
 import type { WorkerConfig } from "../config/index.ts";
-import { isTaskPathAllowed, resolveTaskPath, writeTaskLog, type Executor } from "../executor/index.ts";
+import { allowListRejection, isTaskPathAllowed, resolveTaskPath, writeTaskLog, type Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { classify, rejection, type AbortReason, type Decision } from "./classify.ts";
@@ -46,17 +46,22 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   const { task } = running;
   const log = deps.logger.child({ result_id: task.resultId, spec_hash: task.specHash });
 
-  // resolve
+  // resolve (a column that disagrees with the spec is refused here: the executor runs the spec's)
   const resolved = resolveTaskPath(task.taskPath, task.specText);
   if ("error" in resolved) {
-    log.error("Invalid task spec", { error: resolved.error });
-    return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log);
+    if (resolved.kind === "invalid_spec") {
+      log.error("Invalid task spec", { error: resolved.error });
+      return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log);
+    }
+    const columnPath = resolved.columnTaskPath ?? null;
+    log.warn("Task rejected by validator", { task_path: columnPath, spec_task_path: resolved.specTaskPath, error: resolved.error });
+    return record(deps, running, columnPath, rejection("security_violation", resolved.error, columnPath), null, log);
   }
   const taskPath = resolved.taskPath;
 
   // validate
   if (!isTaskPathAllowed(taskPath, deps.worker.allowedTaskModules)) {
-    const message = `security violation: unauthorized task module path: ${taskPath}`;
+    const message = allowListRejection(taskPath, deps.worker.allowedTaskModules);
     log.warn("Task rejected by validator", { task_path: taskPath, error: message });
     return record(deps, running, taskPath, rejection("security_violation", message, taskPath), null, log);
   }

@@ -77,7 +77,12 @@ describe.each(["reproq", "django"] as const)("worker on the %s schema", (flavour
     expect(get(5)).toMatchObject({ status: "FAILED", kinds: ["app_error"] });
     expect(get(5).last_error).toContain("exit code 3");
     expect(get(6)).toMatchObject({ status: "FAILED", kinds: ["timeout"] });
-    expect(get(7)).toMatchObject({ status: "FAILED", attempts: 1, kinds: ["security_violation"], last_error: "security violation: unauthorized task module path: evil.tasks.run" });
+    expect(get(7)).toMatchObject({ status: "FAILED", attempts: 1, kinds: ["security_violation"] });
+    // The Go worker's wording first, then what the list holds and the setting that changes it.
+    expect(get(7).last_error).toBe(
+      "security violation: unauthorized task module path: evil.tasks.run (allowed_task_modules is tasks.; " +
+        "to run it, add its module to worker.allowed_task_modules (--allowed-task-modules, ALLOWED_TASK_MODULES))",
+    );
     expect(get(8)).toMatchObject({ status: "FAILED", attempts: 2, kinds: ["app_error", "app_error"] });
     // logs_dir: one private file per attempt, its path in logs_uri; none for rejected rows.
     expect(get(2).logs_uri).toBe(join(logsDir, `task-${ids[2]}-attempt-1.log`));

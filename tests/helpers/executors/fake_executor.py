@@ -66,6 +66,16 @@ def success(args, payload, file_mode, spec, **extra):
     }, **extra)})
 
 
+def record_run(args, spec):
+    """With FAKE_EXECUTOR_RECORD set, appends one JSON line per run: proof of what actually ran."""
+    path = os.environ.get("FAKE_EXECUTOR_RECORD")
+    if not path:
+        return
+    task_path = spec.get("task_path") if isinstance(spec, dict) else None
+    with open(path, "a") as handle:
+        handle.write(json.dumps({"result_id": args["result_id"], "task_path": task_path}) + "\n")
+
+
 def spawn_sleeper(seconds, hold_pipes):
     """A grandchild in our process group; it inherits our signal dispositions."""
     out = None if hold_pipes else subprocess.DEVNULL
@@ -79,6 +89,7 @@ def main():
     args = parse_args(sys.argv[1:])
     payload, file_mode = read_payload(args)
     spec = json.loads(payload)
+    record_run(args, spec)
     kwargs = spec.get("kwargs") or {}
     mode = kwargs.get("mode", "success")
 
