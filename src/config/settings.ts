@@ -99,7 +99,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "worker.allowed_task_modules", kind: "list", env: ["ALLOWED_TASK_MODULES"], flag: "allowed-task-modules",
     default: [], example: ["myapp.tasks.", "tasks."], scopes: WORKER, hint: "a.,b.",
     exampleNote: 'Use ["*"] to disable task module validation (dev only)',
-    description: "Task module prefixes allowed to run (empty = myapp.tasks., tasks.; * = no check)" },
+    description: "Task modules allowed to run (a.b. = prefix, a.b = a.b and below; empty = myapp.tasks., tasks.; * = no check)" },
   { key: "worker.concurrency", kind: "int", min: 1, env: ["REPROQ_CONCURRENCY"], flag: "concurrency", default: 10,
     scopes: WORKER, hint: "n", description: "Max concurrent tasks" },
   { key: "worker.poll_min_backoff", kind: "duration", above: 0, env: ["REPROQ_POLL_MIN_BACKOFF"],

@@ -11,12 +11,13 @@ export {
   ALLOW_LIST_SETTING,
   DEFAULT_ALLOWED_TASK_MODULES,
   allowListRejection,
+  allowListWarning,
   effectiveAllowList,
   isTaskPathAllowed,
   resolveTaskPath,
   usesDefaultAllowList,
 } from "./task-path.ts";
-export { writeTaskLog } from "./task-log.ts";
+export { checkLogsDir, logsDirProblem, writeTaskLog } from "./task-log.ts";
 export {
   TRUNCATION_MARKER,
   type Envelope,

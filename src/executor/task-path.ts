@@ -41,6 +41,21 @@ export function allowListRejection(taskPath: string, allowed: readonly string[])
   return `security violation: unauthorized task module path: ${taskPath} (${why}; to run it, add its module to ${ALLOW_LIST_SETTING})`;
 }
 
+/**
+ * What is worth a warning about the configured list, as `<what>` and `<what to do>`: the defaults
+ * (which fit no real project) or "*" (no validation). null when it lists modules.
+ */
+export function allowListWarning(allowed: readonly string[]): { message: string; hint: string } | null {
+  if (usesDefaultAllowList(allowed)) {
+    return {
+      message: `not set: only tasks under ${DEFAULT_ALLOWED_TASK_MODULES.join(", ")} will run, others fail as security_violation`,
+      hint: `set ${ALLOW_LIST_SETTING} to your task modules`,
+    };
+  }
+  if (allowed.includes("*")) return { message: '"*" lets every task path run (no validation)', hint: `list your task modules in ${ALLOW_LIST_SETTING}` };
+  return null;
+}
+
 export type TaskPathResolution =
   | { taskPath: string }
   | { kind: "invalid_spec" | "security_violation"; error: string; columnTaskPath?: string; specTaskPath?: string };
