@@ -18,8 +18,8 @@ export {
   usesDefaultAllowList,
 } from "./task-path.ts";
 export { checkLogsDir, logsDirProblem, writeTaskLog } from "./task-log.ts";
+export { truncationMarker } from "./capture.ts";
 export {
-  TRUNCATION_MARKER,
   type Envelope,
   type ExecutionOutcome,
   type ExecutionRequest,

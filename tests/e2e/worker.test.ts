@@ -201,3 +201,26 @@ describe("wake-up, cancellation and shutdown", () => {
     expect(counts.READY).toBe(1); // requeued as `shutdown`, attempt given back
   });
 });
+
+describe("output over the capture limits", () => {
+  test("the task log keeps the head and the tail (where the error is) around a marker saying how much was dropped", async () => {
+    const db = await database();
+    const traceback = "Traceback (most recent call last):\nValueError: the real error\n";
+    const [id] = await enqueue(db.sql, [{
+      kwargs: { mode: "flood", stream: "stderr", bytes: 1024 * 1024, head: "starting the task\n", tail: traceback, envelope: false, code: 1 },
+      maxAttempts: 1,
+    }]);
+    const logsDir = mkdtempSync(join(tmpdir(), "reproq-task-logs-"));
+    const worker = startWorker([...baseWorkerArgs(db.dsn), "--logs-dir", logsDir, "--max-stderr-bytes", "4096"]);
+    await waitFor(idle(db), { timeoutMs: 30_000, what: "the task to finish" });
+    expect(await stopWorker(worker)).toBe(0);
+
+    const row = (await rows(db)).get(id as string) as Row;
+    expect(row).toMatchObject({ status: "FAILED", kinds: ["app_error"] });
+    const log = readFileSync(row.logs_uri as string, "utf8");
+    const dropped = "starting the task\n".length + 1024 * 1024 + 1 + traceback.length - 4096;
+    expect(log).toStartWith("STDOUT:\n\nSTDERR:\nstarting the task\nxxxx");
+    expect(log).toContain(`\n… [TRUNCATED: ${dropped} bytes dropped (max_stderr_bytes)] …\n`);
+    expect(log).toEndWith(`x\n${traceback}`);
+  });
+});

@@ -133,19 +133,27 @@ def main():
         spawn_sleeper(int(kwargs.get("seconds", 60)), hold_pipes=True)
         success(args, payload, file_mode, spec)
     elif mode == "flood":
+        # Optional: "head" text first, "tail" text after the flood, "pad" bytes in the envelope's
+        # return, "code" as the exit status when there is no envelope.
         stream = sys.stderr.buffer if kwargs.get("stream") == "stderr" else sys.stdout.buffer
         chunk = b"x" * 65536
         remaining = int(kwargs.get("bytes", 10 * 1024 * 1024))
         try:
+            stream.write(kwargs.get("head", "").encode())
             while remaining > 0:
                 stream.write(chunk[:remaining])
                 remaining -= len(chunk)
             stream.write(b"\n")
+            stream.write(kwargs.get("tail", "").encode())
             stream.flush()
         except BrokenPipeError:
             os._exit(3)
         if kwargs.get("envelope", True):
-            emit({"ok": True, "return": {"flooded": int(kwargs.get("bytes", 10 * 1024 * 1024))}})
+            result = {"flooded": int(kwargs.get("bytes", 10 * 1024 * 1024))}
+            if kwargs.get("pad"):
+                result["pad"] = "y" * int(kwargs["pad"])
+            emit({"ok": True, "return": result})
+        sys.exit(int(kwargs.get("code", 0)))
     elif mode == "big_return":
         emit({"ok": True, "return": "y" * int(kwargs.get("bytes", 5000))})
     elif mode == "exit":
