@@ -2,7 +2,7 @@
 // project's tasks (or allows everything), and a logs_dir that cannot be written.
 import type { Config } from "../config/index.ts";
 import type { Queryable } from "../db/client.ts";
-import { allowListWarning, isTaskPathAllowed, logsDirProblem } from "../executor/index.ts";
+import { allowListWarning, effectiveAllowList, isTaskPathAllowed, logsDirProblem } from "../executor/index.ts";
 import { errorMessage } from "../errors.ts";
 import { statsQueuedTaskPaths, type QueuedTaskPath } from "../queue/index.ts";
 import type { DoctorCheck } from "./index.ts";
@@ -17,7 +17,7 @@ export async function workerSettingChecks(config: Config): Promise<DoctorCheck[]
   const warning = allowListWarning(allowed);
   const checks: DoctorCheck[] = [warning
     ? { name: "allowed_task_modules", status: "warn", detail: `${warning.message}; ${warning.hint}` }
-    : { name: "allowed_task_modules", status: "ok", detail: allowed.join(", ") }];
+    : { name: "allowed_task_modules", status: "ok", detail: effectiveAllowList(allowed).join(", ") }];
   if (config.worker.logsDir !== "") {
     const problem = await logsDirProblem(config);
     checks.push({ name: "logs_dir", status: problem ? "fail" : "ok", detail: problem ?? `${config.worker.logsDir} is writable` });

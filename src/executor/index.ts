@@ -8,14 +8,12 @@ export { isCompiledBinary, selfCommand } from "./self.ts";
 export type { TaskContext, TaskFunction } from "./ts-invoke.ts";
 export { resolveTaskModule } from "./ts-module.ts";
 export {
-  ALLOW_LIST_SETTING,
   DEFAULT_ALLOWED_TASK_MODULES,
   allowListRejection,
   allowListWarning,
   effectiveAllowList,
   isTaskPathAllowed,
   resolveTaskPath,
-  usesDefaultAllowList,
 } from "./task-path.ts";
 export { checkLogsDir, logsDirProblem, writeTaskLog } from "./task-log.ts";
 export { truncationMarker } from "./capture.ts";
