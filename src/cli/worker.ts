@@ -4,7 +4,8 @@ import { hostname } from "node:os";
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
 import { closeDb } from "../db/client.ts";
-import { createExecutor } from "../executor/index.ts";
+import { ConfigError } from "../errors.ts";
+import { allowListWarning, createExecutor, effectiveAllowList, logsDirProblem } from "../executor/index.ts";
 import { listenAddress } from "../http/address.ts";
 import type { HttpServer } from "../http/server.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -25,7 +26,15 @@ export default defineCommand({
     const ui = uiOf(context);
     const config = await loadCommandConfig(ui, "worker", flagValues(context.args, Object.keys(settingArgs)));
     const worker = config.worker;
+    // A logs_dir that cannot be written would lose every task's output without a word: refuse it
+    // like any other bad setting (exit 2), before connecting.
+    const logsDir = await logsDirProblem(config);
+    if (logsDir !== null) throw new ConfigError([logsDir]);
     const logger = await createLogger({ format: config.log.format, level: config.log.level, base: { worker_id: worker.workerId } });
+    const allowList = allowListWarning(worker.allowedTaskModules);
+    if (allowList) {
+      logger.warn(`allowed_task_modules ${allowList.message}`, { allowed_task_modules: effectiveAllowList(worker.allowedTaskModules).join(","), hint: allowList.hint });
+    }
 
     if (worker.payloadMode === "inline") {
       if (BUILD_CHANNEL === "release") {

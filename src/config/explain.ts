@@ -61,3 +61,9 @@ export function explainConfig(config: Config, scope: ConfigScope): ExplainedSett
     flag: setting.flag,
   }));
 }
+
+/** Where a setting's value came from, as messages say it: "(from --logs-dir)", "(from REPROQ_LOGS_DIR)", "(default)". */
+export function sourcePhrase(config: Config, key: string): string {
+  const source = config.sources[key] ?? "default";
+  return source === "default" ? "(default)" : `(from ${source.replace(/^(flag|env|file) /, "")})`;
+}

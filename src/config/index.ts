@@ -13,7 +13,7 @@ import type { Config, ConfigScope } from "./types.ts";
 export { configArgs } from "./args.ts";
 export { CONFIG_FILE_NAMES } from "./discover.ts";
 export { DurationError, isGoDuration, parseGoDuration } from "./duration.ts";
-export { explainConfig, maskDsn, type ExplainedSetting } from "./explain.ts";
+export { explainConfig, maskDsn, sourcePhrase, type ExplainedSetting } from "./explain.ts";
 export * from "./types.ts";
 
 export interface LoadConfigOptions {

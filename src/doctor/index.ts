@@ -9,6 +9,7 @@ import { checkSchema, type SchemaCheck } from "../db/schema-check.ts";
 import { MIN_SERVER_VERSION, serverInfo } from "../db/server.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { probeExecutor, type ProbeStatus } from "../executor/probe.ts";
+import { queuedTaskPathCheck, workerSettingChecks } from "./worker-settings.ts";
 
 export type CheckStatus = ProbeStatus;
 
@@ -88,6 +89,7 @@ async function databaseChecks(sql: Sql): Promise<DoctorCheck[]> {
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const { config, checks } = await configChecks(options);
+  if (config) checks.push(...(await workerSettingChecks(config)));
   const dsn = config?.dsn.trim() ?? "";
   if (!config || dsn === "") {
     checks.push({ name: "dsn", status: "fail", detail: "DSN required (use --dsn, DATABASE_URL, or config file)" });
@@ -127,6 +129,9 @@ async function connectAndCheck(config: Config, checks: DoctorCheck[]): Promise<v
   try {
     checks.push({ name: "connect", status: "ok", detail: `connected in ${Math.round(performance.now() - started)} ms` });
     checks.push(...(await databaseChecks(sql)));
+    if (checks.some((check) => check.name === "table task_runs" && check.status === "ok")) {
+      checks.push(await queuedTaskPathCheck(sql, config.worker.allowedTaskModules));
+    }
   } catch (error) {
     checks.push({ name: "database", status: "fail", detail: errorMessage(error) });
   } finally {

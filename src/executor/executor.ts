@@ -11,7 +11,7 @@ import { errorMessage } from "../errors.ts";
 import { neverThrows, notStarted, resultFromRun } from "./result.ts";
 import { bunChildCommand } from "./bun-child.ts";
 import { createInProcessExecutor } from "./bun-inprocess.ts";
-import { DEFAULT_KILL_GRACE_MS, DEFAULT_PIPE_DRAIN_MS, ENVELOPE_TAIL_BYTES, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
+import { DEFAULT_KILL_GRACE_MS, DEFAULT_PIPE_DRAIN_MS, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
 
 export { formatDuration } from "./result.ts";
 
@@ -92,7 +92,6 @@ export function createProcessExecutor(options: ExecutorOptions, commandFor: Comm
         pipeDrainMs,
         maxStdoutBytes: worker.maxStdoutBytes,
         maxStderrBytes: worker.maxStderrBytes,
-        stdoutTailBytes: Math.min(ENVELOPE_TAIL_BYTES, worker.maxStdoutBytes),
       });
       return resultFromRun(run, request, { killGraceMs, pipeDrainMs }, startedAt);
     } finally {

@@ -7,10 +7,17 @@ export { execOutput, runExecChild, type ExecChildOptions, type ExecPayloadSource
 export { isCompiledBinary, selfCommand } from "./self.ts";
 export type { TaskContext, TaskFunction } from "./ts-invoke.ts";
 export { resolveTaskModule } from "./ts-module.ts";
-export { DEFAULT_ALLOWED_TASK_MODULES, isTaskPathAllowed, resolveTaskPath } from "./task-path.ts";
-export { writeTaskLog } from "./task-log.ts";
 export {
-  TRUNCATION_MARKER,
+  DEFAULT_ALLOWED_TASK_MODULES,
+  allowListRejection,
+  allowListWarning,
+  effectiveAllowList,
+  isTaskPathAllowed,
+  resolveTaskPath,
+} from "./task-path.ts";
+export { checkLogsDir, logsDirProblem, writeTaskLog } from "./task-log.ts";
+export { truncationMarker } from "./capture.ts";
+export {
   type Envelope,
   type ExecutionOutcome,
   type ExecutionRequest,

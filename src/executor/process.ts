@@ -3,7 +3,7 @@
 // whole group with process.kill(-pid, …): SIGTERM, then SIGKILL after a grace period. Once the
 // direct child has exited, pipe EOF is awaited for at most pipeDrainMs: a grandchild that keeps
 // stdout open must not hang the worker (the Go worker's Wait could block for as long as it lived).
-import { BoundedCapture, pump } from "./capture.ts";
+import { BoundedCapture, pump, STDERR_CAPTURE, STDOUT_CAPTURE } from "./capture.ts";
 
 /** The largest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -23,8 +23,6 @@ export interface ProcessLimits {
   pipeDrainMs: number;
   maxStdoutBytes: number;
   maxStderrBytes: number;
-  /** Bytes of stdout tail kept for envelope search beyond the limit. */
-  stdoutTailBytes: number;
 }
 
 export type StopReason = "timeout" | "aborted";
@@ -91,8 +89,8 @@ export async function superviseProcess(
   limits: ProcessLimits,
 ): Promise<ProcessRun> {
   const pid = child.pid;
-  const stdout = new BoundedCapture(limits.maxStdoutBytes, limits.stdoutTailBytes);
-  const stderr = new BoundedCapture(limits.maxStderrBytes);
+  const stdout = new BoundedCapture(limits.maxStdoutBytes, STDOUT_CAPTURE);
+  const stderr = new BoundedCapture(limits.maxStderrBytes, STDERR_CAPTURE);
   const outPump = pump(child.stdout, stdout);
   const errPump = pump(child.stderr, stderr);
   if (spec.stdin !== null && child.stdin) feedStdin(child.stdin, spec.stdin);

@@ -45,13 +45,12 @@ function describeRun(run: ProcessRun, request: ExecutionRequest, killGraceMs: nu
   return text;
 }
 
-/** The envelope, searched in the kept stdout, or in its tail when the output went over the limit. */
+/** The envelope, searched in all of stdout, or in its last max_stdout_bytes when it went over. */
 function findEnvelope(run: ProcessRun): EnvelopeParse {
-  if (!run.stdout.truncated) return parseEnvelope(run.stdout.keptText());
-  const tail = run.stdout.tailText();
-  const parsed = parseEnvelope(tail);
-  if (parsed.envelope) return parsed;
-  return { envelope: null, problem: describeMissingEnvelope(tail, run.stdout.totalBytes, run.stdout.limit) };
+  const text = run.stdout.envelopeText();
+  const parsed = parseEnvelope(text);
+  if (parsed.envelope || !run.stdout.truncated) return parsed;
+  return { envelope: null, problem: describeMissingEnvelope(text, run.stdout.totalBytes, run.stdout.limit) };
 }
 
 /** A result with no process behind it (never started, or an in-process run): no output, no pid. */

@@ -4,32 +4,96 @@
 /** The allow-list used when `allowed_task_modules` is empty (as in the Go worker). */
 export const DEFAULT_ALLOWED_TASK_MODULES: readonly string[] = ["myapp.tasks.", "tasks."];
 
-/**
- * Case-sensitive string-prefix match (no dot semantics: "myapp.tasks" also allows
- * "myapp.tasks_x", which is why the defaults end with a dot). "*" allows everything. Empty
- * entries are ignored rather than read as "allow all", and an empty list means the defaults.
- */
-export function isTaskPathAllowed(taskPath: string, allowed: readonly string[]): boolean {
-  const prefixes = allowed.filter((prefix) => prefix !== "");
-  const effective = prefixes.length === 0 ? DEFAULT_ALLOWED_TASK_MODULES : prefixes;
-  return effective.some((prefix) => prefix === "*" || taskPath.startsWith(prefix));
+/** The entries in force: the configured ones, or the defaults when none are set (empty entries ignored). */
+export function effectiveAllowList(allowed: readonly string[]): readonly string[] {
+  const entries = allowed.filter((entry) => entry !== "");
+  return entries.length === 0 ? DEFAULT_ALLOWED_TASK_MODULES : entries;
 }
 
-/** The task path: the `task_path` column when non-empty, else `spec_json.task_path`. */
-export function resolveTaskPath(columnValue: string | null, specText: string): { taskPath: string } | { error: string } {
-  if (columnValue !== null && columnValue !== "") return { taskPath: columnValue };
-  if (specText.trim() === "") return { error: "spec_json is empty" };
+/** True when no entry is configured, so only the built-in defaults apply. */
+export function usesDefaultAllowList(allowed: readonly string[]): boolean {
+  return allowed.every((entry) => entry === "");
+}
+
+/**
+ * Case-sensitive match against the allow-list. "*" allows everything. An entry ending with a
+ * dot is a prefix ("myapp.tasks." allows "myapp.tasks.x"); any other entry matches at a module
+ * boundary only: itself or below it ("myapp.tasks" allows "myapp.tasks" and "myapp.tasks.x", not
+ * "myapp.tasks_evil.x", which a plain prefix match — the Go worker's — let through).
+ */
+export function isTaskPathAllowed(taskPath: string, allowed: readonly string[]): boolean {
+  return effectiveAllowList(allowed).some((entry) =>
+    entry === "*" || (entry.endsWith(".") ? taskPath.startsWith(entry) : taskPath === entry || taskPath.startsWith(`${entry}.`)));
+}
+
+/** How to change the allow-list, for messages that send people there. */
+export const ALLOW_LIST_SETTING = "worker.allowed_task_modules (--allowed-task-modules, ALLOWED_TASK_MODULES)";
+
+/**
+ * The security_violation message for a path the allow-list refuses: the Go worker's wording, then
+ * what the list holds and which setting to change, so a refused task says how to allow it.
+ */
+export function allowListRejection(taskPath: string, allowed: readonly string[]): string {
+  const entries = effectiveAllowList(allowed).join(", ");
+  const why = usesDefaultAllowList(allowed)
+    ? `allowed_task_modules is not set, so only the defaults ${entries} are allowed`
+    : `allowed_task_modules is ${entries}`;
+  return `security violation: unauthorized task module path: ${taskPath} (${why}; to run it, add its module to ${ALLOW_LIST_SETTING})`;
+}
+
+/**
+ * What is worth a warning about the configured list, as `<what>` and `<what to do>`: the defaults
+ * (which fit no real project) or "*" (no validation). null when it lists modules.
+ */
+export function allowListWarning(allowed: readonly string[]): { message: string; hint: string } | null {
+  if (usesDefaultAllowList(allowed)) {
+    return {
+      message: `not set: only tasks under ${DEFAULT_ALLOWED_TASK_MODULES.join(", ")} will run, others fail as security_violation`,
+      hint: `set ${ALLOW_LIST_SETTING} to your task modules`,
+    };
+  }
+  if (allowed.includes("*")) return { message: '"*" lets every task path run (no validation)', hint: `list your task modules in ${ALLOW_LIST_SETTING}` };
+  return null;
+}
+
+export type TaskPathResolution =
+  | { taskPath: string }
+  | { kind: "invalid_spec" | "security_violation"; error: string; columnTaskPath?: string; specTaskPath?: string };
+
+function describeType(value: unknown): string {
+  return Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
+}
+
+/**
+ * The task path a row runs. The Python executors import `spec_json.task_path`; the bun kinds use
+ * the `task_path` column; so when both are set they must agree, or the allow-list would check one
+ * name and the executor run another (security_violation). Either alone is used as is. The spec is
+ * always parsed: one that is not a JSON object, or whose task_path is not a string, is invalid_spec.
+ */
+export function resolveTaskPath(columnValue: string | null, specText: string): TaskPathResolution {
+  const invalid = (error: string) => ({ kind: "invalid_spec" as const, error });
+  if (specText.trim() === "") return invalid("spec_json is empty");
   let spec: unknown;
   try {
     spec = JSON.parse(specText);
   } catch (error) {
-    return { error: `spec_json is not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return invalid(`spec_json is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return { error: "spec_json is not an object" };
-  const taskPath: unknown = (spec as Record<string, unknown>).task_path;
-  if (taskPath === undefined || taskPath === null || taskPath === "") return { error: "spec_json missing task_path" };
-  if (typeof taskPath !== "string") {
-    return { error: `spec_json missing task_path (task_path is ${Array.isArray(taskPath) ? "an array" : `a ${typeof taskPath}`}, not a string)` };
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return invalid("spec_json is not an object");
+  const specPath: unknown = (spec as Record<string, unknown>).task_path;
+  if (specPath !== undefined && specPath !== null && typeof specPath !== "string") {
+    return invalid(`spec_json.task_path is ${describeType(specPath)}, not a string`);
   }
-  return { taskPath };
+  const fromSpec = typeof specPath === "string" && specPath !== "" ? specPath : null;
+  const fromColumn = columnValue !== null && columnValue !== "" ? columnValue : null;
+  if (fromSpec !== null && fromColumn !== null && fromSpec !== fromColumn) {
+    return {
+      kind: "security_violation",
+      error: `security violation: task_path column ${JSON.stringify(fromColumn)} does not match spec_json.task_path ${JSON.stringify(fromSpec)} (the path the executor would run)`,
+      columnTaskPath: fromColumn,
+      specTaskPath: fromSpec,
+    };
+  }
+  const taskPath = fromColumn ?? fromSpec;
+  return taskPath === null ? invalid("spec_json missing task_path") : { taskPath };
 }

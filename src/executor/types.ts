@@ -46,7 +46,7 @@ export interface ExecutionResult {
   envelope: Envelope | null;
   /** When envelope is null: why, describing what stdout held. */
   envelopeProblem: string | null;
-  /** Captured text; ends with TRUNCATION_MARKER when the stream went over its limit. */
+  /** Captured text; over its limit, the head and tail around a truncationMarker() (capture.ts). */
   stdout: string;
   stderr: string;
   stdoutTruncated: boolean;
@@ -101,8 +101,3 @@ export interface PoolTiming {
 
 export const DEFAULT_KILL_GRACE_MS = 5000;
 export const DEFAULT_PIPE_DRAIN_MS = 2000;
-/** An envelope printed after more than max_stdout_bytes of noise is still found within this. */
-export const ENVELOPE_TAIL_BYTES = 64 * 1024;
-
-/** Appended to captured text that went over its byte limit (same text as the Go worker). */
-export const TRUNCATION_MARKER = "\n[TRUNCATED due to size limit]";

@@ -65,3 +65,26 @@ export async function statsConcurrencyBlocked(sql: Queryable): Promise<number> {
     ) blocked`;
   return row?.blocked ?? 0;
 }
+
+export interface QueuedTaskPath {
+  taskPath: string;
+  rows: number;
+  /** Rows whose spec_json.task_path names another task than their task_path column. */
+  mismatched: number;
+}
+
+// Queued (READY or WAITING) rows per task path (the column, else spec_json.task_path), with how
+// many name another task in spec_json.task_path than in the column; the `limit` most common
+// paths. Read-only; reads every queued row once (for `reproq doctor`, not for hot paths).
+export async function statsQueuedTaskPaths(sql: Queryable, limit: number): Promise<QueuedTaskPath[]> {
+  return sql<QueuedTaskPath[]>`
+    SELECT COALESCE(NULLIF(task_path, ''), spec_json ->> 'task_path', '') AS "taskPath",
+           count(*)::float8 AS rows,
+           count(*) FILTER (WHERE task_path <> '' AND jsonb_typeof(spec_json -> 'task_path') = 'string'
+                              AND spec_json ->> 'task_path' NOT IN ('', task_path))::float8 AS mismatched
+    FROM task_runs
+    WHERE status IN ('READY', 'WAITING')
+    GROUP BY 1
+    ORDER BY count(*) DESC, 1
+    LIMIT ${limit}`;
+}

@@ -1,4 +1,5 @@
-// Database outages are logged once when they start and once when they end, not per attempt.
+// Outages (the database, the logs directory) are logged once when they start and once when they
+// end, not per attempt.
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 
@@ -6,13 +7,18 @@ export class OutageTracker {
   private downSince: number | null = null;
   private failures = 0;
 
-  constructor(private readonly logger: Logger, private readonly what: string) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly what: string,
+    /** What the failure means, after "<what> failed; ". */
+    private readonly consequence = "retrying until the database answers",
+  ) {}
 
   failed(error: unknown): void {
     this.failures++;
     if (this.downSince !== null) return;
     this.downSince = performance.now();
-    this.logger.error(`${this.what} failed; retrying until the database answers`, { error: errorMessage(error) });
+    this.logger.error(`${this.what} failed; ${this.consequence}`, { error: errorMessage(error) });
   }
 
   succeeded(): void {

@@ -1,11 +1,12 @@
 // One claimed row, start to finish, as named steps: resolve → validate → run → classify → record.
 import type { WorkerConfig } from "../config/index.ts";
-import { isTaskPathAllowed, resolveTaskPath, writeTaskLog, type Executor } from "../executor/index.ts";
+import { allowListRejection, isTaskPathAllowed, resolveTaskPath, writeTaskLog, type ExecutionResult, type Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import { taskRedactor, type Redact } from "../observability/redact.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { classify, rejection, type AbortReason, type Decision } from "./classify.ts";
 import type { Completer, WriteResult } from "./completer.ts";
+import type { OutageTracker } from "./outage.ts";
 import type { Telemetry } from "./telemetry.ts";
 
 /** A task this worker is running; `stop` ends its executor early for the given reason. */
@@ -30,6 +31,8 @@ export interface PipelineDeps {
   completer: Completer;
   logger: Logger;
   telemetry: Telemetry;
+  /** Failed task log writes (logs_dir), logged once per stretch. */
+  taskLogs: OutageTracker;
 }
 
 export interface TaskReport {
@@ -49,17 +52,22 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   const redact = taskRedactor(task.specText);
   const log = deps.logger.child({ result_id: task.resultId, spec_hash: task.specHash }, redact);
 
-  // resolve
+  // resolve (a column that disagrees with the spec is refused here: the executor runs the spec's)
   const resolved = resolveTaskPath(task.taskPath, task.specText);
   if ("error" in resolved) {
-    log.error("Invalid task spec", { error: resolved.error });
-    return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log, redact);
+    if (resolved.kind === "invalid_spec") {
+      log.error("Invalid task spec", { error: resolved.error });
+      return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log, redact);
+    }
+    const columnPath = resolved.columnTaskPath ?? null;
+    log.warn("Task rejected by validator", { task_path: columnPath, spec_task_path: resolved.specTaskPath, error: resolved.error });
+    return record(deps, running, columnPath, rejection("security_violation", resolved.error, columnPath), null, log, redact);
   }
   const taskPath = resolved.taskPath;
 
   // validate
   if (!isTaskPathAllowed(taskPath, deps.worker.allowedTaskModules)) {
-    const message = `security violation: unauthorized task module path: ${taskPath}`;
+    const message = allowListRejection(taskPath, deps.worker.allowedTaskModules);
     log.warn("Task rejected by validator", { task_path: taskPath, error: message });
     return record(deps, running, taskPath, rejection("security_violation", message, taskPath), null, log, redact);
   }
@@ -78,9 +86,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   });
   running.finished = true;
   deps.telemetry.executed(task, result.durationMs);
-  const logsUri = deps.worker.logsDir && (result.stdout || result.stderr)
-    ? await writeTaskLog(deps.worker.logsDir, task.resultId, task.attempts, result.stdout, result.stderr)
-    : null;
+  const logsUri = await persistLogs(deps, task, result);
 
   // classify
   const decision = classify({
@@ -93,6 +99,18 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     retry: { baseSeconds: deps.worker.retryBaseSeconds, maxSeconds: deps.worker.retryMaxSeconds, jitter: deps.worker.retryJitter },
   });
   return record(deps, running, taskPath, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }), redact);
+}
+
+/** Writes the attempt's log file when logs_dir is set; a failure is reported (once per stretch), never fatal. */
+async function persistLogs(deps: PipelineDeps, task: ClaimedTask, result: ExecutionResult): Promise<string | null> {
+  if (!deps.worker.logsDir || (!result.stdout && !result.stderr)) return null;
+  let problem = "";
+  const uri = await writeTaskLog(deps.worker.logsDir, task.resultId, task.attempts, result.stdout, result.stderr, (message) => {
+    problem = message;
+  });
+  if (uri === null) deps.taskLogs.failed(problem);
+  else deps.taskLogs.succeeded();
+  return uri;
 }
 
 async function record(
@@ -145,7 +163,9 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
 
 function logFailure(log: Logger, decision: Extract<Decision, { type: "failure" }>): void {
   const { error, disposition } = decision;
-  const attrs = { kind: error.kind, error_message: error.message, exception_class: error.exception_class };
+  // Rejections (invalid_spec, security_violation) have no exception class: leave the key out
+  // rather than print "exception_class=undefined".
+  const attrs = { kind: error.kind, error_message: error.message, ...(error.exception_class ? { exception_class: error.exception_class } : {}) };
   if (error.kind === "cancelled") log.warn("Task cancelled by request");
   else if (disposition.type === "retry") log.warn("Task failed; retrying", { ...attrs, retry_in_seconds: Math.round(disposition.retryDelaySeconds) });
   else if (disposition.type === "requeue") log.warn("Task requeued at shutdown", attrs);

@@ -52,6 +52,7 @@ export class Worker {
   private readonly force = new AbortController();
   private readonly completer: Completer;
   private readonly telemetry: Telemetry;
+  private readonly taskLogs: OutageTracker;
   private lastClaimFull = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
@@ -60,6 +61,7 @@ export class Worker {
   constructor(private readonly options: WorkerOptions) {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
     this.completer = new Completer(options.sql, options.logger, this.telemetry.db);
+    this.taskLogs = new OutageTracker(options.logger, "Writing task logs", "task output is not being kept");
   }
 
   /** Milliseconds since the producer loop last went round (for health checks). */
@@ -179,7 +181,7 @@ export class Worker {
     const running = new RunningTask(task);
     this.running.set(task.resultId, running);
     this.telemetry.busySlots(this.running.size);
-    const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger, telemetry: this.telemetry };
+    const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger, telemetry: this.telemetry, taskLogs: this.taskLogs };
     const done: Promise<void> = runTask(deps, running)
       .then((report) => this.options.onTaskDone?.(report))
       .catch(async (error: unknown) => {

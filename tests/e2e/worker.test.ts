@@ -77,7 +77,12 @@ describe.each(["reproq", "django"] as const)("worker on the %s schema", (flavour
     expect(get(5)).toMatchObject({ status: "FAILED", kinds: ["app_error"] });
     expect(get(5).last_error).toContain("exit code 3");
     expect(get(6)).toMatchObject({ status: "FAILED", kinds: ["timeout"] });
-    expect(get(7)).toMatchObject({ status: "FAILED", attempts: 1, kinds: ["security_violation"], last_error: "security violation: unauthorized task module path: evil.tasks.run" });
+    expect(get(7)).toMatchObject({ status: "FAILED", attempts: 1, kinds: ["security_violation"] });
+    // The Go worker's wording first, then what the list holds and the setting that changes it.
+    expect(get(7).last_error).toBe(
+      "security violation: unauthorized task module path: evil.tasks.run (allowed_task_modules is tasks.; " +
+        "to run it, add its module to worker.allowed_task_modules (--allowed-task-modules, ALLOWED_TASK_MODULES))",
+    );
     expect(get(8)).toMatchObject({ status: "FAILED", attempts: 2, kinds: ["app_error", "app_error"] });
     // logs_dir: one private file per attempt, its path in logs_uri; none for rejected rows.
     expect(get(2).logs_uri).toBe(join(logsDir, `task-${ids[2]}-attempt-1.log`));
@@ -194,5 +199,28 @@ describe("wake-up, cancellation and shutdown", () => {
     const counts = await statusCounts(db.sql);
     expect(counts.RUNNING).toBeUndefined();
     expect(counts.READY).toBe(1); // requeued as `shutdown`, attempt given back
+  });
+});
+
+describe("output over the capture limits", () => {
+  test("the task log keeps the head and the tail (where the error is) around a marker saying how much was dropped", async () => {
+    const db = await database();
+    const traceback = "Traceback (most recent call last):\nValueError: the real error\n";
+    const [id] = await enqueue(db.sql, [{
+      kwargs: { mode: "flood", stream: "stderr", bytes: 1024 * 1024, head: "starting the task\n", tail: traceback, envelope: false, code: 1 },
+      maxAttempts: 1,
+    }]);
+    const logsDir = mkdtempSync(join(tmpdir(), "reproq-task-logs-"));
+    const worker = startWorker([...baseWorkerArgs(db.dsn), "--logs-dir", logsDir, "--max-stderr-bytes", "4096"]);
+    await waitFor(idle(db), { timeoutMs: 30_000, what: "the task to finish" });
+    expect(await stopWorker(worker)).toBe(0);
+
+    const row = (await rows(db)).get(id as string) as Row;
+    expect(row).toMatchObject({ status: "FAILED", kinds: ["app_error"] });
+    const log = readFileSync(row.logs_uri as string, "utf8");
+    const dropped = "starting the task\n".length + 1024 * 1024 + 1 + traceback.length - 4096;
+    expect(log).toStartWith("STDOUT:\n\nSTDERR:\nstarting the task\nxxxx");
+    expect(log).toContain(`\n… [TRUNCATED: ${dropped} bytes dropped (max_stderr_bytes)] …\n`);
+    expect(log).toEndWith(`x\n${traceback}`);
   });
 });

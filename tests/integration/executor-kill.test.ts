@@ -2,7 +2,7 @@
 // grandchildren holding the pipes cannot hang us, and floods of output never break the child.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eventually, grandchildPid, isAlive, payloadFor, runFake } from "../helpers/executors/index.ts";
-import { TRUNCATION_MARKER } from "../../src/executor/index.ts";
+import { truncationMarker } from "../../src/executor/index.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -95,19 +95,32 @@ describe("grandchild holding stdout", () => {
 
 describe("huge output", () => {
   const MIB = 1024 * 1024;
+  const HALF = MIB / 2;
 
-  test("10 MB on stdout: exactly max_stdout_bytes kept, marker, child exits 0, envelope still found", async () => {
-    const result = await runFake(payloadFor("flood", { bytes: 10 * MIB }), { worker: { maxStdoutBytes: MIB }, executor });
+  test("10 MB on stdout: its first and last halves of max_stdout_bytes kept around a marker, child exits 0, envelope found", async () => {
+    const result = await runFake(payloadFor("flood", { bytes: 10 * MIB, head: "FIRST LINE\n" }), { worker: { maxStdoutBytes: MIB }, executor });
     expect(result.exitCode).toBe(0); // no EPIPE / SIGPIPE: we kept draining
     expect(result.stdoutTruncated).toBe(true);
-    expect(result.stdout.endsWith(TRUNCATION_MARKER)).toBe(true);
-    const kept = result.stdout.slice(0, -TRUNCATION_MARKER.length);
-    expect(Buffer.byteLength(kept)).toBe(MIB);
-    expect(kept).toBe("x".repeat(MIB));
+    const envelopeLine = `{"ok": true, "return": {"flooded": ${10 * MIB}}}\n`;
+    const total = "FIRST LINE\n".length + 10 * MIB + 1 + envelopeLine.length;
+    const marker = truncationMarker(total - MIB, "max_stdout_bytes");
+    const [head, tail] = result.stdout.split(marker);
+    expect(head).toBe(`FIRST LINE\n${"x".repeat(HALF - 11)}`);
+    expect(tail).toBe(`${"x".repeat(HALF - envelopeLine.length - 1)}\n${envelopeLine}`);
     expect(result.envelope).toMatchObject({ ok: true, returnJson: `{"flooded": ${10 * MIB}}` });
   });
 
-  test("an envelope after the flood is found in the tail window; a missing one says stdout was cut", async () => {
+  test("an envelope line of up to max_stdout_bytes is found after any amount of output (not only within 64 KiB)", async () => {
+    const worker = { maxStdoutBytes: 256 * 1024 };
+    const found = await runFake(payloadFor("flood", { bytes: MIB, pad: 200_000 }), { worker, executor });
+    expect(found.exitCode).toBe(0);
+    expect(found.stdoutTruncated).toBe(true);
+    expect(found.envelopeProblem).toBeNull();
+    expect(found.envelope?.ok).toBe(true);
+    expect(JSON.parse(found.envelope?.returnJson ?? "null")).toEqual({ flooded: MIB, pad: "y".repeat(200_000) });
+  });
+
+  test("an envelope after the flood is found; a missing one says stdout was cut", async () => {
     const worker = { maxStdoutBytes: 1000 };
     const found = await runFake(payloadFor("flood", { bytes: 2 * MIB }), { worker, executor });
     expect(found.exitCode).toBe(0);
@@ -128,11 +141,13 @@ describe("huge output", () => {
     expect(fits.envelope?.returnJson).toBe(`"${"y".repeat(500)}"`);
   });
 
-  test("10 MB on stderr: truncated with marker, child unharmed", async () => {
-    const result = await runFake(payloadFor("flood", { bytes: 10 * MIB, stream: "stderr" }), { worker: { maxStderrBytes: 4096 }, executor });
+  test("10 MB on stderr ending in a traceback: the traceback is kept, the marker counts what was dropped", async () => {
+    const traceback = "Traceback (most recent call last):\n  File \"task.py\", line 3, in run\nValueError: the real error\n";
+    const result = await runFake(payloadFor("flood", { bytes: 10 * MIB, stream: "stderr", tail: traceback }), { worker: { maxStderrBytes: 4096 }, executor });
     expect(result.exitCode).toBe(0);
     expect(result.stderrTruncated).toBe(true);
-    expect(result.stderr).toBe("x".repeat(4096) + TRUNCATION_MARKER);
+    const total = 10 * MIB + 1 + traceback.length;
+    expect(result.stderr).toBe(`${"x".repeat(2048)}${truncationMarker(total - 4096, "max_stderr_bytes")}${"x".repeat(2048 - traceback.length - 1)}\n${traceback}`);
     expect(result.stdoutTruncated).toBe(false);
     expect(result.envelope?.ok).toBe(true);
   });

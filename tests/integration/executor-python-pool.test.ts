@@ -152,13 +152,17 @@ describe("spawn and pool give identical results", () => {
     expect([...rows]).toEqual([{ marker: "pool", result_id: "7" }, { marker: "spawn", result_id: "7" }]);
   });
 
-  test("output over max_stdout_bytes: same truncation, envelope found in the kept tail", async () => {
+  test("output over max_stdout_bytes / max_stderr_bytes: same head, tail and marker, envelope found in the kept tail", async () => {
     const worker = { maxStdoutBytes: 1000, maxStderrBytes: 100 };
     const small = pool(worker);
-    const payload = payloadFor("flood", { size: 300_000 });
+    const payload = payloadFor("flood", { size: 300_000, err_size: 5000 });
     const [a, b] = await Promise.all([make("python", worker).run(request(payload)), small.run(request(payload))]);
     expect(b.stdoutTruncated).toBe(true);
     expect(b.envelope).toMatchObject({ ok: true, returnJson: '{"flooded": 300000}' });
+    expect(b.stderrTruncated).toBe(true);
+    expect(b.stderr).toStartWith("first stderr line\n");
+    expect(b.stderr).toContain("bytes dropped (max_stderr_bytes)] …\n");
+    expect(b.stderr).toEndWith("\nlast stderr line\n");
     expect(comparable(b)).toEqual(comparable(a));
   });
 

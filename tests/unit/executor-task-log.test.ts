@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TRUNCATION_MARKER, writeTaskLog } from "../../src/executor/index.ts";
+import { truncationMarker, writeTaskLog } from "../../src/executor/index.ts";
 
 const root = mkdtempSync(join(tmpdir(), "reproq-tasklog-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -20,8 +20,8 @@ describe("writeTaskLog", () => {
   });
 
   test("empty streams still get their newline; truncation markers are kept", async () => {
-    const path = await writeTaskLog(root, "18", 1, "", `big${TRUNCATION_MARKER}`);
-    expect(readFileSync(path ?? "", "utf8")).toBe(`STDOUT:\n\nSTDERR:\nbig${TRUNCATION_MARKER}\n`);
+    const path = await writeTaskLog(root, "18", 1, "", `big${truncationMarker(3, "max_stderr_bytes")}end`);
+    expect(readFileSync(path ?? "", "utf8")).toBe(`STDOUT:\n\nSTDERR:\nbig${truncationMarker(3, "max_stderr_bytes")}end\n`);
   });
 
   test("overwrites an existing file and tightens its mode", async () => {

@@ -26,8 +26,19 @@ describe("isTaskPathAllowed (go-worker-contract §5.6 vectors)", () => {
     expect(isTaskPathAllowed("mytasks.a", [])).toBe(false);
   });
 
-  test("prefix match is plain and case-sensitive (no dot semantics)", () => {
-    expect(isTaskPathAllowed("myapp.tasks_x", ["myapp.tasks"])).toBe(true);
+  test("an entry without a trailing dot matches at a module boundary only", () => {
+    expect(isTaskPathAllowed("myapp.tasks.x", ["myapp.tasks"])).toBe(true);
+    expect(isTaskPathAllowed("myapp.tasks.sub.y", ["myapp.tasks"])).toBe(true);
+    expect(isTaskPathAllowed("myapp.tasks", ["myapp.tasks"])).toBe(true); // the entry names the task itself
+    expect(isTaskPathAllowed("myapp.tasks_evil.x", ["myapp.tasks"])).toBe(false);
+    expect(isTaskPathAllowed("myapp.tasksx", ["myapp.tasks"])).toBe(false);
+    expect(isTaskPathAllowed("myapp.tasks.send_email", ["myapp.tasks.send_email"])).toBe(true);
+    expect(isTaskPathAllowed("myapp.tasks.send_email_all", ["myapp.tasks.send_email"])).toBe(false);
+  });
+
+  test("an entry ending with a dot is a plain prefix; matching is case-sensitive", () => {
+    expect(isTaskPathAllowed("myapp.tasks.x", ["myapp.tasks."])).toBe(true);
+    expect(isTaskPathAllowed("myapp.tasks", ["myapp.tasks."])).toBe(false);
     expect(isTaskPathAllowed("MyApp.tasks.a", ["myapp.tasks."])).toBe(false);
   });
 
@@ -38,27 +49,48 @@ describe("isTaskPathAllowed (go-worker-contract §5.6 vectors)", () => {
 });
 
 describe("resolveTaskPath", () => {
-  test("the column wins when non-empty", () => {
-    expect(resolveTaskPath("tasks.col", '{"task_path": "tasks.spec"}')).toEqual({ taskPath: "tasks.col" });
-  });
-
-  test("falls back to spec_json.task_path when the column is null or empty", () => {
+  test("column and spec agree, or only one of them names the task", () => {
+    expect(resolveTaskPath("tasks.same", '{"task_path": "tasks.same"}')).toEqual({ taskPath: "tasks.same" });
+    expect(resolveTaskPath("tasks.col", '{"v": 1}')).toEqual({ taskPath: "tasks.col" });
+    expect(resolveTaskPath("tasks.col", '{"task_path": null}')).toEqual({ taskPath: "tasks.col" });
     expect(resolveTaskPath(null, '{"task_path": "tasks.spec"}')).toEqual({ taskPath: "tasks.spec" });
     expect(resolveTaskPath("", '{"v": 1, "task_path": "tasks.spec"}')).toEqual({ taskPath: "tasks.spec" });
   });
 
+  test("a column that disagrees with spec_json.task_path (the path the executor runs) is a security violation", () => {
+    expect(resolveTaskPath("myapp.tasks.noop", '{"task_path": "evil.tasks.pwn"}')).toEqual({
+      kind: "security_violation",
+      error: 'security violation: task_path column "myapp.tasks.noop" does not match spec_json.task_path "evil.tasks.pwn" (the path the executor would run)',
+      columnTaskPath: "myapp.tasks.noop",
+      specTaskPath: "evil.tasks.pwn",
+    });
+  });
+
+  test("a task_path in the spec that is not a string is an invalid spec, whatever the column holds", () => {
+    // The migration's trigger copies spec_json->>'task_path' into the column, so the column says "123".
+    expect(resolveTaskPath("123", '{"task_path": 123}')).toEqual({ kind: "invalid_spec", error: "spec_json.task_path is a number, not a string" });
+    expect(resolveTaskPath(null, '{"task_path": 5}')).toEqual({ kind: "invalid_spec", error: "spec_json.task_path is a number, not a string" });
+    expect(resolveTaskPath("tasks.x", '{"task_path": ["tasks.x"]}')).toEqual({ kind: "invalid_spec", error: "spec_json.task_path is an array, not a string" });
+  });
+
+  test("a spec that does not parse is an invalid spec even when the column is set", () => {
+    expect(resolveTaskPath("tasks.x", "[1]")).toEqual({ kind: "invalid_spec", error: "spec_json is not an object" });
+    const invalid = resolveTaskPath("tasks.x", "{nope");
+    expect("error" in invalid && invalid.kind === "invalid_spec" && invalid.error.startsWith("spec_json is not valid JSON: ")).toBe(true);
+  });
+
   test("errors", () => {
-    expect(resolveTaskPath(null, "")).toEqual({ error: "spec_json is empty" });
-    expect(resolveTaskPath(null, "  ")).toEqual({ error: "spec_json is empty" });
+    const invalidSpec = (error: string) => ({ kind: "invalid_spec" as const, error });
+    expect(resolveTaskPath(null, "")).toEqual(invalidSpec("spec_json is empty"));
+    expect(resolveTaskPath(null, "  ")).toEqual(invalidSpec("spec_json is empty"));
     const invalid = resolveTaskPath(null, "{nope");
     expect("error" in invalid && invalid.error.startsWith("spec_json is not valid JSON: ")).toBe(true);
-    expect(resolveTaskPath(null, "[1]")).toEqual({ error: "spec_json is not an object" });
-    expect(resolveTaskPath(null, "null")).toEqual({ error: "spec_json is not an object" });
-    expect(resolveTaskPath(null, '"tasks.x"')).toEqual({ error: "spec_json is not an object" });
-    expect(resolveTaskPath(null, "{}")).toEqual({ error: "spec_json missing task_path" });
-    expect(resolveTaskPath(null, '{"task_path": ""}')).toEqual({ error: "spec_json missing task_path" });
-    expect(resolveTaskPath(null, '{"task_path": null}')).toEqual({ error: "spec_json missing task_path" });
-    expect(resolveTaskPath(null, '{"task_path": 5}')).toEqual({ error: "spec_json missing task_path (task_path is a number, not a string)" });
+    expect(resolveTaskPath(null, "[1]")).toEqual(invalidSpec("spec_json is not an object"));
+    expect(resolveTaskPath(null, "null")).toEqual(invalidSpec("spec_json is not an object"));
+    expect(resolveTaskPath(null, '"tasks.x"')).toEqual(invalidSpec("spec_json is not an object"));
+    expect(resolveTaskPath(null, "{}")).toEqual(invalidSpec("spec_json missing task_path"));
+    expect(resolveTaskPath(null, '{"task_path": ""}')).toEqual(invalidSpec("spec_json missing task_path"));
+    expect(resolveTaskPath(null, '{"task_path": null}')).toEqual(invalidSpec("spec_json missing task_path"));
   });
 });
 

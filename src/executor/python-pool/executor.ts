@@ -2,7 +2,7 @@
 // output limits, exit codes, messages), with each task forked from a warm pool process that has
 // already imported Django and the executor module, instead of a fresh `python -m`. Falls back to
 // the spawn executor it is given when pools are unavailable. See docs/python-pool.md.
-import { BoundedCapture } from "../capture.ts";
+import { BoundedCapture, STDERR_CAPTURE, STDOUT_CAPTURE, tailWindowBytes } from "../capture.ts";
 import { childEnvironment } from "../environment.ts";
 import { payloadSizeProblem, preparePayload } from "../payload.ts";
 import type { ProcessRun } from "../process.ts";
@@ -10,7 +10,6 @@ import { notStarted, resultFromRun } from "../result.ts";
 import {
   DEFAULT_KILL_GRACE_MS,
   DEFAULT_PIPE_DRAIN_MS,
-  ENVELOPE_TAIL_BYTES,
   type ExecutionRequest,
   type ExecutionResult,
   type Executor,
@@ -27,15 +26,14 @@ function bytes(base64: string): Uint8Array {
 
 /** The pool's report as the ProcessRun the spawn path would have produced. */
 export function processRunFrom(event: DoneEvent, stopReason: ProcessRun["stopReason"], maxStdoutBytes: number, maxStderrBytes: number): ProcessRun {
-  const tailBytes = Math.min(ENVELOPE_TAIL_BYTES, maxStdoutBytes);
   return {
     pid: event.pid,
     stopReason,
     sentSignal: event.sent_signal,
     exitCode: event.exit_code,
     signal: event.signal,
-    stdout: BoundedCapture.fromParts(maxStdoutBytes, tailBytes, bytes(event.stdout), bytes(event.stdout_tail), event.stdout_total),
-    stderr: BoundedCapture.fromParts(maxStderrBytes, 0, bytes(event.stderr), EMPTY, event.stderr_total),
+    stdout: BoundedCapture.fromParts(maxStdoutBytes, STDOUT_CAPTURE, bytes(event.stdout), bytes(event.stdout_tail), event.stdout_total),
+    stderr: BoundedCapture.fromParts(maxStderrBytes, STDERR_CAPTURE, bytes(event.stderr), bytes(event.stderr_tail), event.stderr_total),
     pipesHeldOpen: event.pipes_held_open,
   };
 }
@@ -87,7 +85,8 @@ export function createPythonPoolExecutor(options: ExecutorOptions, spawn: Execut
         preload: worker.poolPreloadModules,
         max_stdout: worker.maxStdoutBytes,
         max_stderr: worker.maxStderrBytes,
-        stdout_tail: Math.min(ENVELOPE_TAIL_BYTES, worker.maxStdoutBytes),
+        stdout_tail: tailWindowBytes(worker.maxStdoutBytes, true),
+        stderr_tail: tailWindowBytes(worker.maxStderrBytes, false),
         drain_ms: pipeDrainMs,
       },
     },

@@ -9,8 +9,10 @@ export interface InitRequest {
   preload: readonly string[];
   max_stdout: number;
   max_stderr: number;
-  /** Bytes of stdout tail kept beyond max_stdout, for the envelope. */
+  /** Trailing bytes of stdout kept (max_stdout + 1: the envelope window, which holds the displayed tail). */
   stdout_tail: number;
+  /** Trailing bytes of stderr kept (the displayed tail: max_stderr minus its first half). */
+  stderr_tail: number;
   /** How long output pipes may stay open after a child exited (grandchildren holding them). */
   drain_ms: number;
 }
@@ -85,6 +87,7 @@ export interface DoneEvent {
   stdout_tail: string;
   stderr: string;
   stderr_total: number;
+  /** base64: the last stderr_tail bytes when the stream went over its limit, else "". */
   stderr_tail: string;
   wall_ms: number;
   maxrss_kb: number;

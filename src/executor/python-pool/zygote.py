@@ -13,8 +13,9 @@
 #             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout, stdout_total,
 #                   stdout_tail, stderr, stderr_total, wall_ms, maxrss_kb} |
 #             pong {rss, in_flight, served} | stale {changed}
-# Output fields are base64: the first max bytes of each stream and, for stdout, the last
-# stdout_tail bytes (the envelope is the last line); *_total counts every byte the task wrote.
+# Output fields are base64: the first max bytes of each stream and, when it went over, its last
+# stdout_tail / stderr_tail bytes (the worker shows head and tail; the envelope is the last line of
+# stdout); *_total counts every byte the task wrote.
 # End of input means the worker is gone: every child's process group is killed and the pool exits.
 import base64
 import gc
@@ -182,7 +183,7 @@ class Task:
         self.id = request["id"]
         self.pid = pid
         self.streams = {out_r: Capture(config["max_stdout"], config["stdout_tail"]),
-                        err_r: Capture(config["max_stderr"], 0)}
+                        err_r: Capture(config["max_stderr"], config.get("stderr_tail", 0))}
         self.out_r, self.err_r = out_r, err_r
         self.stdout, self.stderr = self.streams[out_r], self.streams[err_r]
         self.payload_fd = None

@@ -66,6 +66,16 @@ def success(args, payload, file_mode, spec, **extra):
     }, **extra)})
 
 
+def record_run(args, spec):
+    """With FAKE_EXECUTOR_RECORD set, appends one JSON line per run: proof of what actually ran."""
+    path = os.environ.get("FAKE_EXECUTOR_RECORD")
+    if not path:
+        return
+    task_path = spec.get("task_path") if isinstance(spec, dict) else None
+    with open(path, "a") as handle:
+        handle.write(json.dumps({"result_id": args["result_id"], "task_path": task_path}) + "\n")
+
+
 def spawn_sleeper(seconds, hold_pipes):
     """A grandchild in our process group; it inherits our signal dispositions."""
     out = None if hold_pipes else subprocess.DEVNULL
@@ -79,6 +89,7 @@ def main():
     args = parse_args(sys.argv[1:])
     payload, file_mode = read_payload(args)
     spec = json.loads(payload)
+    record_run(args, spec)
     kwargs = spec.get("kwargs") or {}
     mode = kwargs.get("mode", "success")
 
@@ -122,19 +133,27 @@ def main():
         spawn_sleeper(int(kwargs.get("seconds", 60)), hold_pipes=True)
         success(args, payload, file_mode, spec)
     elif mode == "flood":
+        # Optional: "head" text first, "tail" text after the flood, "pad" bytes in the envelope's
+        # return, "code" as the exit status when there is no envelope.
         stream = sys.stderr.buffer if kwargs.get("stream") == "stderr" else sys.stdout.buffer
         chunk = b"x" * 65536
         remaining = int(kwargs.get("bytes", 10 * 1024 * 1024))
         try:
+            stream.write(kwargs.get("head", "").encode())
             while remaining > 0:
                 stream.write(chunk[:remaining])
                 remaining -= len(chunk)
             stream.write(b"\n")
+            stream.write(kwargs.get("tail", "").encode())
             stream.flush()
         except BrokenPipeError:
             os._exit(3)
         if kwargs.get("envelope", True):
-            emit({"ok": True, "return": {"flooded": int(kwargs.get("bytes", 10 * 1024 * 1024))}})
+            result = {"flooded": int(kwargs.get("bytes", 10 * 1024 * 1024))}
+            if kwargs.get("pad"):
+                result["pad"] = "y" * int(kwargs["pad"])
+            emit({"ok": True, "return": result})
+        sys.exit(int(kwargs.get("code", 0)))
     elif mode == "big_return":
         emit({"ok": True, "return": "y" * int(kwargs.get("bytes", 5000))})
     elif mode == "exit":

@@ -78,8 +78,10 @@ def task_module_value(context, module, attribute="VALUE"):
     return {"value": getattr(importlib.import_module(module), attribute)}
 
 
-def task_flood(context, size=300000):
+def task_flood(context, size=300000, err_size=0):
     sys.stdout.write("y" * int(size) + "\n")
+    if err_size:
+        sys.stderr.write("first stderr line\n" + "e" * int(err_size) + "\nlast stderr line\n")
     return {"flooded": int(size)}
 
 
