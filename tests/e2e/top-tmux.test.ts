@@ -180,7 +180,7 @@ describe.skipIf(!TMUX)("reproq top in tmux (compiled binary)", () => {
     // The next task to run is on top, its path cut in the middle so the function name shows.
     const ready = await term.waitFor((s) => s.includes("[READY]") && new RegExp(`› ${longId}\\s+READY`).test(s), "the READY tab in claim order");
     expect(ready).toMatch(new RegExp(`› ${longId}\\s+READY\\s+my\\S*…\\S*send_overdue_reminder\\s`));
-    expect(ready).not.toContain(`${seed.ids.readyFuture} `);
+    expect(ready).not.toMatch(new RegExp(`^[ ›] ${seed.ids.readyFuture}\\s`, "m"));
     term.keys("l");
     const scheduled = await term.waitFor((s) => s.includes("[SCHEDULED]") && s.includes(`› ${seed.ids.readyFuture} `), "the SCHEDULED tab");
     expect(scheduled).toMatch(new RegExp(`› ${seed.ids.readyFuture}\\s+SCHEDULED`));
