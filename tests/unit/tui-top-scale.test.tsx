@@ -103,11 +103,17 @@ describe("scheduled READY rows", () => {
       await ui.press("l");
       frame = await ui.waitFor((f) => f.includes("[READY]") && f.includes("rows 1–2 of 2"));
       expect(frame).not.toContain("202");
+      if (size.columns >= 140) expect(frame).toContain("claim order: next to run first");
       await ui.press("l");
       frame = await ui.waitFor((f) => f.includes("[SCHEDULED]") && f.includes("rows 1–1 of 1"));
       withinSize(frame, size);
       expect(frame).toMatch(/› 202\s+SCHEDULED/);
       expect(frame).toContain("in 30m");
+      await ui.press(KEYS.enter);
+      frame = await ui.waitFor((f) => f.includes("Status        READY"));
+      expect(frame).toContain("Status        READY (scheduled: due in 30m)");
+      await ui.press(KEYS.esc);
+      await ui.waitFor((f) => f.includes("[SCHEDULED]"));
       await ui.press("l");
       await ui.waitFor((f) => f.includes("[RUNNING]"));
       ui.unmount();

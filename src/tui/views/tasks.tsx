@@ -73,18 +73,22 @@ export interface TasksViewProps {
   readOnly: boolean;
 }
 
+/** How a list is ordered when it is not newest first. */
+const ORDER_NOTE: Partial<Record<TaskState, string>> = { READY: "claim order: next to run first", SCHEDULED: "soonest due first" };
+
 export function tasksHint(readOnly: boolean): string {
   return readOnly ? "enter: detail  ·  / filter" : "enter: detail  ·  R retry D discard C cancel P replay  ·  A retry all / X discard all matching";
 }
 
 export function TasksView(props: TasksViewProps) {
   const filterText = formatFilter(props.filter) || "all tasks";
+  const order = props.filter.status === undefined ? undefined : ORDER_NOTE[props.filter.status];
   const page = props.page;
   return (
     <Box flexDirection="column" height={props.height}>
       <StatusTabs status={props.filter.status} />
       <PagedTable
-        title={`${props.title}  ·  ${filterText}${page?.searchedNewest !== undefined ? `  ·  searched the newest ${formatNumber(page.searchedNewest)} tasks` : ""}`}
+        title={`${props.title}  ·  ${filterText}${order === undefined ? "" : `  ·  ${order}`}${page?.searchedNewest !== undefined ? `  ·  searched the newest ${formatNumber(page.searchedNewest)} tasks` : ""}`}
         columns={taskColumns(props.filter)}
         rows={page ? page.rows.map(taskRow) : []}
         width={props.width}
