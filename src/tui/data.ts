@@ -133,7 +133,8 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
   // Due READY rows from two index-only counts: every READY row minus the scheduled ones. Beyond
   // the cap: the planner's estimate of READY rows minus the scheduled ones, flagged.
   async function dueReady(readyCounted: number, scheduled: Count, queue: string | undefined): Promise<Count> {
-    if (readyCounted <= queueCountCap) return { value: readyCounted - scheduled.value, estimate: false };
+    // (Two statements in taskTotal may see different moments: never below zero.)
+    if (readyCounted <= queueCountCap) return { value: Math.max(0, readyCounted - scheduled.value), estimate: false };
     const all = await capped(readyCounted, queue === undefined ? { status: "READY" } : { queue, status: "READY" });
     return { value: Math.max(0, all.value - scheduled.value), estimate: true };
   }
