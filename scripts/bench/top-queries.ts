@@ -62,6 +62,11 @@ try {
     const o = await source.overview();
     return source.tasks({ queue: o.queues[0]?.queue, status: "SUCCESSFUL" }, { offset: 0, limit: 50 });
   });
+  await measure("tasks(first queue, READY in claim order, 50)", "tasks", async () => {
+    const o = await source.overview();
+    return source.tasks({ queue: o.queues[0]?.queue, status: "READY" }, { offset: 0, limit: 50 });
+  });
+  await measure("tasks(all queues, SCHEDULED, 50)", "tasks", () => source.tasks({ status: "SCHEDULED" }, { offset: 0, limit: 50 }));
   await measure("failureGroups", "failureGroups", () => source.failureGroups());
   await measure("workers", "workers", () => source.workers());
   await measure("periodic", "periodic", () => source.periodic());

@@ -90,7 +90,8 @@ export default defineCommand({
     const readOnly = args["read-only"] === true;
     const sql = await openTopDatabase(config);
     const [{ createDashboardSource }, { renderTop }] = await Promise.all([import("../tui/data.ts"), import("../tui/index.tsx")]);
-    const source = createDashboardSource(sql, { readOnly, ownsPool: false });
+    // The READY list shows the claim order of workers configured like this file/environment.
+    const source = createDashboardSource(sql, { readOnly, ownsPool: false, priorityAgingFactor: config.worker.priorityAgingFactor });
     try {
       await renderTop({ source, refreshMs, readOnly, colour, eventsUrl: url, token });
     } finally {

@@ -73,6 +73,7 @@ export const EXPECTED_INDEXES: Readonly<Record<string, string>> = {
   idx_task_runs_finished_at: "task_runs",
   idx_task_runs_failed_queue: "task_runs",
   idx_task_runs_ready_concurrency: "task_runs",
+  idx_task_runs_ready_run_after: "task_runs",
   idx_periodic_tasks_next_run: "periodic_tasks",
   idx_workflow_runs_callback: "workflow_runs",
 };

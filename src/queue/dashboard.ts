@@ -5,7 +5,11 @@
 // idx_task_runs_failed_at), recent completions through idx_task_runs_finished_at (0006), and the
 // huge SUCCESSFUL/CANCELLED totals from planner statistics instead of a count. Reads that could
 // grow with the table are bounded: per-queue READY/FAILED counts stop at a cap (estimated beyond),
-// failure groups read the newest N failures, a free-text search the newest N rows.
+// failure groups read the newest N failures, a free-text search the newest N rows, a READY page
+// (claim order) or scheduled page about offset + limit rows per queue and priority level.
+//
+// "Scheduled" is a view, not a status: a READY row whose run_after is still in the future (a retry
+// backoff, a delayed enqueue). Due READY rows are the others (run_after NULL or past).
 
 import type { Queryable } from "../db/client.ts";
 import type { TaskStatus } from "./types.ts";
@@ -34,6 +38,8 @@ export interface DashboardTaskFilter {
   maxResultId?: string;
   /** Only rows with result_id > this (the failures that arrived after a preview). */
   afterResultId?: string;
+  /** true: only rows due now (run_after NULL or past); false: only rows whose run_after is in the future. */
+  due?: boolean;
 }
 
 function likeEscape(text: string): string {
@@ -43,6 +49,10 @@ function likeEscape(text: string): string {
 const TASK_PATH = "coalesce(nullif(task_path, ''), spec_json->>'task_path')";
 const EXCEPTION_CLASS = "coalesce(nullif(errors_json->-1->>'exception_class', ''), nullif(errors_json->-1->>'kind', ''))";
 const ONE_LINE_MESSAGE = "btrim(split_part(coalesce(nullif(last_error, ''), errors_json->-1->>'message', ''), E'\\n', 1))";
+/** run_after as idx_task_runs_claim_due (0003) indexes it: NULL (due at once) sorts first. */
+const DUE_AT = "coalesce(run_after, '-infinity'::timestamptz)";
+/** Seconds until run_after of a READY row that is not due yet (scheduled); NULL otherwise. */
+const DUE_IN_SECONDS = "case when status = 'READY' and run_after > now() then extract(epoch from run_after - now())::float8 end";
 
 function filterSql(sql: Queryable, filter: DashboardTaskFilter) {
   const text = filter.text?.trim() ?? "";
@@ -56,6 +66,9 @@ function filterSql(sql: Queryable, filter: DashboardTaskFilter) {
     ${filter.afterResultId === undefined ? sql`` : sql`and result_id > ${filter.afterResultId}::bigint`}
     ${filter.queue === undefined ? sql`` : sql`and queue_name = ${filter.queue}`}
     ${filter.status === undefined ? sql`` : sql`and status = ${filter.status}`}
+    ${filter.due === undefined ? sql``
+      : filter.due ? sql`and (run_after is null or run_after <= now())`
+      : sql`and run_after is not null and run_after > now()`}
     ${pathPattern === undefined ? sql`` : sql`and ${sql.unsafe(TASK_PATH)} like ${pathPattern}`}
     ${filter.exceptionClass === undefined ? sql`` : sql`and ${sql.unsafe(EXCEPTION_CLASS)} = ${filter.exceptionClass}`}
     ${text === ""
@@ -67,8 +80,12 @@ function filterSql(sql: Queryable, filter: DashboardTaskFilter) {
 
 export interface DashboardQueueCountRow {
   queue: string;
-  /** READY and FAILED are counted up to the `cap` given to the read: cap + 1 means "more than cap". */
+  /**
+   * Every READY row (due and scheduled), the scheduled ones among them (run_after in the future)
+   * and FAILED, each counted up to the `cap` given to the read: cap + 1 means "more than cap".
+   */
   ready: number;
+  scheduled: number;
   running: number;
   waiting: number;
   failed: number;
@@ -78,13 +95,27 @@ export interface DashboardQueueCountRow {
 
 const DUE_KEY = "coalesce(t.run_after, '-infinity'::timestamptz)";
 
-// Per-queue READY, RUNNING, WAITING and FAILED counts and the oldest due READY age, reading only
-// index entries, never every READY/FAILED row's heap tuple:
+/**
+ * `ready_q`: the queues that have READY rows, by a loose index scan of idx_task_runs_claim (one
+ * probe per queue); ends with a NULL row. Needs WITH RECURSIVE.
+ */
+function readyQueueScan(sql: Queryable) {
+  return sql`ready_q as (
+      (select queue_name from task_runs where status = 'READY' order by queue_name limit 1)
+      union all
+      select (select t.queue_name from task_runs t where t.status = 'READY' and t.queue_name > r.queue_name order by t.queue_name limit 1)
+      from ready_q r where r.queue_name is not null
+    )`;
+}
+
+// Per-queue READY (all, and the scheduled ones), RUNNING, WAITING and FAILED counts and the
+// oldest due READY age, reading only index entries, never every READY/FAILED row's heap tuple:
 // * the queues with READY / FAILED rows by a loose index scan (one index probe per queue) over
 //   idx_task_runs_claim (queue_name, …) WHERE READY and idx_task_runs_failed_queue (0007);
-// * READY and FAILED per queue counted through those indexes up to `cap` + 1 rows (the caller
-//   shows more than `cap` as an estimate); RUNNING and WAITING (few) grouped through their
-//   partial indexes;
+// * READY per queue counted through idx_task_runs_claim, the scheduled ones as the future
+//   run_after range of idx_task_runs_ready_run_after (0009), FAILED through
+//   idx_task_runs_failed_queue, each up to `cap` + 1 rows (the caller shows more than `cap` as an
+//   estimate); RUNNING and WAITING (few) grouped through their partial indexes;
 // * the oldest due READY row per queue through idx_task_runs_claim_due (queue_name,
 //   COALESCE(run_after, '-infinity'), priority DESC, enqueued_at): for rows without run_after the
 //   first entry of each priority level (a loose scan over the levels), for rows with a past
@@ -94,12 +125,7 @@ export async function dashboardQueueCountsRead(sql: Queryable, params: { cap: nu
   const limit = Math.max(1, Math.floor(params.cap)) + 1;
   return sql<DashboardQueueCountRow[]>`
     with recursive
-    ready_q as (
-      (select queue_name from task_runs where status = 'READY' order by queue_name limit 1)
-      union all
-      select (select t.queue_name from task_runs t where t.status = 'READY' and t.queue_name > r.queue_name order by t.queue_name limit 1)
-      from ready_q r where r.queue_name is not null
-    ),
+    ${readyQueueScan(sql)},
     failed_q as (
       (select queue_name from task_runs where status = 'FAILED' order by queue_name limit 1)
       union all
@@ -119,6 +145,8 @@ export async function dashboardQueueCountsRead(sql: Queryable, params: { cap: nu
     counted as (
       select q.queue_name,
              (select count(*) from (select 1 from task_runs t where t.status = 'READY' and t.queue_name = q.queue_name limit ${limit}) s) as ready,
+             (select count(*) from (select 1 from task_runs t where t.status = 'READY' and t.queue_name = q.queue_name
+                                    and t.run_after is not null and t.run_after > now() limit ${limit}) s) as scheduled,
              (select count(*) from (select 1 from task_runs t where t.status = 'FAILED' and t.queue_name = q.queue_name limit ${limit}) s) as failed,
              (select sum(o.running) from other o where o.queue_name = q.queue_name) as running,
              (select sum(o.waiting) from other o where o.queue_name = q.queue_name) as waiting,
@@ -141,7 +169,7 @@ export async function dashboardQueueCountsRead(sql: Queryable, params: { cap: nu
              ) as oldest_due
       from queues q
     )
-    select queue_name as queue, ready::int as ready, coalesce(running, 0)::int as running,
+    select queue_name as queue, ready::int as ready, scheduled::int as scheduled, coalesce(running, 0)::int as running,
            coalesce(waiting, 0)::int as waiting, failed::int as failed,
            case when oldest_due is null then null
                 else greatest(0, extract(epoch from now() - oldest_due))::float8 end as "oldestReadySeconds"
@@ -307,6 +335,8 @@ export interface DashboardFailureGroupRow {
   sampleMessage: string;
   /** FAILED rows the grouping read (the window): equal to the window size when it was full. */
   scanned: number;
+  /** Groups in the window (more than the rows returned when `limit` cut the list). */
+  groupCount: number;
 }
 
 // FAILED rows grouped by task path and the last errors_json entry's exception class (its kind when
@@ -314,7 +344,8 @@ export interface DashboardFailureGroupRow {
 // Most frequent first, at most `limit` groups. Bounded: only the newest `window` FAILED rows by
 // failed_at (idx_task_runs_failed_at read backwards), plus up to `window` FAILED rows without a
 // failed_at (written by older versions; found through the same index), so a refresh never reads
-// every FAILED row; `scanned` tells the caller whether the window was full.
+// every FAILED row; `scanned` tells the caller whether the window was full, `groupCount` how many
+// groups the window holds.
 export async function dashboardFailureGroupsRead(sql: Queryable, params: { limit: number; window: number }): Promise<DashboardFailureGroupRow[]> {
   const window = Math.max(1, Math.floor(params.window));
   return sql<DashboardFailureGroupRow[]>`
@@ -328,7 +359,7 @@ export async function dashboardFailureGroupsRead(sql: Queryable, params: { limit
         (select * from task_runs where status = 'FAILED' and failed_at is null limit ${window})
       ) w
     ),
-    n as (select count(*)::int as scanned from f),
+    n as (select count(*)::int as scanned, (select count(*) from (select 1 from f group by task_path, exception_class) x)::int as group_count from f),
     g as (
       select task_path, exception_class, count(*)::int as count, max(at) as last_at
       from f group by 1, 2
@@ -342,7 +373,7 @@ export async function dashboardFailureGroupsRead(sql: Queryable, params: { limit
       order by f.task_path, f.exception_class, f.at desc nulls last, f.result_id desc
     )
     select g.task_path as "taskPath", g.exception_class as "exceptionClass", g.count, g.last_at as "lastFailedAt",
-           coalesce(s.message, '') as "sampleMessage", n.scanned
+           coalesce(s.message, '') as "sampleMessage", n.scanned, n.group_count as "groupCount"
     from g cross join n
     left join sample s on s.task_path is not distinct from g.task_path and s.exception_class is not distinct from g.exception_class
     order by g.count desc, g.last_at desc nulls last, 1, 2`;
@@ -378,8 +409,18 @@ export interface DashboardTaskListRow {
   maxAttempts: number;
   enqueuedAt: Date;
   ageSeconds: number;
+  /** Seconds until run_after for a READY row that is not due yet (scheduled); else null. */
+  dueInSeconds: number | null;
   lastError: string | null;
 }
+
+/** The columns of a task list row (DashboardTaskListRow), over task_runs unqualified. */
+const TASK_LIST_COLUMNS = `result_id as "resultId", queue_name as queue, status, ${TASK_PATH} as "taskPath", priority,
+  attempts, max_attempts as "maxAttempts", enqueued_at as "enqueuedAt",
+  greatest(0, extract(epoch from now() - coalesce(finished_at, enqueued_at)))::float8 as "ageSeconds",
+  ${DUE_IN_SECONDS} as "dueInSeconds", last_error as "lastError"`;
+/** The same columns by their output names (to select them back from a CTE). */
+const TASK_LIST_NAMES = `"resultId", queue, status, "taskPath", priority, attempts, "maxAttempts", "enqueuedAt", "ageSeconds", "dueInSeconds", "lastError"`;
 
 // One page of rows matching `filter`, newest (highest result_id) first.
 export async function dashboardTaskPageRead(
@@ -387,13 +428,97 @@ export async function dashboardTaskPageRead(
   params: { filter: DashboardTaskFilter; offset: number; limit: number },
 ): Promise<DashboardTaskListRow[]> {
   return sql<DashboardTaskListRow[]>`
-    select result_id as "resultId", queue_name as queue, status, ${sql.unsafe(TASK_PATH)} as "taskPath", priority,
-           attempts, max_attempts as "maxAttempts", enqueued_at as "enqueuedAt",
-           greatest(0, extract(epoch from now() - coalesce(finished_at, enqueued_at)))::float8 as "ageSeconds",
-           last_error as "lastError"
+    select ${sql.unsafe(TASK_LIST_COLUMNS)}
     from task_runs
     where true ${filterSql(sql, params.filter)}
     order by result_id desc
+    limit ${params.limit} offset ${params.offset}`;
+}
+
+/** `queues`: the one queue of the filter, else every queue with READY rows (readyQueueScan). */
+function pageQueues(sql: Queryable, queue: string | undefined) {
+  return queue === undefined
+    ? sql`${readyQueueScan(sql)}, queues as (select queue_name from ready_q where queue_name is not null)`
+    : sql`queues as (select ${queue}::text as queue_name)`;
+}
+
+/** The rest of a READY page's filter: queue, status and due are the page query's own. */
+function pageFilter(filter: DashboardTaskFilter): DashboardTaskFilter {
+  return { ...filter, queue: undefined, status: undefined, due: undefined };
+}
+
+// One page of due READY rows matching `filter` (its status and due are implied) in claim order
+// (taskClaimPick's): effective priority first (priority + seconds waiting / priorityAgingFactor;
+// plain priority when the factor is ≤ 0), then enqueued_at, then result_id. Index-served like the
+// claim: the priority levels of each queue by a loose scan of idx_task_runs_ready_order, then per
+// level its first offset + limit due rows in index order (oldest first, which within one level is
+// also highest effective priority first), merged. Reads about (offset + limit) × levels rows
+// whatever the backlog. Across queues the rows are merged by effective priority, whereas workers
+// interleave their queues; rows a claim would skip for now (lock_key held, concurrency or rate
+// limit reached, queue paused) keep their place.
+export async function dashboardReadyPageRead(
+  sql: Queryable,
+  params: { filter: DashboardTaskFilter; offset: number; limit: number; priorityAgingFactor: number },
+): Promise<DashboardTaskListRow[]> {
+  const take = params.offset + params.limit;
+  const factor = params.priorityAgingFactor;
+  return sql<DashboardTaskListRow[]>`
+    with recursive
+    ${pageQueues(sql, params.filter.queue)},
+    levels as (
+      select q.queue_name,
+             (select t.priority from task_runs t where t.status = 'READY' and t.queue_name = q.queue_name
+              order by t.priority desc limit 1) as priority
+      from queues q
+      union all
+      select l.queue_name,
+             (select t.priority from task_runs t where t.status = 'READY' and t.queue_name = l.queue_name and t.priority < l.priority
+              order by t.priority desc limit 1)
+      from levels l where l.priority is not null
+    ),
+    candidates as (
+      select c.* from levels l cross join lateral (
+        select ${sql.unsafe(TASK_LIST_COLUMNS)},
+               case when ${factor}::float8 > 0
+                    then priority + greatest(0, extract(epoch from now() - enqueued_at))::float8 / ${factor}::float8
+                    else priority end as effective
+        from task_runs
+        where status = 'READY' and queue_name = l.queue_name and priority = l.priority
+          and ${sql.unsafe(DUE_AT)} <= now()
+          ${filterSql(sql, pageFilter(params.filter))}
+        order by enqueued_at, result_id
+        limit ${take}
+      ) c
+      where l.priority is not null
+    )
+    select ${sql.unsafe(TASK_LIST_NAMES)} from candidates
+    order by effective desc, "enqueuedAt", "resultId"
+    limit ${params.limit} offset ${params.offset}`;
+}
+
+// One page of scheduled READY rows (run_after in the future) matching `filter`, soonest due first
+// (then priority, enqueued_at, result_id): the order they will become due. Per queue the first
+// offset + limit rows of the future run_after range of idx_task_runs_claim_due, merged.
+export async function dashboardScheduledPageRead(
+  sql: Queryable,
+  params: { filter: DashboardTaskFilter; offset: number; limit: number },
+): Promise<DashboardTaskListRow[]> {
+  const take = params.offset + params.limit;
+  return sql<DashboardTaskListRow[]>`
+    with recursive
+    ${pageQueues(sql, params.filter.queue)},
+    candidates as (
+      select c.* from queues q cross join lateral (
+        select ${sql.unsafe(TASK_LIST_COLUMNS)}, ${sql.unsafe(DUE_AT)} as due_at
+        from task_runs
+        where status = 'READY' and queue_name = q.queue_name and ${sql.unsafe(DUE_AT)} > now()
+          ${filterSql(sql, pageFilter(params.filter))}
+        order by ${sql.unsafe(DUE_AT)}, priority desc, enqueued_at, result_id
+        limit ${take}
+      ) c
+    )
+    select ${sql.unsafe(TASK_LIST_NAMES)} from candidates
+    order by due_at, priority desc, "enqueuedAt", "resultId"
     limit ${params.limit} offset ${params.offset}`;
 }
 
@@ -460,6 +585,8 @@ export interface DashboardTaskRow {
   maxAttempts: number;
   enqueuedAt: Date;
   runAfter: Date | null;
+  /** Seconds until run_after when the row is READY and not due yet; else null. */
+  dueInSeconds: number | null;
   startedAt: Date | null;
   finishedAt: Date | null;
   durationSeconds: number | null;
@@ -484,7 +611,7 @@ export async function dashboardTaskRead(sql: Queryable, params: { resultId: stri
   const [row] = await sql<DashboardTaskRow[]>`
     select result_id as "resultId", queue_name as queue, status, priority, ${sql.unsafe(TASK_PATH)} as "taskPath",
            attempts, max_attempts as "maxAttempts", enqueued_at as "enqueuedAt", run_after as "runAfter",
-           started_at as "startedAt", finished_at as "finishedAt",
+           ${sql.unsafe(DUE_IN_SECONDS)} as "dueInSeconds", started_at as "startedAt", finished_at as "finishedAt",
            extract(epoch from finished_at - started_at)::float8 as "durationSeconds",
            leased_by as "leasedBy", worker_ids as "workerIds", rtrim(spec_hash) as "specHash",
            spec_json::text as "specText", return_json::text as "returnText", errors_json as errors,

@@ -17,7 +17,9 @@ import {
   dashboardPeriodicRead,
   dashboardQueueCountsRead,
   dashboardQueueNamesRead,
+  dashboardReadyPageRead,
   dashboardRecentFailuresRead,
+  dashboardScheduledPageRead,
   dashboardStatusStatsRead,
   dashboardTaskCountEstimate,
   dashboardTaskCountRead,
@@ -41,7 +43,7 @@ import type {
   ActionResult,
   DashboardSource,
   ErrorEntryView,
-  FailureGroup,
+  FailureSummary,
   Overview,
   PeriodicRow,
   QueueRow,
@@ -55,7 +57,7 @@ import type {
 
 /** Below this many pages (8 KB each: 10 MB) task_runs is counted exactly; above, estimated. */
 export const EXACT_COUNT_MAX_PAGES = 1280;
-/** A task list total is counted exactly up to this many rows, estimated beyond. */
+/** A task list total without a READY/RUNNING/WAITING/FAILED status is counted exactly up to this many rows, estimated beyond. */
 export const EXACT_TOTAL_CAP = 10_000;
 /** Bulk retry/discard from the dashboard touch at most this many rows per action. */
 export const BULK_ACTION_MAX = 10_000;
@@ -67,15 +69,25 @@ export const FAILURE_GROUPS_WINDOW = 10_000;
 /** A free-text search looks at the newest this many tasks (by result_id); an exact id at any age. */
 export const TEXT_SEARCH_WINDOW = 100_000;
 /**
- * Per-queue READY and FAILED are counted exactly (from index entries) up to this many, estimated
- * beyond: exact for any realistic live backlog, bounded for a runaway one.
+ * Per-queue due READY, scheduled READY and FAILED, the FAILED total and the totals of
+ * READY/RUNNING/WAITING/FAILED task lists are counted exactly (from index entries) up to this many,
+ * estimated beyond: exact for any realistic live backlog, bounded for a runaway one.
  */
 export const QUEUE_COUNT_CAP = 100_000;
+/** The worker's default worker.priority_aging_factor: the READY list's claim order when none is given. */
+export const DEFAULT_PRIORITY_AGING_FACTOR = 60;
 export const LOG_TAIL_LINES = 40;
 export const LOG_TAIL_BYTES = 64 * 1024;
 export const READ_ONLY_MESSAGE = "read-only mode: actions are disabled";
 const DEFAULT_DISCARD_REASON = "discarded from reproq top";
 const EXACT_STATUSES = new Set(["READY", "RUNNING", "WAITING", "FAILED"]);
+
+type Count = { value: number; estimate: boolean };
+
+/** The filter selects by queue, status and due alone (its counts can come from index entries). */
+function queueOnly(filter: DashboardTaskFilter): boolean {
+  return Object.entries(filter).every(([key, value]) => value === undefined || key === "queue" || key === "status" || key === "due");
+}
 
 export interface DashboardSourceOptions {
   readOnly: boolean;
@@ -83,10 +95,13 @@ export interface DashboardSourceOptions {
   ownsPool?: boolean;
   /** Exact per-queue READY/FAILED counts up to this many (default QUEUE_COUNT_CAP). */
   queueCountCap?: number;
+  /** The workers' worker.priority_aging_factor, for the READY list's claim order (default 60). */
+  priorityAgingFactor?: number;
 }
 
 export function createDashboardSource(sql: Sql, options: DashboardSourceOptions): DashboardSource {
   const queueCountCap = options.queueCountCap ?? QUEUE_COUNT_CAP;
+  const priorityAgingFactor = options.priorityAgingFactor ?? DEFAULT_PRIORITY_AGING_FACTOR;
   const lastQueryMs: Record<string, number> = {};
 
   async function timed<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -108,24 +123,55 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     return estimate;
   }
 
-  // Per-queue counts; a READY/FAILED count above the cap is replaced by the planner's
-  // estimate for that queue and status (EXPLAIN, nothing read) and flagged.
+  // A count read up to the cap (cap + 1 means more): exact, or else the planner's estimate of the
+  // rows matching `filter` (EXPLAIN, nothing read; at least the counted rows), flagged.
+  async function capped(counted: number, filter: DashboardTaskFilter): Promise<Count> {
+    if (counted <= queueCountCap) return { value: counted, estimate: false };
+    return { value: Math.max(counted, await dashboardTaskCountEstimate(sql, { filter })), estimate: true };
+  }
+
+  // Due READY rows from two index-only counts: every READY row minus the scheduled ones. Beyond
+  // the cap: the planner's estimate of READY rows minus the scheduled ones, flagged.
+  async function dueReady(readyCounted: number, scheduled: Count, queue: string | undefined): Promise<Count> {
+    // (Two statements in taskTotal may see different moments: never below zero.)
+    if (readyCounted <= queueCountCap) return { value: Math.max(0, readyCounted - scheduled.value), estimate: false };
+    const all = await capped(readyCounted, queue === undefined ? { status: "READY" } : { queue, status: "READY" });
+    return { value: Math.max(0, all.value - scheduled.value), estimate: true };
+  }
+
+  // Per-queue counts; a due READY, scheduled or FAILED count above the cap becomes an estimate.
   async function queueCounts() {
     const rows = await dashboardQueueCountsRead(sql, { cap: queueCountCap });
     return Promise.all(
       rows.map(async (row) => {
-        const estimate = async (status: "READY" | "FAILED", counted: number) =>
-          counted <= queueCountCap ? null : Math.max(counted, await dashboardTaskCountEstimate(sql, { filter: { queue: row.queue, status } }));
-        const [ready, failed] = await Promise.all([estimate("READY", row.ready), estimate("FAILED", row.failed)]);
-        return {
-          ...row,
-          ready: ready ?? row.ready,
-          failed: failed ?? row.failed,
-          readyEstimate: ready !== null,
-          failedEstimate: failed !== null,
-        };
+        const [scheduled, failed] = await Promise.all([
+          capped(row.scheduled, { queue: row.queue, status: "READY", due: false }),
+          capped(row.failed, { queue: row.queue, status: "FAILED" }),
+        ]);
+        return { ...row, ready: await dueReady(row.ready, scheduled, row.queue), scheduled, failed };
       }),
     );
+  }
+
+  async function failedTotal(): Promise<Count> {
+    const filter: DashboardTaskFilter = { status: "FAILED" };
+    return capped(await dashboardTaskCountRead(sql, { filter, cap: queueCountCap + 1 }), filter);
+  }
+
+  async function failureSummary(): Promise<FailureSummary> {
+    const [rows, total] = await Promise.all([
+      timed("failureGroups.groups", () => dashboardFailureGroupsRead(sql, { limit: FAILURE_GROUPS_MAX, window: FAILURE_GROUPS_WINDOW })),
+      timed("failureGroups.total", () => failedTotal()),
+    ]);
+    const scanned = rows[0]?.scanned ?? 0;
+    // The window was full and more FAILED rows exist: the groups cover only the newest ones.
+    const windowed = scanned >= FAILURE_GROUPS_WINDOW && (total.estimate || total.value > scanned);
+    return {
+      total,
+      window: windowed ? FAILURE_GROUPS_WINDOW : null,
+      groupCount: rows[0]?.groupCount ?? 0,
+      groups: rows.map(({ scanned: _scanned, groupCount: _groups, ...group }) => group),
+    };
   }
 
   async function overview(): Promise<Overview> {
@@ -143,15 +189,18 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
       const row = (queue: string): QueueRow => {
         let q = queues.get(queue);
         if (!q) {
-          q = { queue, ready: 0, running: 0, waiting: 0, failed: 0, oldestReadySeconds: null, paused: false, pausedReason: null, completions: new Array<number>(COMPLETION_MINUTES).fill(0) };
+          q = { queue, ready: 0, scheduled: 0, running: 0, waiting: 0, failed: 0, oldestReadySeconds: null, paused: false, pausedReason: null, completions: new Array<number>(COMPLETION_MINUTES).fill(0) };
           queues.set(queue, q);
         }
         return q;
       };
       for (const c of counts) {
-        Object.assign(row(c.queue), { ready: c.ready, running: c.running, waiting: c.waiting, failed: c.failed, oldestReadySeconds: c.oldestReadySeconds });
-        if (c.readyEstimate) row(c.queue).readyEstimate = true;
-        if (c.failedEstimate) row(c.queue).failedEstimate = true;
+        const q = Object.assign(row(c.queue), {
+          ready: c.ready.value, scheduled: c.scheduled.value, running: c.running, waiting: c.waiting, failed: c.failed.value, oldestReadySeconds: c.oldestReadySeconds,
+        });
+        if (c.ready.estimate) q.readyEstimate = true;
+        if (c.scheduled.estimate) q.scheduledEstimate = true;
+        if (c.failed.estimate) q.failedEstimate = true;
       }
       for (const n of names) Object.assign(row(n.queue), { paused: n.paused, pausedReason: n.pausedReason });
       for (const c of completions) {
@@ -159,18 +208,21 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
         row(c.queue).completions[index]! += c.count;
       }
       const queueRows = [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue));
-      const sum = (key: "ready" | "running" | "waiting" | "failed") => counts.reduce((total, c) => total + c[key], 0);
+      const sum = (key: "ready" | "scheduled" | "running" | "waiting" | "failed") => queueRows.reduce((total, q) => total + q[key], 0);
+      const anyEstimate = (key: "ready" | "scheduled" | "failed") => counts.some((c) => c[key].estimate);
       const ages = counts.map((c) => c.oldestReadySeconds).filter((a): a is number => a !== null);
       const decided = throughput.successful5m + throughput.failed5m;
       return {
         now: new Date(),
         totals: {
           ready: sum("ready"),
+          scheduled: sum("scheduled"),
           running: sum("running"),
           waiting: sum("waiting"),
           failed: sum("failed"),
-          ...(counts.some((c) => c.readyEstimate) ? { readyEstimate: true } : {}),
-          ...(counts.some((c) => c.failedEstimate) ? { failedEstimate: true } : {}),
+          ...(anyEstimate("ready") ? { readyEstimate: true } : {}),
+          ...(anyEstimate("scheduled") ? { scheduledEstimate: true } : {}),
+          ...(anyEstimate("failed") ? { failedEstimate: true } : {}),
           ...finished,
         },
         throughput: {
@@ -189,8 +241,16 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
   }
 
   async function taskTotal(filter: DashboardTaskFilter): Promise<TaskPage["total"]> {
+    if (filter.status === "READY" && filter.due === true && queueOnly(filter)) {
+      const ready: DashboardTaskFilter = { queue: filter.queue, status: "READY" };
+      const [all, scheduled] = await Promise.all([
+        dashboardTaskCountRead(sql, { filter: ready, cap: queueCountCap + 1 }),
+        dashboardTaskCountRead(sql, { filter: { ...ready, due: false }, cap: queueCountCap + 1 }),
+      ]);
+      return dueReady(all, await capped(scheduled, { ...ready, due: false }), filter.queue);
+    }
     if (filter.status !== undefined && EXACT_STATUSES.has(filter.status)) {
-      return { value: await dashboardTaskCountRead(sql, { filter, cap: Number.MAX_SAFE_INTEGER }), estimate: false };
+      return capped(await dashboardTaskCountRead(sql, { filter, cap: queueCountCap + 1 }), filter);
     }
     const planned = await dashboardTaskCountEstimate(sql, { filter });
     if (planned <= EXACT_TOTAL_CAP * 2) {
@@ -215,12 +275,7 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     lastQueryMs,
     overview,
     workers: () => timed("workers", async (): Promise<WorkerRow[]> => [...(await dashboardWorkersRead(sql))]),
-    failureGroups: () =>
-      timed("failureGroups", async (): Promise<FailureGroup[]> =>
-        (await dashboardFailureGroupsRead(sql, { limit: FAILURE_GROUPS_MAX, window: FAILURE_GROUPS_WINDOW })).map(({ scanned, ...g }) =>
-          scanned >= FAILURE_GROUPS_WINDOW ? { ...g, window: FAILURE_GROUPS_WINDOW } : g,
-        ),
-      ),
+    failureGroups: () => timed("failureGroups", failureSummary),
     periodic: () =>
       timed("periodic", async (): Promise<PeriodicRow[]> =>
         (await dashboardPeriodicRead(sql)).map((p) => ({ ...p, description: describeCron(p.cronExpr) })),
@@ -235,8 +290,11 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
         const limit = Math.max(1, Math.floor(page.limit));
         const bounded = dashboardFilter(filter);
         const searching = bounded.textWindow !== undefined;
+        const read = { filter: bounded, offset, limit };
         const [rows, total, older] = await Promise.all([
-          dashboardTaskPageRead(sql, { filter: bounded, offset, limit }),
+          filter.status === "READY" ? dashboardReadyPageRead(sql, { ...read, priorityAgingFactor })
+          : filter.status === "SCHEDULED" ? dashboardScheduledPageRead(sql, read)
+          : dashboardTaskPageRead(sql, read),
           taskTotal(bounded),
           searching ? dashboardOlderThanWindowRead(sql, { window: TEXT_SEARCH_WINDOW }) : false,
         ]);
@@ -346,6 +404,7 @@ function toDetail(row: DashboardTaskRow, logTail: string[] | null): TaskDetail {
     maxAttempts: row.maxAttempts,
     enqueuedAt: row.enqueuedAt,
     runAfter: row.runAfter,
+    dueInSeconds: row.dueInSeconds,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     durationSeconds: row.durationSeconds,
@@ -422,10 +481,16 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/** The statement filter of a task list filter: a free-text search is bounded to the newest rows. */
+/**
+ * The statement filter of a task list filter: READY means due READY rows and SCHEDULED the READY
+ * rows not due yet; a free-text search is bounded to the newest rows.
+ */
 function dashboardFilter(filter: TaskFilter): DashboardTaskFilter {
-  const text = filter.text?.trim() ?? "";
-  return text === "" ? { ...filter } : { ...filter, textWindow: TEXT_SEARCH_WINDOW };
+  const { status, ...rest } = filter;
+  const text = rest.text?.trim() ?? "";
+  const bounded: DashboardTaskFilter = text === "" ? rest : { ...rest, textWindow: TEXT_SEARCH_WINDOW };
+  if (status === "READY" || status === "SCHEDULED") return { ...bounded, status: "READY", due: status === "READY" };
+  return status === undefined ? bounded : { ...bounded, status };
 }
 
 /** Matching actions only ever touch FAILED rows: another status filter matches nothing. */

@@ -1,10 +1,9 @@
 // The `/` filter: tokens queue:, task:, status: plus free text, parsed into a TaskFilter and
 // printed back the same way (so the filter bar shows what is applied).
-import type { TaskFilter } from "./model.ts";
+import type { TaskFilter, TaskState } from "./model.ts";
 
-type TaskStatus = NonNullable<TaskFilter["status"]>;
-/** Every task status, in the order the status tabs show them. */
-export const TASK_STATUSES: readonly TaskStatus[] = ["READY", "RUNNING", "WAITING", "FAILED", "SUCCESSFUL", "CANCELLED"];
+/** Every task state (the statuses, SCHEDULED after READY), in the order the status tabs show them. */
+export const TASK_STATES: readonly TaskState[] = ["READY", "SCHEDULED", "RUNNING", "WAITING", "FAILED", "SUCCESSFUL", "CANCELLED"];
 
 export interface ParsedFilter {
   filter: TaskFilter;
@@ -12,9 +11,9 @@ export interface ParsedFilter {
   problems: string[];
 }
 
-function asStatus(value: string): TaskStatus | null {
+function asState(value: string): TaskState | null {
   const upper = value.toUpperCase();
-  return (TASK_STATUSES as readonly string[]).includes(upper) ? (upper as TaskStatus) : null;
+  return (TASK_STATES as readonly string[]).includes(upper) ? (upper as TaskState) : null;
 }
 
 export function parseFilter(input: string): ParsedFilter {
@@ -34,9 +33,9 @@ export function parseFilter(input: string): ParsedFilter {
     else if (name === "task") filter.taskPath = value;
     else if (name === "exc" || name === "exception") filter.exceptionClass = value;
     else {
-      const status = asStatus(value);
+      const status = asState(value);
       if (status) filter.status = status;
-      else problems.push(`unknown status "${value}" (one of ${TASK_STATUSES.join(", ")})`);
+      else problems.push(`unknown status "${value}" (one of ${TASK_STATES.join(", ")})`);
     }
   }
   if (words.length > 0) filter.text = words.join(" ");
@@ -54,9 +53,9 @@ export function formatFilter(filter: TaskFilter): string {
 }
 
 /** The status tabs of a task list, cycled with ←/→ (h/l); undefined = every status. */
-export const STATUS_CYCLE: readonly (TaskStatus | undefined)[] = [undefined, ...TASK_STATUSES];
+export const STATUS_CYCLE: readonly (TaskState | undefined)[] = [undefined, ...TASK_STATES];
 
-export function cycleStatus(current: TaskStatus | undefined, step: 1 | -1): TaskStatus | undefined {
+export function cycleStatus(current: TaskState | undefined, step: 1 | -1): TaskState | undefined {
   const index = STATUS_CYCLE.indexOf(current);
   const next = (index + step + STATUS_CYCLE.length) % STATUS_CYCLE.length;
   return STATUS_CYCLE[next];

@@ -101,9 +101,40 @@ export function truncate(value: string, width: number): string {
   return chars.slice(0, width - 1).join("") + ELLIPSIS;
 }
 
+/** Separators of dotted task paths and exception classes (`app.tasks.send`, `mod:func`, `a/b`). */
+const PATH_SEPARATORS = new Set([".", ":", "/"]);
+
+/**
+ * Cut a dotted name (task path, exception class) to `width` cells in the middle: the last segment
+ * (the function or class name) always stays, whole trailing segments are kept while a few cells of
+ * the start still fit, and "…" replaces what is cut: `myproj…invoicing.tasks.send_reminder`. A last
+ * segment that alone does not fit keeps its start and its end: `send_ove…_reminder`.
+ */
+export function truncateMiddle(value: string, width: number): string {
+  if (width <= 0) return "";
+  const chars = Array.from(value);
+  if (chars.length <= width) return value;
+  if (width === 1) return ELLIPSIS;
+  const budget = width - 1;
+  const starts = chars.flatMap((c, i) => (PATH_SEPARATORS.has(c) && i + 1 < chars.length ? [i + 1] : []));
+  const last = starts.at(-1) ?? 0;
+  if (chars.length - last === budget) return ELLIPSIS + chars.slice(last).join("");
+  if (chars.length - last > budget) {
+    const head = Math.ceil(budget / 2);
+    return chars.slice(last, last + head).join("") + ELLIPSIS + chars.slice(chars.length - (budget - head)).join("");
+  }
+  const room = budget - Math.min(6, budget - (chars.length - last)); // keep up to 6 cells of the start
+  let from = last;
+  for (let i = starts.length - 2; i >= 0 && chars.length - starts[i]! <= room; i--) from = starts[i]!;
+  return chars.slice(0, budget - (chars.length - from)).join("") + ELLIPSIS + chars.slice(from).join("");
+}
+
+/** How a value too long for its cell is cut: at the end, or in the middle (dotted names). */
+export type Cut = "end" | "middle";
+
 /** Truncate, then pad to exactly `width` cells on the right (align left) or the left. */
-export function fit(value: string, width: number, align: "left" | "right" = "left"): string {
-  const cut = truncate(value, width);
+export function fit(value: string, width: number, align: "left" | "right" = "left", cutAt: Cut = "end"): string {
+  const cut = cutAt === "middle" ? truncateMiddle(value, width) : truncate(value, width);
   const pad = " ".repeat(Math.max(0, width - cellWidth(cut)));
   return align === "right" ? pad + cut : cut + pad;
 }

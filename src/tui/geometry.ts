@@ -25,7 +25,7 @@ export function geometry(screen: Screen, data: ScreenData | undefined, width: nu
   if (screen.kind === "events" || !data) return { pageSize: 1, count: 0 };
   if (data.kind === "overview") {
     const o = data.overview;
-    const size = screen.kind === "tab" && screen.tab === "overview" ? overviewLayout(width, height, o.queues.length, o.recentFailures.length).queueRows : listPageSize(height);
+    const size = screen.kind === "tab" && screen.tab === "overview" ? overviewLayout(o, width, height).queueRows : listPageSize(height);
     return { pageSize: size, count: o.queues.length };
   }
   if ("rows" in data) return { pageSize: listPageSize(height), count: data.rows.length };

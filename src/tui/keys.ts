@@ -125,7 +125,7 @@ function handleConfirm(ctx: Ctx, state: ConfirmState, press: KeyPress): void {
   if (ready && (press.name === "y" || press.name === "enter")) return ctx.confirmAction();
   if (press.name === "n" || press.name === "esc" || press.name === "q" || (!ready && press.name === "enter")) {
     ctx.setModal(null);
-    ctx.setMessage({ text: "cancelled: nothing changed", tone: "muted" });
+    ctx.setMessage({ text: "nothing changed", tone: "muted" });
   }
 }
 

@@ -1,12 +1,12 @@
 // What each screen reads from the DashboardSource, and the database time it took.
 import type { Loaded } from "./hooks/use-poll.ts";
-import type { DashboardSource, FailureGroup, Overview, PeriodicRow, RateLimitRow, TaskDetail, TaskPage, WorkerRow } from "./model.ts";
+import type { DashboardSource, FailureGroup, FailureSummary, Overview, PeriodicRow, RateLimitRow, TaskDetail, TaskPage, WorkerRow } from "./model.ts";
 import type { Screen } from "./navigation.ts";
 
 export type ScreenData =
   | { kind: "overview"; overview: Overview; receivedAt: number }
   | { kind: "workers"; rows: WorkerRow[] }
-  | { kind: "failures"; rows: FailureGroup[] }
+  | { kind: "failures"; rows: FailureGroup[]; summary: Omit<FailureSummary, "groups"> }
   | { kind: "periodic"; rows: PeriodicRow[] }
   | { kind: "rate-limits"; rows: RateLimitRow[] }
   | { kind: "tasks"; page: TaskPage }
@@ -51,7 +51,8 @@ async function loadTab(source: DashboardSource, tab: Extract<Screen, { kind: "ta
     }
     case "failures": {
       const { value, dbMs } = await timed(source, "failureGroups", () => source.failureGroups());
-      return { data: { kind: "failures", rows: value }, dbMs };
+      const { groups, ...summary } = value;
+      return { data: { kind: "failures", rows: groups, summary }, dbMs };
     }
     case "periodic": {
       const { value, dbMs } = await timed(source, "periodic", () => source.periodic());

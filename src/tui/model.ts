@@ -4,16 +4,27 @@
 // computed by the database; a value the database does not have is null (rendered "–").
 import type { TaskStatus } from "../queue/types.ts";
 
+/**
+ * What a task list row is, for the views: its status, except that a READY row whose run_after is
+ * still in the future (a retry backoff, a delayed enqueue) is SCHEDULED. SCHEDULED is never
+ * stored: in the database such a row is READY.
+ */
+export type TaskState = TaskStatus | "SCHEDULED";
+
 /** Whether the last refresh worked: ok, slow or partially failed (degraded), or failing (down). */
 export type ConnectionState = "connecting" | "ok" | "degraded" | "down";
 
 export interface StatusTotals {
+  /** READY rows that are due (run_after NULL or past): what workers can claim now. */
   ready: number;
+  /** READY rows whose run_after is in the future (SCHEDULED). */
+  scheduled: number;
   running: number;
   waiting: number;
   failed: number;
-  /** READY / FAILED include a planner estimate (a queue above the exact-count cap): shown "~". */
+  /** READY / SCHEDULED / FAILED include a planner estimate (a queue above the exact-count cap): shown "~". */
   readyEstimate?: boolean;
+  scheduledEstimate?: boolean;
   failedEstimate?: boolean;
   /** Huge statuses come from planner statistics: shown with a leading "~". */
   successful: { value: number; estimate: boolean };
@@ -33,12 +44,16 @@ export interface Throughput {
 
 export interface QueueRow {
   queue: string;
+  /** Due READY rows. */
   ready: number;
+  /** READY rows whose run_after is in the future. */
+  scheduled: number;
   running: number;
   waiting: number;
   failed: number;
-  /** Counted exactly up to a cap (10,000), a planner estimate beyond: shown "~". */
+  /** Counted exactly up to a cap (100,000), a planner estimate beyond: shown "~". */
   readyEstimate?: boolean;
+  scheduledEstimate?: boolean;
   failedEstimate?: boolean;
   /** Age of the oldest due READY row (NOW() − max(enqueued_at, run_after)); null when none. */
   oldestReadySeconds: number | null;
@@ -93,8 +108,21 @@ export interface FailureGroup {
   lastFailedAt: Date | null;
   /** A representative message from the newest failure in the group. */
   sampleMessage: string;
-  /** Set when the groups were counted among only the newest `window` FAILED rows (more exist). */
-  window?: number;
+}
+
+/** The failures view: every FAILED row counted, and the groups of the newest ones. */
+export interface FailureSummary {
+  /** All FAILED rows: exact up to a cap, a planner estimate beyond (shown "~"). */
+  total: { value: number; estimate: boolean };
+  /**
+   * Set when the groups were counted among only the newest `window` FAILED rows (more exist): each
+   * count is then a lower bound of the group's size (shown "≥"). null: every FAILED row was grouped.
+   */
+  window: number | null;
+  /** Groups found (more than `groups` holds when the list was cut). */
+  groupCount: number;
+  /** Most frequent first. */
+  groups: FailureGroup[];
 }
 
 export interface PeriodicRow {
@@ -122,7 +150,8 @@ export interface RateLimitRow {
 /** What the task list shows; filter tokens: queue:, task:, status: and free text. */
 export interface TaskFilter {
   queue?: string;
-  status?: TaskStatus;
+  /** A status, or SCHEDULED (READY, run_after in the future); READY then means due READY rows. */
+  status?: TaskState;
   /** task_path prefix. */
   taskPath?: string;
   /** Exception class (failure-group drill-down). */
@@ -142,12 +171,18 @@ export interface TaskListRow {
   enqueuedAt: Date;
   /** Age since enqueued (or since finished for finished rows). */
   ageSeconds: number;
+  /** Seconds until run_after when the row is READY but not due yet (SCHEDULED); else null. */
+  dueInSeconds: number | null;
   lastError: string | null;
 }
 
 export interface TaskPage {
+  /**
+   * Newest first; a READY list in claim order (the next task to run first), a SCHEDULED list
+   * soonest due first.
+   */
   rows: TaskListRow[];
-  /** Exact when cheap (READY/RUNNING/WAITING/FAILED), else an estimate (shown "~"). */
+  /** Exact when cheap (READY/RUNNING/WAITING/FAILED up to a cap), else an estimate (shown "~"). */
   total: { value: number; estimate: boolean };
   offset: number;
   /** Set when a free-text search looked only at the newest `searchedNewest` tasks (older exist). */
@@ -173,6 +208,8 @@ export interface TaskDetail {
   maxAttempts: number;
   enqueuedAt: Date;
   runAfter: Date | null;
+  /** Seconds until run_after when the row is READY but not due yet (SCHEDULED); else null. */
+  dueInSeconds: number | null;
   startedAt: Date | null;
   finishedAt: Date | null;
   /** finished − started, seconds. */
@@ -233,7 +270,7 @@ export interface ActionResult {
 export interface DashboardSource {
   overview(): Promise<Overview>;
   workers(): Promise<WorkerRow[]>;
-  failureGroups(): Promise<FailureGroup[]>;
+  failureGroups(): Promise<FailureSummary>;
   periodic(): Promise<PeriodicRow[]>;
   rateLimits(): Promise<RateLimitRow[]>;
   tasks(filter: TaskFilter, page: { offset: number; limit: number }): Promise<TaskPage>;

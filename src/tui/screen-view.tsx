@@ -40,7 +40,7 @@ export function ScreenView(props: ScreenViewProps) {
     case "workers":
       return data.kind === "workers" ? <WorkersView rows={data.rows} {...list} /> : null;
     case "failures":
-      return data.kind === "failures" ? <FailuresView rows={data.rows} {...list} /> : null;
+      return data.kind === "failures" ? <FailuresView rows={data.rows} summary={data.summary} {...list} /> : null;
     case "periodic":
       return data.kind === "periodic" ? <PeriodicView rows={data.rows} {...list} /> : null;
     case "rate-limits":

@@ -8,6 +8,7 @@ import { ensureBinary } from "../helpers/binary.ts";
 import { baseConnection, buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { closeAllTerminals, PROMPT, Terminal, TMUX } from "../helpers/tmux.ts";
+import { insertRows } from "../integration/claim-fixtures.ts";
 
 setDefaultTimeout(60_000);
 
@@ -114,6 +115,36 @@ describe.skipIf(!TMUX)("reproq top in tmux (compiled binary)", () => {
     expect(await statusOf(id)).toBe("FAILED");
     const [emails] = await db.sql<{ paused: boolean }[]>`select coalesce(bool_or(paused), false) as paused from reproq_queue_controls where queue_name = 'emails'`;
     expect(emails!.paused).toBe(false);
+    term.keys("q");
+    await term.waitFor((s) => s.trimEnd().endsWith(PROMPT), "the shell prompt");
+    term.close();
+  });
+
+  test("READY in claim order with long paths cut in the middle, a SCHEDULED tab, and a cancel dialog that keeps the task", async () => {
+    const long = "myproject.billing.invoicing.reminders.tasks.send_overdue_reminder";
+    const [longId] = await insertRows(db.sql, [{ queue: "default", priority: 100, ageSeconds: 5, taskPath: long }]);
+    const term = await startTop();
+    // default: 6 seeded due READY + this one, 1 scheduled (run_after in an hour), 4 RUNNING, 1 WAITING, 3 FAILED.
+    await term.waitFor((s) => /QUEUE\s+READY\s+SCHEDULED/.test(s) && /› default\s+7\s+1\s+4\s+1\s+3\s/.test(s), "default's due and scheduled counts");
+    term.keys("Enter");
+    await term.waitFor((s) => s.includes("[ALL]"), "the tasks of default");
+    term.keys("l");
+    // The next task to run is on top, its path cut in the middle so the function name shows.
+    const ready = await term.waitFor((s) => s.includes("[READY]") && new RegExp(`› ${longId}\\s+READY`).test(s), "the READY tab in claim order");
+    expect(ready).toMatch(new RegExp(`› ${longId}\\s+READY\\s+my\\S*…\\S*send_overdue_reminder\\s`));
+    expect(ready).not.toMatch(new RegExp(`^[ ›] ${seed.ids.readyFuture}\\s`, "m"));
+    term.keys("l");
+    const scheduled = await term.waitFor((s) => s.includes("[SCHEDULED]") && s.includes(`› ${seed.ids.readyFuture} `), "the SCHEDULED tab");
+    expect(scheduled).toMatch(new RegExp(`› ${seed.ids.readyFuture}\\s+SCHEDULED`));
+    expect(scheduled).toMatch(/in (59m|1h)/);
+    term.keys("C");
+    const dialog = await term.waitFor((s) => s.includes("rows affected: 1"), "the cancel confirmation");
+    expect(dialog).toContain(`Cancel task ${seed.ids.readyFuture}?`);
+    expect(dialog).toContain("n / esc: no, keep it");
+    expect(dialog).not.toMatch(/esc: cancel/);
+    term.keys("n");
+    await term.waitFor((s) => s.includes("nothing changed") && !s.includes("rows affected"), "the dialog closed");
+    expect(await statusOf(seed.ids.readyFuture)).toBe("READY");
     term.keys("q");
     await term.waitFor((s) => s.trimEnd().endsWith(PROMPT), "the shell prompt");
     term.close();

@@ -105,7 +105,8 @@ function success(queue: string, taskPath: string, ago: number): SeedRow {
 
 /** The seeded task_runs rows (51). Ages are seconds before the seeding transaction's NOW(). */
 const ROWS: SeedRow[] = [
-  // READY — default: 7 (one not due yet, one due 30 s ago after a long delay), oldest due 120 s.
+  // READY — default: 7, of which 6 due (one due 30 s ago after a long delay; oldest due 120 s) and
+  // one scheduled (run_after in an hour).
   ...[20, 40, 60, 80].map((ago): SeedRow => ({ queue: "default", taskPath: T_RESIZE, status: "READY", enqueuedAgo: ago, kwargs: { image_id: 1000 + ago } })),
   { key: "readyInventory", queue: "default", taskPath: T_INVENTORY, status: "READY", enqueuedAgo: 120, hashKey: "inventory", priority: 5, kwargs: { sku: "A-1" } },
   { key: "readyDelayed", queue: "default", taskPath: T_RESIZE, status: "READY", enqueuedAgo: 3000, runAfterIn: -30, kwargs: { image_id: 7 } },
@@ -161,15 +162,16 @@ function zeros(at: Record<number, number>): number[] {
 
 /** What the dashboard must show right after seeding (hand-computed from ROWS). */
 export const SEED_EXPECTED = {
-  totals: { ready: 14, running: 5, waiting: 1, failed: 8, successful: 20, cancelled: 3 },
+  /** ready = due READY; scheduled = READY with run_after in the future. */
+  totals: { ready: 13, scheduled: 1, running: 5, waiting: 1, failed: 8, successful: 20, cancelled: 3 },
   throughput: { finished1m: 8, finished5m: 17, perMinute1m: 8, perMinute5m: 3.4, successRate5m: 0.75 },
   /** Oldest due READY age over all queues (reports). */
   oldestReadySeconds: 610,
   liveWorkers: 3,
   queues: {
-    default: { ready: 7, running: 4, waiting: 1, failed: 3, oldestReadySeconds: 120, paused: false, pausedReason: null, completions: zeros({ 4: 1, 8: 2, 11: 1, 12: 1, 13: 1, 14: 5 }) },
-    emails: { ready: 3, running: 1, waiting: 0, failed: 4, oldestReadySeconds: 55, paused: false, pausedReason: null, completions: zeros({ 6: 1, 10: 1, 11: 1, 12: 2, 13: 1, 14: 3 }) },
-    reports: { ready: 4, running: 0, waiting: 0, failed: 1, oldestReadySeconds: 610, paused: true, pausedReason: "paused for nightly maintenance", completions: zeros({ 10: 1 }) },
+    default: { ready: 6, scheduled: 1, running: 4, waiting: 1, failed: 3, oldestReadySeconds: 120, paused: false, pausedReason: null, completions: zeros({ 4: 1, 8: 2, 11: 1, 12: 1, 13: 1, 14: 5 }) },
+    emails: { ready: 3, scheduled: 0, running: 1, waiting: 0, failed: 4, oldestReadySeconds: 55, paused: false, pausedReason: null, completions: zeros({ 6: 1, 10: 1, 11: 1, 12: 2, 13: 1, 14: 3 }) },
+    reports: { ready: 4, scheduled: 0, running: 0, waiting: 0, failed: 1, oldestReadySeconds: 610, paused: true, pausedReason: "paused for nightly maintenance", completions: zeros({ 10: 1 }) },
   },
   /** Recent failures, newest first: [queue, task path, failed ago]. */
   recentFailures: [

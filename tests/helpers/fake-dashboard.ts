@@ -4,7 +4,7 @@
 import { EventEmitter } from "node:events";
 import { render, type Instance } from "ink";
 import type { ReactElement } from "react";
-import type { Action, ActionPreview, ActionResult, DashboardSource, Overview, TaskDetail, TaskFilter, TaskListRow, TaskPage } from "../../src/tui/model.ts";
+import type { Action, ActionPreview, ActionResult, DashboardSource, Overview, TaskDetail, TaskFilter, TaskListRow, TaskPage, TaskState } from "../../src/tui/model.ts";
 
 class FakeStdout extends EventEmitter {
   frames: string[] = [];
@@ -121,13 +121,13 @@ const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000);
 export function fakeOverview(): Overview {
   return {
     now: NOW,
-    totals: { ready: 1234, running: 3, waiting: 2, failed: 7, successful: { value: 1_200_000, estimate: true }, cancelled: { value: 4, estimate: false } },
+    totals: { ready: 1234, scheduled: 12, running: 3, waiting: 2, failed: 7, successful: { value: 1_200_000, estimate: true }, cancelled: { value: 4, estimate: false } },
     throughput: { finished1m: 42, finished5m: 180, perMinute1m: 42, perMinute5m: 36, successRate5m: 0.961 },
     oldestReadySeconds: 754,
     liveWorkers: 2,
     queues: [
-      { queue: "default", ready: 1200, running: 2, waiting: 2, failed: 5, oldestReadySeconds: 754, paused: false, pausedReason: null, completions: [1, 2, 3, 4, 5, 6, 7, 8, 7, 6, 5, 4, 3, 2, 1] },
-      { queue: "emails", ready: 34, running: 1, waiting: 0, failed: 2, oldestReadySeconds: 65, paused: true, pausedReason: "smtp outage", completions: new Array(15).fill(0) },
+      { queue: "default", ready: 1200, scheduled: 12, running: 2, waiting: 2, failed: 5, oldestReadySeconds: 754, paused: false, pausedReason: null, completions: [1, 2, 3, 4, 5, 6, 7, 8, 7, 6, 5, 4, 3, 2, 1] },
+      { queue: "emails", ready: 34, scheduled: 0, running: 1, waiting: 0, failed: 2, oldestReadySeconds: 65, paused: true, pausedReason: "smtp outage", completions: new Array(15).fill(0) },
     ],
     recentFailures: [
       { resultId: "101", queue: "default", taskPath: "myapp.tasks.charge_card", exceptionClass: "ValueError", message: "card declined", failedAt: ago(125), attempts: 3, maxAttempts: 3 },
@@ -135,8 +135,14 @@ export function fakeOverview(): Overview {
   };
 }
 
-function taskRow(id: number, status: TaskListRow["status"], queue: string): TaskListRow {
-  return { resultId: String(id), queue, status, taskPath: "myapp.tasks.charge_card", priority: 0, attempts: status === "FAILED" ? 3 : 0, maxAttempts: 3, enqueuedAt: ago(600), ageSeconds: 600, lastError: status === "FAILED" ? "ValueError: card declined" : null };
+/** A task list row; `dueInSeconds` makes a READY row SCHEDULED (run_after in the future). */
+export function fakeTaskRow(id: number, status: TaskListRow["status"], queue: string, more: Partial<TaskListRow> = {}): TaskListRow {
+  return { resultId: String(id), queue, status, taskPath: "myapp.tasks.charge_card", priority: 0, attempts: status === "FAILED" ? 3 : 0, maxAttempts: 3, enqueuedAt: ago(600), ageSeconds: 600, dueInSeconds: null, lastError: status === "FAILED" ? "ValueError: card declined" : null, ...more };
+}
+
+/** The view state of a row: SCHEDULED for a READY row that is not due yet. */
+function stateOf(row: TaskListRow): TaskState {
+  return row.status === "READY" && row.dueInSeconds !== null ? "SCHEDULED" : row.status;
 }
 
 export interface FakeDashboard extends DashboardSource {
@@ -147,7 +153,7 @@ export interface FakeDashboard extends DashboardSource {
 }
 
 export function createFakeDashboard(options: { readOnly?: boolean } = {}): FakeDashboard {
-  const rows = Array.from({ length: 45 }, (_, i) => taskRow(101 + i, i < 40 ? "FAILED" : "READY", "default"));
+  const rows = Array.from({ length: 45 }, (_, i) => fakeTaskRow(101 + i, i < 40 ? "FAILED" : "READY", "default"));
   const fake: FakeDashboard = {
     readOnly: options.readOnly ?? false,
     lastQueryMs: { overview: 3 },
@@ -162,7 +168,12 @@ export function createFakeDashboard(options: { readOnly?: boolean } = {}): FakeD
       return [{ workerId: "w-1", hostname: "box-1", version: "0.1.0", queues: ["default", "emails"], concurrency: 4, running: 2, startedAt: ago(7200), lastSeenSeconds: 5, health: "alive" }];
     },
     async failureGroups() {
-      return [{ taskPath: "myapp.tasks.charge_card", exceptionClass: "ValueError", count: 40, lastFailedAt: ago(125), sampleMessage: "card declined" }];
+      return {
+        total: { value: 40, estimate: false },
+        window: null,
+        groupCount: 1,
+        groups: [{ taskPath: "myapp.tasks.charge_card", exceptionClass: "ValueError", count: 40, lastFailedAt: ago(125), sampleMessage: "card declined" }],
+      };
     },
     async periodic() {
       return [{ name: "nightly-report", cronExpr: "0 3 * * *", description: "at 03:00 every day", taskPath: "myapp.tasks.report", queue: "default", enabled: true, nextRunAt: null, nextRunInSeconds: 120, lastRunAt: ago(86_280) }];
@@ -172,7 +183,7 @@ export function createFakeDashboard(options: { readOnly?: boolean } = {}): FakeD
     },
     async tasks(filter: TaskFilter, page): Promise<TaskPage> {
       if (fake.failing) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
-      const matching = fake.rows.filter((r) => (!filter.status || r.status === filter.status) && (!filter.queue || r.queue === filter.queue));
+      const matching = fake.rows.filter((r) => (!filter.status || stateOf(r) === filter.status) && (!filter.queue || r.queue === filter.queue));
       return { rows: matching.slice(page.offset, page.offset + page.limit), total: { value: matching.length, estimate: false }, offset: page.offset };
     },
     async task(resultId: string): Promise<TaskDetail | null> {
@@ -180,7 +191,7 @@ export function createFakeDashboard(options: { readOnly?: boolean } = {}): FakeD
       if (!row) return null;
       return {
         resultId, queue: row.queue, status: row.status, priority: 0, taskPath: row.taskPath, attempts: row.attempts, maxAttempts: 3,
-        enqueuedAt: ago(600), runAfter: null, startedAt: ago(590), finishedAt: ago(589), durationSeconds: 1.25, leasedBy: null,
+        enqueuedAt: ago(600), runAfter: null, dueInSeconds: row.dueInSeconds, startedAt: ago(590), finishedAt: ago(589), durationSeconds: 1.25, leasedBy: null,
         workerIds: ["w-1"], specHash: "abc123", specPretty: '{\n  "task_path": "myapp.tasks.charge_card"\n}', args: [42], kwargs: { retry: true },
         returnPretty: null, errors: [{ kind: "exception", at: "2026-03-10T09:20:00Z", attempt: 3, exceptionClass: "ValueError", message: "card declined", traceback: 'Traceback (most recent call last):\n  File "tasks.py", line 3\nValueError: card declined' }],
         lastError: "ValueError: card declined", logsUri: null, logTail: null, workflowId: null, parentId: null, cancelRequested: false,

@@ -46,7 +46,7 @@ describe("reads", () => {
   test("overview: totals, throughput, oldest READY, live workers", async () => {
     const o = await source.overview();
     expect(o.totals).toEqual({
-      ready: 14, running: 5, waiting: 1, failed: 8,
+      ready: 13, scheduled: 1, running: 5, waiting: 1, failed: 8,
       successful: { value: 20, estimate: false },
       cancelled: { value: 3, estimate: false },
     });
@@ -102,7 +102,9 @@ describe("reads", () => {
   });
 
   test("failure groups: task path + exception class, counts, newest sample", async () => {
-    const groups = await source.failureGroups();
+    const summary = await source.failureGroups();
+    expect(summary).toMatchObject({ total: { value: 8, estimate: false }, window: null, groupCount: 4 });
+    const groups = summary.groups;
     expect(groups.map((g) => [g.taskPath, g.exceptionClass, g.count])).toEqual(SEED_EXPECTED.failureGroups);
     expect(groups[0]!.sampleMessage).toBe("smtplib.SMTPServerDisconnected: Connection unexpectedly closed");
     expect(groups[3]!.sampleMessage).toBe("KeyError: 'sku'");

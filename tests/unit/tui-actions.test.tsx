@@ -52,7 +52,7 @@ describe("actions on a seeded database", () => {
     await ui.press("R");
     const dialog = await ui.waitFor((f) => f.includes("rows affected: 1"));
     expect(dialog).toContain(`Retry task ${id}`);
-    expect(dialog).toContain("y / enter: do it");
+    expect(dialog).toContain("y / enter: yes, retry it");
     expect(await statusOf(id)).toBe("FAILED");
     await ui.press("y");
     const done = await ui.waitFor((f) => /retried 1/.test(f));
@@ -74,7 +74,7 @@ describe("actions on a seeded database", () => {
     await ui.press(..."bad sku".split(""), KEYS.enter);
     await ui.waitFor((f) => f.includes(`Discard task ${id}`) && f.includes("rows affected: 1"));
     await ui.press("n");
-    await ui.waitFor((f) => f.includes("cancelled: nothing changed"));
+    await ui.waitFor((f) => f.includes("nothing changed"));
     expect(await statusOf(id)).toBe("FAILED");
     ui.unmount();
   });
@@ -88,7 +88,7 @@ describe("actions on a seeded database", () => {
     const dialog = await ui.waitFor((f) => f.includes("rows affected: 4"));
     expect(dialog).toContain("Retry all matching tasks");
     await ui.press(KEYS.esc);
-    await ui.waitFor((f) => f.includes("cancelled: nothing changed"));
+    await ui.waitFor((f) => f.includes("nothing changed"));
     expect(await statusOf(seed.failedIds.emails[0]!)).toBe("FAILED");
     ui.unmount();
   });

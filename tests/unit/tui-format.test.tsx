@@ -5,7 +5,7 @@ import { COLUMN_GAP, fitColumns, type ColumnSpec } from "../../src/tui/component
 import { sparkline } from "../../src/tui/components/sparkline.tsx";
 import { Table } from "../../src/tui/components/table.tsx";
 import { cycleStatus, formatFilter, parseFilter } from "../../src/tui/filter.ts";
-import { fit, formatAge, formatAgo, formatCount, formatDuration, formatNumber, formatPercent, formatRate, formatUntil, pagerText, text, truncate, wrapLine, wrapWords } from "../../src/tui/format.ts";
+import { fit, formatAge, formatAgo, formatCount, formatDuration, formatNumber, formatPercent, formatRate, formatUntil, pagerText, text, truncate, truncateMiddle, wrapLine, wrapWords } from "../../src/tui/format.ts";
 import { keyPresses } from "../../src/tui/hooks/use-keymap.ts";
 import { moveCursor, pageOffset } from "../../src/tui/navigation.ts";
 import { SseParser, backoffMs, toTailEvent } from "../../src/tui/sse.ts";
@@ -67,6 +67,23 @@ describe("format", () => {
     expect(pagerText(0, 20, 1234)).toBe("rows 1–20 of 1,234");
     expect(pagerText(20, 20, 5000, true)).toBe("rows 21–40 of ~5,000");
     expect(pagerText(0, 0, 0)).toBe("no rows");
+  });
+
+  test("dotted names are cut in the middle: the last segment stays, then whole segments before it", () => {
+    const path = "myproject.billing.invoicing.tasks.send_reminder";
+    expect(truncateMiddle(path, 60)).toBe(path);
+    expect(truncateMiddle(path, 44)).toBe("myproj…billing.invoicing.tasks.send_reminder");
+    expect(truncateMiddle(path, 30)).toBe("myproject.…tasks.send_reminder");
+    expect(truncateMiddle(path, 16)).toBe("my…send_reminder");
+    expect(truncateMiddle(path, 14)).toBe("…send_reminder");
+    // A last segment wider than the cell keeps its start and end.
+    expect(truncateMiddle(path, 10)).toBe("send_…nder");
+    expect(truncateMiddle("smtplib.SMTPServerDisconnected", 12)).toBe("SMTPSe…ected");
+    expect(truncateMiddle("module:function_name", 16)).toBe("mo…function_name");
+    expect(truncateMiddle("abc", 1)).toBe("…");
+    expect(truncateMiddle("abc", 0)).toBe("");
+    for (const width of [2, 5, 9, 13, 21, 33, 47]) expect(Array.from(truncateMiddle(path, width))).toHaveLength(Math.min(width, path.length));
+    expect(fit(path, 20, "left", "middle")).toBe("myproj…send_reminder");
   });
 
   test("colour is off with --no-color, NO_COLOR or TERM=dumb", () => {

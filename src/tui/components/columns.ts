@@ -1,5 +1,7 @@
 // Column widths fitted to the terminal: every column gets its minimum, columns that do not fit
 // are dropped lowest priority first, and the spare width goes to the flexible columns.
+import type { Cut } from "../format.ts";
+
 export interface ColumnSpec {
   key: string;
   title: string;
@@ -12,6 +14,8 @@ export interface ColumnSpec {
   align?: "left" | "right";
   /** Dropped first when the terminal is too narrow (higher = kept longer; default 5). */
   priority?: number;
+  /** Where a long value is cut: "end" (default) or "middle" for dotted names (keeps the last segment). */
+  cut?: Cut;
 }
 
 export interface FittedColumn extends ColumnSpec {

@@ -32,7 +32,7 @@ function Line(props: { columns: FittedColumn[]; row: Row; selected: boolean; hea
   const gap = " ".repeat(COLUMN_GAP);
   const parts = props.columns.map((column, i) => {
     const cell = cellOf(props.row[column.key]);
-    const content = fit(cell.text, column.width, column.align ?? "left");
+    const content = fit(cell.text, column.width, column.align ?? "left", props.header ? "end" : column.cut);
     return (
       <Styled key={column.key} tone={props.header ? "muted" : props.selected ? undefined : cell.tone} bold={props.header ?? false}>
         {i === 0 ? content : gap + content}

@@ -1,5 +1,6 @@
 // The confirmation dialog every action passes through: what will change (the source's preview),
-// then y/enter to do it or n/esc to leave everything as it is.
+// then y/enter to do it or n/esc to leave everything as it is. The answers name what they do
+// ("yes, cancel it" / "no, keep it"), so the way out of a cancel dialog is not itself "cancel".
 import { Box, Text } from "ink";
 import { formatNumber, wrapWords } from "../format.ts";
 import type { Action, ActionPreview } from "../model.ts";
@@ -15,14 +16,28 @@ export interface ConfirmState {
 
 export function actionTitle(action: Action): string {
   switch (action.kind) {
-    case "retry": return `Retry task ${action.resultId}`;
-    case "discard": return `Discard task ${action.resultId}`;
-    case "cancel": return `Cancel task ${action.resultId}`;
-    case "replay": return `Replay task ${action.resultId}`;
-    case "retry-matching": return "Retry all matching tasks";
-    case "discard-matching": return "Discard all matching tasks";
-    case "pause-queue": return `Pause queue ${action.queue}`;
-    case "resume-queue": return `Resume queue ${action.queue}`;
+    case "retry": return `Retry task ${action.resultId}?`;
+    case "discard": return `Discard task ${action.resultId}?`;
+    case "cancel": return `Cancel task ${action.resultId}?`;
+    case "replay": return `Replay task ${action.resultId}?`;
+    case "retry-matching": return "Retry all matching tasks?";
+    case "discard-matching": return "Discard all matching tasks?";
+    case "pause-queue": return `Pause queue ${action.queue}?`;
+    case "resume-queue": return `Resume queue ${action.queue}?`;
+  }
+}
+
+/** The two answers, named by what they do: [yes, no]. */
+export function answerLabels(action: Action): [string, string] {
+  switch (action.kind) {
+    case "retry": return ["yes, retry it", "no, leave it"];
+    case "discard": return ["yes, discard it", "no, keep it"];
+    case "cancel": return ["yes, cancel it", "no, keep it"];
+    case "replay": return ["yes, replay it", "no"];
+    case "retry-matching": return ["yes, retry them", "no, leave them"];
+    case "discard-matching": return ["yes, discard them", "no, keep them"];
+    case "pause-queue": return ["yes, pause it", "no, keep it running"];
+    case "resume-queue": return ["yes, resume it", "no, keep it paused"];
   }
 }
 
@@ -46,9 +61,10 @@ export function confirmHeight(state: ConfirmState, columns: number): number {
 export function ConfirmDialog(props: { state: ConfirmState; width: number }) {
   const width = dialogWidth(props.width);
   const inner = width - 4;
+  const [yes, no] = answerLabels(props.state.action);
   const footer =
     props.state.phase === "running" ? "working…"
-    : props.state.preview && !props.state.error && props.state.preview.count > 0 ? "y / enter: do it    n / esc: cancel"
+    : props.state.preview && !props.state.error && props.state.preview.count > 0 ? `y / enter: ${yes}    n / esc: ${no}`
     : "esc: close";
   return (
     <Box flexDirection="column" borderStyle="round" width={width} paddingX={1}>

@@ -1,9 +1,9 @@
 // Task detail: one scrollable column of wrapped lines (j/k, PgUp/PgDn, g/G).
 import { Box, Text } from "ink";
-import { formatDuration, formatNumber, formatTimestamp, text, wrapLine } from "../format.ts";
+import { formatDuration, formatNumber, formatTimestamp, formatUntil, text, wrapLine } from "../format.ts";
 import type { TaskDetail } from "../model.ts";
 import { Styled, type Tone } from "../theme.tsx";
-import { STATUS_TONE } from "./tasks.tsx";
+import { STATUS_TONE, taskState } from "./tasks.tsx";
 
 export interface DetailLine {
   text: string;
@@ -32,9 +32,15 @@ function block(body: string, tone?: Tone): DetailLine[] {
   return body.split("\n").map((line) => ({ text: `  ${line}`, tone }));
 }
 
+function statusText(d: TaskDetail): string {
+  if (d.cancelRequested) return `${d.status} (cancel requested)`;
+  if (taskState(d) === "SCHEDULED") return `${d.status} (scheduled: due ${formatUntil(d.dueInSeconds)})`;
+  return d.status;
+}
+
 function summaryLines(d: TaskDetail): DetailLine[] {
   return [
-    field("Status", `${d.status}${d.cancelRequested ? " (cancel requested)" : ""}`, STATUS_TONE[d.status]),
+    field("Status", statusText(d), STATUS_TONE[taskState(d)]),
     field("Task", text(d.taskPath)),
     field("Queue", d.queue),
     field("Priority", String(d.priority)),

@@ -3,8 +3,8 @@
 import type { ColumnSpec } from "../components/columns.ts";
 import { PagedTable } from "../components/paged-table.tsx";
 import type { Row } from "../components/table.tsx";
-import { formatAgo, formatAge, formatNumber, formatUntil, text } from "../format.ts";
-import type { FailureGroup, PeriodicRow, QueueRow, RateLimitRow, WorkerRow } from "../model.ts";
+import { formatAgo, formatAge, formatCount, formatNumber, formatUntil, text } from "../format.ts";
+import type { FailureGroup, FailureSummary, PeriodicRow, QueueRow, RateLimitRow, WorkerRow } from "../model.ts";
 import { secondsSince } from "../time.ts";
 import { QUEUE_COLUMNS, queueRow } from "./queue-rows.ts";
 
@@ -56,32 +56,43 @@ export function WorkersView(props: ListViewProps<WorkerRow>) {
 }
 
 const FAILURE_GROUP_COLUMNS: readonly ColumnSpec[] = [
-  { key: "task", title: "TASK", min: 12, max: 48, flex: 2, priority: 10 },
-  { key: "exception", title: "EXCEPTION", min: 10, max: 28, flex: 1, priority: 9 },
-  { key: "count", title: "COUNT", min: 6, align: "right", priority: 10 },
+  { key: "task", title: "TASK", min: 12, max: 48, flex: 2, priority: 10, cut: "middle" },
+  { key: "exception", title: "EXCEPTION", min: 10, max: 28, flex: 1, priority: 9, cut: "middle" },
+  { key: "count", title: "COUNT", min: 8, align: "right", priority: 10 },
   { key: "last", title: "LAST", min: 10, align: "right", priority: 7 },
   { key: "message", title: "SAMPLE MESSAGE", min: 12, flex: 3, priority: 5 },
 ];
 
-function failureGroupRow(g: FailureGroup, dbNowMs: number): Row {
+/** `windowed`: the count is of the newest failures only, so the group holds at least that many. */
+function failureGroupRow(g: FailureGroup, dbNowMs: number, windowed: boolean): Row {
   return {
     task: text(g.taskPath),
     exception: { text: text(g.exceptionClass), tone: "bad" },
-    count: { text: formatNumber(g.count), tone: "bad" },
+    count: { text: `${windowed ? "≥" : ""}${formatNumber(g.count)}`, tone: "bad" },
     last: formatAgo(secondsSince(g.lastFailedAt, dbNowMs)),
     message: text(g.sampleMessage),
   };
 }
 
-export function FailuresView(props: ListViewProps<FailureGroup>) {
-  const total = props.rows.reduce((sum, g) => sum + g.count, 0);
-  const window = props.rows.find((g) => g.window !== undefined)?.window;
-  const scope = window === undefined ? "" : `  ·  in the newest ${formatNumber(window)} failures`;
+/**
+ * "Failures  8 FAILED in 4 groups (task × exception)", or with more failures than the grouping
+ * window: "Failures  20,000 FAILED  ·  4 groups among the newest 10,000 (task × exception)".
+ */
+export function failuresTitle(summary: Omit<FailureSummary, "groups">, shown: number): string {
+  const groups = `${formatNumber(summary.groupCount)} group${summary.groupCount === 1 ? "" : "s"}`;
+  const cut = summary.groupCount > shown ? ` (${formatNumber(shown)} shown)` : "";
+  const total = `Failures  ${formatCount(summary.total)} FAILED`;
+  if (summary.window === null) return `${total} in ${groups}${cut} (task × exception)`;
+  return `${total}  ·  ${groups} among the newest ${formatNumber(summary.window)}${cut} (task × exception)`;
+}
+
+export function FailuresView(props: ListViewProps<FailureGroup> & { summary: Omit<FailureSummary, "groups"> }) {
+  const windowed = props.summary.window !== null;
   return (
     <PagedTable
-      title={`Failures  ${formatNumber(total)} FAILED in ${formatNumber(props.rows.length)} groups (task × exception)${scope}`}
+      title={failuresTitle(props.summary, props.rows.length)}
       columns={FAILURE_GROUP_COLUMNS}
-      rows={props.rows.map((g) => failureGroupRow(g, props.dbNowMs))}
+      rows={props.rows.map((g) => failureGroupRow(g, props.dbNowMs, windowed))}
       width={props.width}
       height={props.height}
       selected={props.selected}
@@ -95,7 +106,7 @@ const PERIODIC_COLUMNS: readonly ColumnSpec[] = [
   { key: "name", title: "NAME", min: 15, max: 32, flex: 2, priority: 10 },
   { key: "cron", title: "CRON", min: 11, max: 18, priority: 6 },
   { key: "description", title: "SCHEDULE", min: 16, max: 36, flex: 3, priority: 8 },
-  { key: "task", title: "TASK", min: 10, max: 40, flex: 1, priority: 3 },
+  { key: "task", title: "TASK", min: 10, max: 40, flex: 1, priority: 3, cut: "middle" },
   { key: "queue", title: "QUEUE", min: 7, max: 14, priority: 4 },
   { key: "next", title: "NEXT RUN", min: 11, align: "right", priority: 9 },
   { key: "last", title: "LAST RUN", min: 10, align: "right", priority: 3.5 },

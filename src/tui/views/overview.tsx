@@ -13,8 +13,8 @@ import { QUEUE_COLUMNS, queueRow } from "./queue-rows.ts";
 const FAILURE_COLUMNS: readonly ColumnSpec[] = [
   { key: "id", title: "ID", min: 6, max: 12, priority: 8 },
   { key: "queue", title: "QUEUE", min: 8, max: 16, flex: 1, priority: 6 },
-  { key: "task", title: "TASK", min: 12, max: 40, flex: 2, priority: 9 },
-  { key: "exception", title: "EXCEPTION", min: 10, max: 24, flex: 1, priority: 5 },
+  { key: "task", title: "TASK", min: 12, max: 40, flex: 2, priority: 9, cut: "middle" },
+  { key: "exception", title: "EXCEPTION", min: 10, max: 24, flex: 1, priority: 5, cut: "middle" },
   { key: "when", title: "FAILED", min: 10, align: "right", priority: 7 },
   { key: "message", title: "MESSAGE", min: 10, flex: 3, priority: 4 },
 ];
@@ -22,6 +22,7 @@ const FAILURE_COLUMNS: readonly ColumnSpec[] = [
 export function overviewKpis(o: Overview): Kpi[] {
   return [
     { label: "READY", value: formatCount({ value: o.totals.ready, estimate: o.totals.readyEstimate === true }) },
+    { label: "SCHEDULED", value: formatCount({ value: o.totals.scheduled, estimate: o.totals.scheduledEstimate === true }) },
     { label: "RUNNING", value: formatNumber(o.totals.running), tone: "accent" },
     { label: "WAITING", value: formatNumber(o.totals.waiting) },
     { label: "FAILED", value: formatCount({ value: o.totals.failed, estimate: o.totals.failedEstimate === true }), tone: o.totals.failed > 0 ? "bad" : undefined },
@@ -41,8 +42,10 @@ export interface OverviewLayout {
 }
 
 /** Splits the height: KPIs first, then queues (at least 3 rows when there are some), then failures. */
-export function overviewLayout(width: number, height: number, queues: number, failures: number): OverviewLayout {
-  const kpiLines = Math.ceil(10 / kpisPerLine(width)) * 2;
+export function overviewLayout(o: Overview, width: number, height: number): OverviewLayout {
+  const queues = o.queues.length;
+  const failures = o.recentFailures.length;
+  const kpiLines = Math.ceil(overviewKpis(o).length / kpisPerLine(width)) * 2;
   const room = Math.max(2, height - kpiLines - 5); // blank + 2 titles + 2 table headers
   const wantFailures = Math.min(failures, Math.max(1, Math.floor(room / 3)));
   const queueRows = Math.max(1, Math.min(Math.max(queues, 1), room - Math.max(1, wantFailures)));
@@ -63,7 +66,7 @@ function failureRow(f: FailureRow, dbNowMs: number): Row {
 
 export function OverviewView(props: { overview: Overview; dbNowMs: number; width: number; height: number; selected: number }) {
   const o = props.overview;
-  const layout = overviewLayout(props.width, props.height, o.queues.length, o.recentFailures.length);
+  const layout = overviewLayout(o, props.width, props.height);
   const offset = pageOffset(props.selected, layout.queueRows);
   const queues = o.queues.slice(offset, offset + layout.queueRows).map(queueRow);
   const failures = o.recentFailures.slice(0, layout.failureRows).map((f) => failureRow(f, props.dbNowMs));
