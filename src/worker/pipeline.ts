@@ -118,7 +118,11 @@ function admit(deps: PipelineDeps, task: ClaimedTask): { taskPath: string } | Re
   }
   const django = deps.executor.django;
   const settings = django ? settingsModuleRefusal(spec, django.settingsModule, allowed) : null;
-  if (settings !== null) return { kind: settings.kind, error: settings.error, taskPath, attrs: { task_path: taskPath, settings_module: settings.settingsModule } };
+  if (settings !== null) {
+    // invalid_spec has no module to name: leave the key out rather than log "settings_module=undefined".
+    const attrs = settings.settingsModule === undefined ? { task_path: taskPath } : { task_path: taskPath, settings_module: settings.settingsModule };
+    return { kind: settings.kind, error: settings.error, taskPath, attrs };
+  }
   return { taskPath };
 }
 

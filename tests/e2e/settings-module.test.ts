@@ -19,6 +19,7 @@ function recorded(path: string): unknown[] {
 }
 
 test("a row naming another settings module fails as security_violation without starting the executor; one naming the worker's runs", async () => {
+  await db.sql`truncate task_runs cascade`;
   const [foreign, same] = await enqueue(db.sql, [{ taskPath: "tasks.foreign", maxAttempts: 1 }, { taskPath: "tasks.same", maxAttempts: 1 }]);
   await db.sql`update task_runs set spec_json = jsonb_set(spec_json, '{django}', '{"settings_module": "pwn_settings"}') where result_id = ${foreign as string}`;
   await db.sql`update task_runs set spec_json = jsonb_set(spec_json, '{django}', '{"settings_module": "fake_settings"}') where result_id = ${same as string}`;
@@ -52,4 +53,25 @@ test("a row naming another settings module fails as security_violation without s
   expect(recorded(runs)).toEqual([{ result_id: same, task_path: "tasks.same", settings_module: "fake_settings" }]);
   expect(existsSync(imports) ? readFileSync(imports, "utf8") : "").not.toContain("pwn_settings");
   expect(worker.logs.find((line) => line.msg === "Task rejected by validator")).toMatchObject({ result_id: foreign, settings_module: "pwn_settings" });
+});
+
+test("a settings_module that is not a string fails as invalid_spec; the pretty log names the task and prints no undefined", async () => {
+  await db.sql`truncate task_runs cascade`;
+  const [row] = await enqueue(db.sql, [{ taskPath: "tasks.numeric", maxAttempts: 1 }]);
+  await db.sql`update task_runs set spec_json = jsonb_set(spec_json, '{django}', '{"settings_module": 42}') where result_id = ${row as string}`;
+  const args = baseWorkerArgs(db.dsn);
+  args.splice(args.indexOf("--log-format"), 2, "--log-format", "pretty");
+  const worker = startWorker(args, { DJANGO_SETTINGS_MODULE: "fake_settings" });
+  await waitFor(async () => {
+    const counts = await statusCounts(db.sql);
+    return !counts.READY && !counts.RUNNING;
+  }, { timeoutMs: 30_000, what: "the row finished" });
+  expect(await stopWorker(worker)).toBe(0);
+
+  const [stored] = await db.sql<{ status: string; last_error: string }[]>`select status, last_error from task_runs where result_id = ${row as string}`;
+  expect(stored).toEqual({ status: "FAILED", last_error: "spec_json.django.settings_module is a number, not a string" });
+  const output = [...worker.logs.map((line) => String(line.unparsed ?? JSON.stringify(line))), worker.stderr()].join("\n");
+  expect(output).toContain("Invalid task spec");
+  expect(output).toContain("task_path=tasks.numeric");
+  expect(output).not.toContain("undefined");
 });
