@@ -35,20 +35,23 @@ export type CommandFor = (request: ExecutionRequest) => readonly string[] | { ou
 export function createExecutor(options: ExecutorOptions): Executor {
   const { worker } = options;
   const kind: string = worker.executor;
+  // The kinds that run reproq_django.executor say which settings module their children get.
+  const django = { settingsModule: childEnvironment(options.env, worker.executorEnvDeny).DJANGO_SETTINGS_MODULE || null };
+  const runsDjango = <T extends Executor>(executor: T): T => Object.assign(executor, { django });
   switch (kind) {
     case "python":
-      return createProcessExecutor(options, () => [worker.pythonBin, "-m", worker.executorModule]);
+      return runsDjango(createProcessExecutor(options, () => [worker.pythonBin, "-m", worker.executorModule]));
     case "command": {
       const ok = worker.executorCommand.length > 0 && worker.executorCommand[0] !== "";
       const message = "executor_command is empty (executor kind command needs a program)";
-      return createProcessExecutor(options, () => (ok ? worker.executorCommand : { outcome: "start_failed", message }));
+      return runsDjango(createProcessExecutor(options, () => (ok ? worker.executorCommand : { outcome: "start_failed", message })));
     }
     case "bun":
       return createProcessExecutor(options, bunChildCommand(worker.tasksDir));
     case "bun-inprocess":
       return createInProcessExecutor(options);
     case "python-pool":
-      return createPythonPoolExecutor(options, createProcessExecutor(options, () => [worker.pythonBin, "-m", worker.executorModule]));
+      return runsDjango(createPythonPoolExecutor(options, createProcessExecutor(options, () => [worker.pythonBin, "-m", worker.executorModule])));
     default:
       return createProcessExecutor(options, () => ({ outcome: "start_failed", message: `unknown executor kind: ${kind}` }));
   }

@@ -14,6 +14,7 @@ export {
   effectiveAllowList,
   isTaskPathAllowed,
   resolveTaskPath,
+  settingsModuleRefusal,
 } from "./task-path.ts";
 export { checkLogsDir, logsDirProblem, writeTaskLog } from "./task-log.ts";
 export { truncationMarker } from "./capture.ts";

@@ -57,7 +57,7 @@ export function allowListWarning(allowed: readonly string[]): { message: string;
 }
 
 export type TaskPathResolution =
-  | { taskPath: string }
+  | { taskPath: string; spec: Readonly<Record<string, unknown>> }
   | { kind: "invalid_spec" | "security_violation"; error: string; columnTaskPath?: string; specTaskPath?: string };
 
 function describeType(value: unknown): string {
@@ -95,5 +95,37 @@ export function resolveTaskPath(columnValue: string | null, specText: string): T
     };
   }
   const taskPath = fromColumn ?? fromSpec;
-  return taskPath === null ? invalid("spec_json missing task_path") : { taskPath };
+  return taskPath === null ? invalid("spec_json missing task_path") : { taskPath, spec: spec as Record<string, unknown> };
+}
+
+export type SettingsModuleRefusal = { kind: "invalid_spec" | "security_violation"; error: string; settingsModule?: string };
+
+/**
+ * spec_json.django.settings_module, for the kinds that run reproq_django.executor: it sets a
+ * non-empty value as DJANGO_SETTINGS_MODULE and imports it (django.setup()) before the task, so
+ * it is code the allow-list never checks. The Django backend never writes the key, so only the
+ * executor's own DJANGO_SETTINGS_MODULE (`own`, null when its environment has none) may appear;
+ * any other is security_violation, unless the allow-list is "*". A `django` that is not an object
+ * or a settings_module that is not a string is invalid_spec (always). null: nothing to refuse.
+ */
+export function settingsModuleRefusal(spec: Readonly<Record<string, unknown>>, own: string | null, allowed: readonly string[]): SettingsModuleRefusal | null {
+  const django = spec.django;
+  if (django === undefined || django === null) return null;
+  if (typeof django !== "object" || Array.isArray(django)) return { kind: "invalid_spec", error: `spec_json.django is ${describeType(django)}, not an object` };
+  const module: unknown = (django as Record<string, unknown>).settings_module;
+  if (module === undefined || module === null || module === "") return null; // the executor ignores an empty value
+  if (typeof module !== "string") return { kind: "invalid_spec", error: `spec_json.django.settings_module is ${describeType(module)}, not a string` };
+  if (module === own || effectiveAllowList(allowed).includes("*")) return null;
+  const quoted = JSON.stringify(module);
+  const differs = own === null
+    ? `is set but the executor's environment has no DJANGO_SETTINGS_MODULE (unset, or removed by executor_env_deny)`
+    : `differs from the worker's DJANGO_SETTINGS_MODULE ${JSON.stringify(own)}`;
+  return {
+    kind: "security_violation",
+    settingsModule: module,
+    error:
+      `security violation: spec_json.django.settings_module ${quoted} ${differs} ` +
+      "(the executor would import it as Django settings, and allowed_task_modules does not check settings modules; " +
+      `the Django backend never writes this key: remove it from the row, or run the worker with DJANGO_SETTINGS_MODULE=${module})`,
+  };
 }

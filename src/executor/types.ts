@@ -65,6 +65,13 @@ export interface Executor {
   stop?(): Promise<void>;
   /** Pick up code changes (SIGHUP): replace warm processes; running tasks finish where they are. */
   reload?(reason: string): void;
+  /**
+   * Set by the kinds that run reproq_django.executor (python, python-pool, command): the
+   * DJANGO_SETTINGS_MODULE their processes get (null: none). That executor imports a row's
+   * spec_json.django.settings_module in its place, so the worker checks the key first
+   * (settingsModuleRefusal). Absent for the bun kinds, which never load Django settings.
+   */
+  readonly django?: { readonly settingsModule: string | null };
 }
 
 export interface ExecutorOptions {

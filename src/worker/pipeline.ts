@@ -1,6 +1,6 @@
 // One claimed row, start to finish, as named steps: resolve → validate → run → classify → record.
 import type { WorkerConfig } from "../config/index.ts";
-import { allowListRejection, isTaskPathAllowed, resolveTaskPath, writeTaskLog, type ExecutionResult, type Executor } from "../executor/index.ts";
+import { allowListRejection, isTaskPathAllowed, resolveTaskPath, settingsModuleRefusal, writeTaskLog, type ExecutionResult, type Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import { taskRedactor, type Redact } from "../observability/redact.ts";
 import type { ClaimedTask } from "../queue/types.ts";
@@ -52,25 +52,14 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   const redact = taskRedactor(task.specText);
   const log = deps.logger.child({ result_id: task.resultId, spec_hash: task.specHash }, redact);
 
-  // resolve (a column that disagrees with the spec is refused here: the executor runs the spec's)
-  const resolved = resolveTaskPath(task.taskPath, task.specText);
-  if ("error" in resolved) {
-    if (resolved.kind === "invalid_spec") {
-      log.error("Invalid task spec", { error: resolved.error });
-      return record(deps, running, null, rejection("invalid_spec", resolved.error, null), null, log, redact);
-    }
-    const columnPath = resolved.columnTaskPath ?? null;
-    log.warn("Task rejected by validator", { task_path: columnPath, spec_task_path: resolved.specTaskPath, error: resolved.error });
-    return record(deps, running, columnPath, rejection("security_violation", resolved.error, columnPath), null, log, redact);
+  // resolve and validate: a refused row never starts a process
+  const admitted = admit(deps, task);
+  if ("kind" in admitted) {
+    if (admitted.kind === "invalid_spec") log.error("Invalid task spec", { ...admitted.attrs, error: admitted.error });
+    else log.warn("Task rejected by validator", { ...admitted.attrs, error: admitted.error });
+    return record(deps, running, admitted.taskPath, rejection(admitted.kind, admitted.error, admitted.taskPath), null, log, redact);
   }
-  const taskPath = resolved.taskPath;
-
-  // validate
-  if (!isTaskPathAllowed(taskPath, deps.worker.allowedTaskModules)) {
-    const message = allowListRejection(taskPath, deps.worker.allowedTaskModules);
-    log.warn("Task rejected by validator", { task_path: taskPath, error: message });
-    return record(deps, running, taskPath, rejection("security_violation", message, taskPath), null, log, redact);
-  }
+  const taskPath = admitted.taskPath;
 
   // run
   const timeoutMs = effectiveTimeoutMs(task, deps.worker.execTimeoutMs);
@@ -99,6 +88,42 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     retry: { baseSeconds: deps.worker.retryBaseSeconds, maxSeconds: deps.worker.retryMaxSeconds, jitter: deps.worker.retryJitter },
   });
   return record(deps, running, taskPath, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }), redact);
+}
+
+interface Refusal {
+  kind: "invalid_spec" | "security_violation";
+  error: string;
+  /** For the failure entry: the path the row names, when it has one. */
+  taskPath: string | null;
+  /** For the log line. */
+  attrs: Record<string, unknown>;
+}
+
+/**
+ * The task path to run, or why not: resolve (a column that disagrees with the spec is refused: the
+ * executor runs the spec's), then validate (the allow-list; for the kinds that run
+ * reproq_django.executor, the spec's django.settings_module, which that executor would import).
+ */
+function admit(deps: PipelineDeps, task: ClaimedTask): { taskPath: string } | Refusal {
+  const resolved = resolveTaskPath(task.taskPath, task.specText);
+  if ("error" in resolved) {
+    if (resolved.kind === "invalid_spec") return { kind: "invalid_spec", error: resolved.error, taskPath: null, attrs: {} };
+    const columnPath = resolved.columnTaskPath ?? null;
+    return { kind: "security_violation", error: resolved.error, taskPath: columnPath, attrs: { task_path: columnPath, spec_task_path: resolved.specTaskPath } };
+  }
+  const { taskPath, spec } = resolved;
+  const allowed = deps.worker.allowedTaskModules;
+  if (!isTaskPathAllowed(taskPath, allowed)) {
+    return { kind: "security_violation", error: allowListRejection(taskPath, allowed), taskPath, attrs: { task_path: taskPath } };
+  }
+  const django = deps.executor.django;
+  const settings = django ? settingsModuleRefusal(spec, django.settingsModule, allowed) : null;
+  if (settings !== null) {
+    // invalid_spec has no module to name: leave the key out rather than log "settings_module=undefined".
+    const attrs = settings.settingsModule === undefined ? { task_path: taskPath } : { task_path: taskPath, settings_module: settings.settingsModule };
+    return { kind: settings.kind, error: settings.error, taskPath, attrs };
+  }
+  return { taskPath };
 }
 
 /** Writes the attempt's log file when logs_dir is set; a failure is reported (once per stretch), never fatal. */

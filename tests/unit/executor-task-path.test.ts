@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { childEnvironment, isTaskPathAllowed, resolveTaskPath } from "../../src/executor/index.ts";
+import { childEnvironment, isTaskPathAllowed, resolveTaskPath, settingsModuleRefusal } from "../../src/executor/index.ts";
 
 describe("isTaskPathAllowed (go-worker-contract §5.6 vectors)", () => {
   const allowed = ["myapp.tasks.", "shared."];
@@ -50,11 +50,11 @@ describe("isTaskPathAllowed (go-worker-contract §5.6 vectors)", () => {
 
 describe("resolveTaskPath", () => {
   test("column and spec agree, or only one of them names the task", () => {
-    expect(resolveTaskPath("tasks.same", '{"task_path": "tasks.same"}')).toEqual({ taskPath: "tasks.same" });
-    expect(resolveTaskPath("tasks.col", '{"v": 1}')).toEqual({ taskPath: "tasks.col" });
-    expect(resolveTaskPath("tasks.col", '{"task_path": null}')).toEqual({ taskPath: "tasks.col" });
-    expect(resolveTaskPath(null, '{"task_path": "tasks.spec"}')).toEqual({ taskPath: "tasks.spec" });
-    expect(resolveTaskPath("", '{"v": 1, "task_path": "tasks.spec"}')).toEqual({ taskPath: "tasks.spec" });
+    expect(resolveTaskPath("tasks.same", '{"task_path": "tasks.same"}')).toMatchObject({ taskPath: "tasks.same" });
+    expect(resolveTaskPath("tasks.col", '{"v": 1}')).toMatchObject({ taskPath: "tasks.col" });
+    expect(resolveTaskPath("tasks.col", '{"task_path": null}')).toMatchObject({ taskPath: "tasks.col" });
+    expect(resolveTaskPath(null, '{"task_path": "tasks.spec"}')).toMatchObject({ taskPath: "tasks.spec" });
+    expect(resolveTaskPath("", '{"v": 1, "task_path": "tasks.spec"}')).toMatchObject({ taskPath: "tasks.spec" });
   });
 
   test("a column that disagrees with spec_json.task_path (the path the executor runs) is a security violation", () => {
@@ -91,6 +91,47 @@ describe("resolveTaskPath", () => {
     expect(resolveTaskPath(null, "{}")).toEqual(invalidSpec("spec_json missing task_path"));
     expect(resolveTaskPath(null, '{"task_path": ""}')).toEqual(invalidSpec("spec_json missing task_path"));
     expect(resolveTaskPath(null, '{"task_path": null}')).toEqual(invalidSpec("spec_json missing task_path"));
+  });
+});
+
+describe("settingsModuleRefusal", () => {
+  const refusal = (django: unknown, own: string | null = "proj.settings", allowed: string[] = ["tasks."]) =>
+    settingsModuleRefusal(django === undefined ? {} : { django }, own, allowed);
+
+  test("nothing to refuse: no django key, no settings_module, an empty one (ignored by the executor), or the worker's own", () => {
+    expect(refusal(undefined)).toBeNull();
+    expect(refusal(null)).toBeNull();
+    expect(refusal({})).toBeNull();
+    expect(refusal({ settings_module: null })).toBeNull();
+    expect(refusal({ settings_module: "" })).toBeNull();
+    expect(refusal({ settings_module: "proj.settings" })).toBeNull();
+  });
+
+  test("another module is a security violation naming both and what to do; none in the executor's environment says so", () => {
+    expect(refusal({ settings_module: "evil.settings" })).toEqual({
+      kind: "security_violation",
+      settingsModule: "evil.settings",
+      error:
+        'security violation: spec_json.django.settings_module "evil.settings" differs from the worker\'s DJANGO_SETTINGS_MODULE "proj.settings" ' +
+        "(the executor would import it as Django settings, and allowed_task_modules does not check settings modules; " +
+        "the Django backend never writes this key: remove it from the row, or run the worker with DJANGO_SETTINGS_MODULE=evil.settings)",
+    });
+    expect(refusal({ settings_module: "proj.settings" }, null)?.error).toStartWith(
+      'security violation: spec_json.django.settings_module "proj.settings" is set but the executor\'s environment has no DJANGO_SETTINGS_MODULE (unset, or removed by executor_env_deny) (',
+    );
+    // Case and whitespace are not forgiven: the executor would import exactly this name.
+    expect(refusal({ settings_module: "Proj.settings" })?.kind).toBe("security_violation");
+    expect(refusal({ settings_module: "proj.settings " })?.kind).toBe("security_violation");
+  });
+
+  test('"*" turns the security check off; wrong types stay invalid_spec', () => {
+    expect(refusal({ settings_module: "evil.settings" }, "proj.settings", ["*"])).toBeNull();
+    expect(refusal({ settings_module: "evil.settings" }, null, ["tasks.", "*"])).toBeNull();
+    expect(refusal({ settings_module: 42 }, "proj.settings", ["*"])).toEqual({ kind: "invalid_spec", error: "spec_json.django.settings_module is a number, not a string" });
+    expect(refusal({ settings_module: false })).toEqual({ kind: "invalid_spec", error: "spec_json.django.settings_module is a boolean, not a string" });
+    expect(refusal({ settings_module: ["a"] })).toEqual({ kind: "invalid_spec", error: "spec_json.django.settings_module is an array, not a string" });
+    expect(refusal("proj.settings")).toEqual({ kind: "invalid_spec", error: "spec_json.django is a string, not an object" });
+    expect(refusal([])).toEqual({ kind: "invalid_spec", error: "spec_json.django is an array, not an object" });
   });
 });
 

@@ -3,6 +3,7 @@
 # --payload-stdin | --payload-file F | --payload-json J), same envelope protocol. What it does is
 # chosen by the payload's kwargs, e.g. {"task_path": "tasks.x", "kwargs": {"mode": "sleep", "seconds": 3}}.
 import hashlib
+import importlib
 import json
 import os
 import signal
@@ -72,8 +73,26 @@ def record_run(args, spec):
     if not path:
         return
     task_path = spec.get("task_path") if isinstance(spec, dict) else None
+    entry = {"result_id": args["result_id"], "task_path": task_path}
+    settings_module = spec_settings_module(spec)
+    if settings_module:
+        entry["settings_module"] = settings_module
     with open(path, "a") as handle:
-        handle.write(json.dumps({"result_id": args["result_id"], "task_path": task_path}) + "\n")
+        handle.write(json.dumps(entry) + "\n")
+
+
+def spec_settings_module(spec):
+    django = spec.get("django") if isinstance(spec, dict) else None
+    return (django or {}).get("settings_module") if isinstance(django, dict) else None
+
+
+def apply_settings(spec):
+    """As reproq_django.executor does before django.setup(): a spec's django.settings_module
+    becomes DJANGO_SETTINGS_MODULE and is imported (setup imports the settings module)."""
+    settings_module = spec_settings_module(spec)
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+        importlib.import_module(settings_module)
 
 
 def spawn_sleeper(seconds, hold_pipes):
@@ -90,6 +109,7 @@ def main():
     payload, file_mode = read_payload(args)
     spec = json.loads(payload)
     record_run(args, spec)
+    apply_settings(spec)
     kwargs = spec.get("kwargs") or {}
     mode = kwargs.get("mode", "success")
 
