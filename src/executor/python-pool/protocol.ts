@@ -40,6 +40,10 @@ export interface ReadyEvent {
   pid: number;
   python: string;
   django: boolean;
+  /** Database aliases whose backend (and so driver) was imported before forking (Django only). */
+  databases?: string[];
+  /** Backends that failed to import there; a task using one imports it itself. */
+  database_errors?: { alias: string | null; engine: string | null; error: string }[];
   setup_ms: number;
   /** Loaded source files watched by check_stale. */
   files: number;

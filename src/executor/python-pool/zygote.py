@@ -1,15 +1,16 @@
 # reproq python-pool zygote. Shipped inside the reproq binary (a text import) and started by the
 # worker as `<python_bin> -c <this source> reproq-python-pool` with the executor's environment and
-# working directory. It imports Django (and runs django.setup()), the executor module and the
-# preload_modules once, closes every database connection, then forks one child per task; each
-# child runs the executor module exactly as `python -m` would. Python standard library only.
+# working directory. It imports Django (and runs django.setup()), the executor module, the
+# preload_modules and the backend (and driver) of every configured database, closes every database
+# connection, then forks one child per task; each child runs the executor module exactly as
+# `python -m` would. Python standard library only.
 #
 # Protocol: newline-delimited JSON. The pool's original stdin/stdout are moved to private fds at
 # start-up; fd 0 becomes /dev/null and fd 1 points at stderr, so prints during imports cannot
 # corrupt the protocol. The first request is `init`; then:
 #   requests: run {id, argv, payload, timeout_s, grace_s} | kill {id, grace_s, reason} | ping |
 #             check_stale | shutdown {drain}
-#   events:   ready {...} | fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
+#   events:   ready {pid, python, django, databases, database_errors, setup_ms, files} | fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
 #             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout, stdout_total,
 #                   stdout_tail, stderr, stderr_total, wall_ms, maxrss_kb} |
 #             pong {rss, in_flight, served} | stale {changed}
@@ -148,6 +149,36 @@ def loaded_files():
     return files
 
 
+def import_database_backends():
+    """Imports the backend of every configured database alias, and so its driver, without
+    connecting. Django loads a backend on the first use of its connection, which in a pool that
+    never queried would be in every child (psycopg and Django's postgresql backend: ~100 modules).
+    A backend that fails to import is reported, not fatal: a task that uses it imports it itself
+    and gets the real error. Returns (aliases imported, [{alias, engine, error}])."""
+    import importlib
+    imported, errors = [], []
+    try:
+        from django.db import connections
+        from django.db.utils import load_backend
+        aliases = list(connections)  # the keys of settings.DATABASES
+    except Exception as error:
+        return imported, [{"alias": None, "engine": None, "error": "%s: %s" % (type(error).__name__, error)}]
+    for alias in aliases:
+        engine = None
+        try:
+            engine = connections.databases[alias].get("ENGINE")
+            backend = load_backend(engine)
+            # The SQL compiler module, which Django imports on the first ORM query.
+            operations = getattr(getattr(backend, "DatabaseWrapper", None), "ops_class", None)
+            compiler = getattr(operations, "compiler_module", None)
+            if isinstance(compiler, str):
+                importlib.import_module(compiler)
+            imported.append(alias)
+        except Exception as error:
+            errors.append({"alias": alias, "engine": engine, "error": "%s: %s" % (type(error).__name__, error)})
+    return imported, errors
+
+
 class Capture:
     """The first `limit` bytes, the last `tail_limit` bytes, and a count of all of them."""
 
@@ -235,8 +266,9 @@ class Zygote:
         for name in self.config.get("preload") or []:
             importlib.import_module(name)
         if info["django"]:
+            info["databases"], info["database_errors"] = import_database_backends()
             from django.db import connections
-            connections.close_all()
+            connections.close_all()  # ready() or a preload module may have connected
         info["setup_ms"] = round((time.monotonic() - started) * 1000)
         return info
 
