@@ -6,7 +6,8 @@
 // as in a project whose models all name their tables, so whatever imports the database backend
 // shows. Prints, per run: tasks/s (first start → last finish, from task_runs) and CPU ms per task
 // of the worker (Bun), the pool process and the forked task children, read from /proc before and
-// after the batch; then the medians per binary and concurrency. Runs of several binaries (e.g. a
+// after the batch; then the medians per binary and concurrency. A --binary PATH may be a command
+// ("bun --cpu-prof-md src/main.ts" profiles the worker). Runs of several binaries (e.g. a
 // build of main as "before") are interleaved, since other load on the machine drifts.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -107,7 +108,7 @@ async function runOnce(label: string, binary: string, conc: number): Promise<Run
     await migrate(sql);
     await sql`create table demoapp_note (id bigserial primary key, text text not null)`;
     const worker = Bun.spawn(
-      [binary, "worker", "--dsn", dsn, "--executor", "python-pool", "--python-bin", PYTHON,
+      [...binary.split(" "), "worker", "--dsn", dsn, "--executor", "python-pool", "--python-bin", PYTHON,
         "--executor-module", "djangoproj.reproq_executor", "--pool-preload-modules", "demoapp.tasks",
         "--allowed-task-modules", "demoapp.", "--concurrency", String(conc), "--log-format", "json", "--log-level", "warn"],
       {

@@ -111,6 +111,7 @@ describe("spawn and pool give identical results", () => {
     ["success", payloadFor("succeed", { value: 7 })],
     ["task raises", payloadFor("fail", { message: "nope" })],
     ["prints to stdout and stderr before the envelope", payloadFor("noisy")],
+    ["output with multi-byte characters and bytes that are not UTF-8", payloadFor("binary")],
     ["mutates module globals", payloadFor("mutate")],
     ["sys.exit(3)", payloadFor("exit", { code: 3 })],
     ["os._exit(5)", payloadFor("crash")],
@@ -159,6 +160,16 @@ describe("spawn and pool give identical results", () => {
     const [a, b] = await Promise.all([make("python", worker).run(request(payload)), small.run(request(payload))]);
     expect(b.stdoutTruncated).toBe(true);
     expect(b.envelope).toMatchObject({ ok: true, returnJson: '{"flooded": 300000}' });
+    expect(comparable(b)).toEqual(comparable(a));
+  });
+
+  test("output cut inside a multi-byte character, and not UTF-8: the same bytes as spawn", async () => {
+    const worker = { maxStdoutBytes: 1001, maxStderrBytes: 5 };
+    const payload = payloadFor("binary", { repeat: 400 });
+    const [a, b] = await Promise.all([make("python", worker).run(request(payload)), pool(worker).run(request(payload))]);
+    expect(b.stdoutTruncated).toBe(true);
+    expect(b.stderrTruncated).toBe(true);
+    expect(b.envelope).toMatchObject({ ok: true, returnJson: '{"binary": true}' });
     expect(comparable(b)).toEqual(comparable(a));
   });
 

@@ -82,14 +82,16 @@ export interface DoneEvent {
   /** The strongest signal sent to the group before the child exited. */
   sent_signal: "SIGTERM" | "SIGKILL" | null;
   pipes_held_open: boolean;
-  /** base64: the first max bytes of the stream. */
-  stdout: string;
+  /** The first max bytes of the stream: as text when they are UTF-8, else base64 in stdout_b64. */
+  stdout?: string;
+  stdout_b64?: string;
   stdout_total: number;
-  /** base64: the last stdout_tail bytes when the stream went over its limit, else "". */
-  stdout_tail: string;
-  stderr: string;
+  /** The last stdout_tail bytes when the stream went over its limit, else empty (text or _b64). */
+  stdout_tail?: string;
+  stdout_tail_b64?: string;
+  stderr?: string;
+  stderr_b64?: string;
   stderr_total: number;
-  stderr_tail: string;
   wall_ms: number;
   maxrss_kb: number;
 }

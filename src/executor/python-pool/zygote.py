@@ -10,12 +10,14 @@
 # corrupt the protocol. The first request is `init`; then:
 #   requests: run {id, argv, payload, timeout_s, grace_s} | kill {id, grace_s, reason} | ping |
 #             check_stale | shutdown {drain}
-#   events:   ready {pid, python, django, databases, database_errors, setup_ms, files} | fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
-#             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout, stdout_total,
-#                   stdout_tail, stderr, stderr_total, wall_ms, maxrss_kb} |
+#   events:   ready {pid, python, django, databases, database_errors, setup_ms, files} |
+#             fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
+#             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout,
+#                   stdout_total, stdout_tail, stderr, stderr_total, wall_ms, maxrss_kb} |
 #             pong {rss, in_flight, served} | stale {changed}
-# Output fields are base64: the first max bytes of each stream and, for stdout, the last
-# stdout_tail bytes (the envelope is the last line); *_total counts every byte the task wrote.
+# Output: the first max bytes of each stream and, for stdout, the last stdout_tail bytes (the
+# envelope is the last line), as text when they are UTF-8, else base64 in <name>_b64 instead;
+# *_total counts every byte the task wrote. Events are written once per loop iteration, together.
 # End of input means the worker is gone: every child's process group is killed and the pool exits.
 import base64
 import gc
@@ -46,9 +48,20 @@ if sys.path and sys.path[0] == "":
     sys.path[0] = os.getcwd()
 
 
+_outbox = []  # encoded events not yet written
+
+
 def emit(event, **fields):
+    """Queues one event; flush_events() writes the queue (once per loop iteration)."""
     fields["event"] = event
-    data = (json.dumps(fields, separators=(",", ":")) + "\n").encode()
+    _outbox.append(json.dumps(fields, separators=(",", ":")))
+
+
+def flush_events():
+    if not _outbox:
+        return
+    data = ("\n".join(_outbox) + "\n").encode()
+    del _outbox[:]
     view = memoryview(data)
     while view:
         try:
@@ -58,6 +71,8 @@ def emit(event, **fields):
         except BlockingIOError:
             select.select([], [PROTO_OUT], [], 1.0)
             continue
+        except OSError:
+            return  # EPIPE: the worker is gone (end of input follows)
         view = view[written:]
 
 
@@ -201,11 +216,20 @@ class Capture:
 
     def fields(self, name):
         tail = bytes(self.tail[-self.tail_limit:]) if self.tail_limit > 0 and self.total > self.limit else b""
-        return {
-            name: base64.b64encode(bytes(self.head)).decode(),
-            name + "_total": self.total,
-            name + "_tail": base64.b64encode(tail).decode(),
-        }
+        fields = {name + "_total": self.total}
+        put_bytes(fields, name, bytes(self.head))
+        if self.tail_limit > 0:
+            put_bytes(fields, name + "_tail", tail)
+        return fields
+
+
+def put_bytes(fields, name, data):
+    """`name` as text when the bytes are UTF-8 (the usual case: no encoding work on either side),
+    else `name`_b64; the worker turns either back into the same bytes."""
+    try:
+        fields[name] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fields[name + "_b64"] = base64.b64encode(data).decode("ascii")
 
 
 class Task:
@@ -374,6 +398,7 @@ class Zygote:
     def child(self, request, in_r, out_w, err_w, parent_ends):
         code = 70
         try:
+            del _outbox[:]  # the pool's events are the pool's to write
             os.setsid()
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != ZYGOTE_PID:
@@ -467,8 +492,6 @@ class Zygote:
                     self.close_fd(fd)
                     return
                 task.streams[fd].push(chunk)
-                if len(chunk) < READ_CHUNK:
-                    return
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -596,6 +619,7 @@ class Zygote:
         while True:
             now = time.monotonic()
             self.poll_children(now)
+            flush_events()
             if not self.input_open:
                 self.kill_all()
                 return 0
@@ -709,6 +733,7 @@ def main():
         import traceback
         emit("fatal", reason="preload", message="%s: %s" % (type(error).__name__, error),
              traceback=traceback.format_exc())
+        flush_events()
         return 1
     threads = thread_count()
     if threads > 1:
@@ -717,6 +742,7 @@ def main():
         emit("fatal", reason="threads",
              message="%d background thread(s) in the pool process after imports (%s); forking is unsafe"
              % (threads - 1, ", ".join(names) or "not started from Python"))
+        flush_events()
         return 1
     files = zygote.baseline()
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
@@ -730,6 +756,7 @@ def main():
         except Exception:
             pass
     emit("ready", pid=os.getpid(), python=sys.version.split()[0], files=files, **info)
+    flush_events()
     return zygote.serve()
 
 
