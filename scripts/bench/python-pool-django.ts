@@ -159,11 +159,13 @@ const median = (numbers: number[]) => {
   return sorted.length % 2 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
 const f1 = (n: number) => n.toFixed(1).padStart(7);
-const header = "binary        conc  tasks/s  worker  pool   tasks   total  (CPU ms per task; total = whole tree incl. start-up)";
+const header = "binary       conc tasks/s  worker    pool   tasks     sum    tree";
 const row = (r: Omit<Run, "label" | "conc">, label: string, conc: number) =>
-  `${label.padEnd(12)} ${String(conc).padStart(4)} ${f1(r.tasksPerSecond)} ${f1(r.worker)}${f1(r.pool)}${f1(r.children)}${f1(r.worker + r.pool + r.children)}  (${r.treeTotal.toFixed(1)})`;
+  `${label.padEnd(12)} ${String(conc).padStart(4)}${f1(r.tasksPerSecond)} ${f1(r.worker)} ${f1(r.pool)} ${f1(r.children)} ${f1(r.worker + r.pool + r.children)} ${f1(r.treeTotal)}`;
 
 console.log(`python-pool on real Django (${PYTHON}, djangoproj): ${total} no-op tasks per run, ${reps} rep(s), interleaved`);
+console.log("CPU ms per task of the batch: worker (Bun), pool process, task children, their sum; tree: the");
+console.log("worker's whole process tree over its life (wait4 rusage, start-up and warm-up included) per task");
 console.log(header);
 const runs: Run[] = [];
 for (let rep = 0; rep < reps; rep++) {
