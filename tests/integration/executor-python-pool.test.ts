@@ -225,6 +225,21 @@ describe("stopping tasks", () => {
     expect((await executor.run(request(payloadFor("succeed")))).envelope?.ok).toBe(true);
   });
 
+  test("a task that writes without pause does not stall the pool: other tasks finish, its timeout fires", async () => {
+    const executor = pool();
+    await executor.start();
+    const chatter = executor.run(request(payloadFor("chatter"), { timeoutMs: 3000, resultId: "777" }));
+    await waitForPid(`${MODULE} --result-id 777`);
+    await Bun.sleep(300);
+    const started = performance.now();
+    const other = await executor.run(request(payloadFor("succeed")));
+    expect(other.envelope?.ok).toBe(true);
+    expect(performance.now() - started).toBeLessThan(2500); // served while the chatter still ran
+    const result = await chatter;
+    expect(result.outcome).toBe("timeout");
+    expect(result.stdoutTruncated).toBe(true);
+  });
+
   test("cancel (abort) stops the group at once; same message as spawn", async () => {
     const executor = pool();
     const spawn = make("python");

@@ -33,6 +33,7 @@ import time
 ZYGOTE_FILE = sys._getframe().f_code.co_filename  # "<string>" under -c
 PR_SET_PDEATHSIG = 1
 READ_CHUNK = 65536
+READS_PER_WAKE = 16
 
 PROTO_IN = os.dup(0)
 PROTO_OUT = os.dup(1)
@@ -486,7 +487,9 @@ class Zygote:
         if task is None:
             return
         try:
-            while True:
+            # Until the pipe is empty or closed (an exited child's end of file then comes in the
+            # same wake-up), but bounded, so a task that writes without pause cannot stall the loop.
+            for _ in range(READS_PER_WAKE):
                 chunk = os.read(fd, READ_CHUNK)
                 if not chunk:
                     self.close_fd(fd)

@@ -39,6 +39,13 @@ def task_binary(context, repeat=1):
     return {"binary": True}
 
 
+def task_chatter(context):
+    """Writes to stdout without pause, forever (until stopped): the pool must still serve others."""
+    line = (b"chatter " * 8 + b"\n") * 2000
+    while True:
+        os.write(1, line)
+
+
 def task_mutate(context, item="x"):
     """Module globals: a fresh process (or a fresh fork) always starts from the imported state."""
     STATE["count"] += 1
