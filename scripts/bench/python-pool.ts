@@ -1,3 +1,4 @@
+// bun run bench:pool django … — the real-Django, whole-worker benchmark: see python-pool-django.ts.
 // bun run bench:pool [tasks] [concurrencies] — spawn-per-task (executor python) against the warm
 // pool (executor python-pool) on the fake Django-like project in tests/helpers/executors/fakedjango
 // (a ~300 ms import, a setup() step, the real executor protocol). Executor level, no database:
@@ -7,6 +8,11 @@ import { join } from "node:path";
 import type { WorkerConfig } from "../../src/config/index.ts";
 import { createExecutor, type ExecutionRequest, type Executor } from "../../src/executor/index.ts";
 import { percentile } from "./common.ts";
+
+if (Bun.argv[2] === "django") {
+  await import("./python-pool-django.ts");
+  process.exit(0);
+}
 
 const root = join(import.meta.dir, "..", "..");
 const executorsDir = join(root, "tests", "helpers", "executors");

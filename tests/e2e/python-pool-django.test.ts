@@ -124,8 +124,9 @@ async function runKind(kind: Kind): Promise<RunOutcome> {
   try {
     if (kind === "python-pool") {
       const ready = await waitFor(async () => logged(worker, "Python pool ready")[0], { timeoutMs: 30_000, what: "the pool to be ready" });
-      // The pool ran django.setup(); AppConfig.ready() logged the pool's own connection.
-      expect(ready).toMatchObject({ django: true });
+      // The pool ran django.setup() and imported the database backend and driver (there AppConfig.ready()
+      // had already connected); ready() logged the pool's own connection.
+      expect(ready).toMatchObject({ django: true, databases: ["default"] });
       const poolPid = Number(ready.pool_pid);
       const setup = await db.sql<{ os_pid: number; backend_pid: number }[]>`select os_pid, backend_pid from demoapp_setup_log`;
       expect(setup.map((row) => row.os_pid)).toEqual([poolPid]);

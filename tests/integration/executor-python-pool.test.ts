@@ -3,7 +3,7 @@
 // and database side effects; isolation between tasks; timeouts and cancels that kill whole
 // groups; pool crashes, hangs, code changes and reloads.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WorkerConfig } from "../../src/config/index.ts";
@@ -111,6 +111,7 @@ describe("spawn and pool give identical results", () => {
     ["success", payloadFor("succeed", { value: 7 })],
     ["task raises", payloadFor("fail", { message: "nope" })],
     ["prints to stdout and stderr before the envelope", payloadFor("noisy")],
+    ["output with multi-byte characters and bytes that are not UTF-8", payloadFor("binary")],
     ["mutates module globals", payloadFor("mutate")],
     ["sys.exit(3)", payloadFor("exit", { code: 3 })],
     ["os._exit(5)", payloadFor("crash")],
@@ -166,6 +167,16 @@ describe("spawn and pool give identical results", () => {
     expect(comparable(b)).toEqual(comparable(a));
   });
 
+  test("output cut inside a multi-byte character, and not UTF-8: the same bytes as spawn", async () => {
+    const worker = { maxStdoutBytes: 1001, maxStderrBytes: 5 };
+    const payload = payloadFor("binary", { repeat: 400 });
+    const [a, b] = await Promise.all([make("python", worker).run(request(payload)), pool(worker).run(request(payload))]);
+    expect(b.stdoutTruncated).toBe(true);
+    expect(b.stderrTruncated).toBe(true);
+    expect(b.envelope).toMatchObject({ ok: true, returnJson: '{"binary": true}' });
+    expect(comparable(b)).toEqual(comparable(a));
+  });
+
   for (const payloadMode of ["file", "inline"] as const) {
     test(`payload_mode ${payloadMode}`, async () => {
       const payload = payloadFor("succeed", { value: payloadMode });
@@ -216,6 +227,21 @@ describe("stopping tasks", () => {
     expect(pgrep("sleep 41.5")).toEqual([]);
     expect(executor.poolPid).toBe(poolPid);
     expect((await executor.run(request(payloadFor("succeed")))).envelope?.ok).toBe(true);
+  });
+
+  test("a task that writes without pause does not stall the pool: other tasks finish, its timeout fires", async () => {
+    const executor = pool();
+    await executor.start();
+    const chatter = executor.run(request(payloadFor("chatter"), { timeoutMs: 3000, resultId: "777" }));
+    await waitForPid(`${MODULE} --result-id 777`);
+    await Bun.sleep(300);
+    const started = performance.now();
+    const other = await executor.run(request(payloadFor("succeed")));
+    expect(other.envelope?.ok).toBe(true);
+    expect(performance.now() - started).toBeLessThan(2500); // served while the chatter still ran
+    const result = await chatter;
+    expect(result.outcome).toBe("timeout");
+    expect(result.stdoutTruncated).toBe(true);
   });
 
   test("cancel (abort) stops the group at once; same message as spawn", async () => {
@@ -439,5 +465,93 @@ describe("lifecycle", () => {
     // A stopped executor does not start pools again.
     const after = await executor.run(request(payloadFor("succeed")));
     expect(after.outcome).toBe("aborted");
+  });
+});
+
+// Real Django 3.2 (Debian's python3-django) with psycopg2, on the project in
+// tests/helpers/executors/djangoproj. Its setup never touches the database (DEMOAPP_SETUP_QUERY=0,
+// and its model names its table), like a project whose models all do: then only the pool can
+// import the backend before forking, or every task imports it on its first query.
+const DJANGO_PYTHON = "/usr/bin/python3";
+const djangoMissing = Bun.spawnSync([DJANGO_PYTHON, "-c", "import django, psycopg2"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0;
+if (djangoMissing) console.warn(`skipping the real-Django python-pool tests: ${DJANGO_PYTHON} cannot import django and psycopg2`);
+
+describe.skipIf(djangoMissing)("real Django: what the pool imports before forking", () => {
+  const DRIVER_MODULES = ["psycopg2", "psycopg2.extensions", "django.db.backends.postgresql.base", "django.db.models.sql.compiler"];
+
+  function djangoPool(lines: LogLine[], extraEnv: Record<string, string> = {}): PoolExecutor {
+    const executor = createExecutor({
+      worker: workerConfig({ executor: "python-pool", pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor", poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0 }),
+      env: testEnv({ PYTHONPATH: join(EXECUTORS_DIR, "djangoproj"), DJANGO_SETTINGS_MODULE: "djangoproj.settings", DATABASE_URL: db.dsn, DEMOAPP_SETUP_QUERY: "0", ...extraEnv }),
+      logger: memoryLogger(lines),
+      ...FAST,
+    }) as PoolExecutor;
+    executors.push(executor);
+    return executor;
+  }
+
+  const task = (taskPath: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}) => request(JSON.stringify({ task_path: taskPath, args, kwargs }), { taskPath });
+
+  /** The TCP sockets a process holds open (a database connection to DATABASE_URL is one; the
+   * pool's stdio are socket pairs, not TCP). */
+  function tcpSockets(pid: number): string[] {
+    const tcp = new Set<string>();
+    for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      if (!existsSync(table)) continue;
+      for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+        const inode = line.trim().split(/\s+/)[9];
+        if (inode) tcp.add(inode);
+      }
+    }
+    return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        return inode !== undefined && tcp.has(inode) ? [inode] : [];
+      } catch {
+        return []; // closed meanwhile
+      }
+    });
+  }
+
+  test("every configured database's backend and driver are imported in the pool, without a connection", async () => {
+    const lines: LogLine[] = [];
+    const executor = djangoPool(lines);
+    await executor.start();
+    const poolPid = executor.poolPid ?? 0;
+    expect(poolPid).toBeGreaterThan(0);
+    expect(tcpSockets(poolPid)).toEqual([]);
+
+    // A forked task finds them imported when it starts (it inherited them).
+    const preloaded = await executor.run(task("demoapp.tasks.imported_before_start", DRIVER_MODULES));
+    expect(preloaded.envelope?.ok).toBe(true);
+    expect(returned(preloaded)).toEqual(Object.fromEntries(DRIVER_MODULES.map((name) => [name, true])));
+    expect(lines.find((line) => line.msg === "Python pool ready")?.attrs).toMatchObject({ django: true, databases: ["default"] });
+
+    // Each task still opens a connection of its own; the pool still holds none.
+    const [a, b] = await Promise.all([1, 2].map(() => executor.run(task("demoapp.tasks.which_db_connection", [], { hold: 0.5 }))));
+    const backendPids = [a, b].map((result) => JSON.parse(result?.envelope?.returnJson ?? "0") as number);
+    for (const pid of backendPids) expect(pid).toBeGreaterThan(0);
+    expect(new Set(backendPids).size).toBe(2);
+    expect(tcpSockets(poolPid)).toEqual([]);
+  });
+
+  test("a backend that fails to import is logged; the pool serves tasks and the task using it gets the real error", async () => {
+    const lines: LogLine[] = [];
+    const executor = djangoPool(lines, { DEMOAPP_EXTRA_DATABASE_ENGINE: "demoapp.no_such_backend" });
+    await executor.start();
+    expect(executor.fellBack).toBe(false);
+    const warning = lines.find((line) => line.msg.startsWith("Python pool could not import a database backend"));
+    expect(warning?.level).toBe("warn");
+    expect(warning?.attrs).toMatchObject({ alias: "extra", engine: "demoapp.no_such_backend" });
+    expect(String(warning?.attrs.error)).toContain("no_such_backend");
+    expect(lines.find((line) => line.msg === "Python pool ready")?.attrs).toMatchObject({ databases: ["default"] });
+
+    const preloaded = await executor.run(task("demoapp.tasks.imported_before_start", ["psycopg2"]));
+    expect(returned(preloaded)).toEqual({ psycopg2: true });
+    const broken = await executor.run(task("demoapp.tasks.which_db_connection", [], { alias: "extra" }));
+    expect(broken.envelope).toMatchObject({ ok: false, exceptionClass: "ImproperlyConfigured" });
+    expect(broken.envelope?.message).toContain("no_such_backend");
+    const fine = await executor.run(task("demoapp.tasks.which_db_connection"));
+    expect(JSON.parse(fine.envelope?.returnJson ?? "0")).toBeGreaterThan(0);
   });
 });

@@ -19,9 +19,12 @@ import type { DoneEvent } from "./protocol.ts";
 import { PoolSupervisor, type JobOutcome } from "./supervisor.ts";
 
 const EMPTY = new Uint8Array(0);
+const UTF8 = new TextEncoder();
 
-function bytes(base64: string): Uint8Array {
-  return base64 === "" ? EMPTY : new Uint8Array(Buffer.from(base64, "base64"));
+/** One output field of a done event: UTF-8 text, or base64 when the bytes were not UTF-8. */
+function bytes(text: string | undefined, base64: string | undefined): Uint8Array {
+  if (text !== undefined) return text === "" ? EMPTY : UTF8.encode(text);
+  return base64 === undefined || base64 === "" ? EMPTY : new Uint8Array(Buffer.from(base64, "base64"));
 }
 
 /** The pool's report as the ProcessRun the spawn path would have produced. */
@@ -32,8 +35,8 @@ export function processRunFrom(event: DoneEvent, stopReason: ProcessRun["stopRea
     sentSignal: event.sent_signal,
     exitCode: event.exit_code,
     signal: event.signal,
-    stdout: BoundedCapture.fromParts(maxStdoutBytes, STDOUT_CAPTURE, bytes(event.stdout), bytes(event.stdout_tail), event.stdout_total),
-    stderr: BoundedCapture.fromParts(maxStderrBytes, STDERR_CAPTURE, bytes(event.stderr), bytes(event.stderr_tail), event.stderr_total),
+    stdout: BoundedCapture.fromParts(maxStdoutBytes, STDOUT_CAPTURE, bytes(event.stdout, event.stdout_b64), bytes(event.stdout_tail, event.stdout_tail_b64), event.stdout_total),
+    stderr: BoundedCapture.fromParts(maxStderrBytes, STDERR_CAPTURE, bytes(event.stderr, event.stderr_b64), bytes(event.stderr_tail, event.stderr_tail_b64), event.stderr_total),
     pipesHeldOpen: event.pipes_held_open,
   };
 }

@@ -42,6 +42,10 @@ export interface ReadyEvent {
   pid: number;
   python: string;
   django: boolean;
+  /** Database aliases whose backend (and so driver) was imported before forking (Django only). */
+  databases?: string[];
+  /** Backends that failed to import there; a task using one imports it itself. */
+  database_errors?: { alias: string | null; engine: string | null; error: string }[];
   setup_ms: number;
   /** Loaded source files watched by check_stale. */
   files: number;
@@ -80,15 +84,19 @@ export interface DoneEvent {
   /** The strongest signal sent to the group before the child exited. */
   sent_signal: "SIGTERM" | "SIGKILL" | null;
   pipes_held_open: boolean;
-  /** base64: the first max bytes of the stream. */
-  stdout: string;
+  /** The first max bytes of the stream: as text when they are UTF-8, else base64 in stdout_b64. */
+  stdout?: string;
+  stdout_b64?: string;
   stdout_total: number;
-  /** base64: the last stdout_tail bytes when the stream went over its limit, else "". */
-  stdout_tail: string;
-  stderr: string;
+  /** The last stdout_tail bytes when the stream went over its limit, else empty (text or _b64). */
+  stdout_tail?: string;
+  stdout_tail_b64?: string;
+  stderr?: string;
+  stderr_b64?: string;
   stderr_total: number;
-  /** base64: the last stderr_tail bytes when the stream went over its limit, else "". */
-  stderr_tail: string;
+  /** The last stderr_tail bytes when the stream went over its limit, else empty (text or _b64). */
+  stderr_tail?: string;
+  stderr_tail_b64?: string;
   wall_ms: number;
   maxrss_kb: number;
 }

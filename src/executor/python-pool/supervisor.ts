@@ -229,7 +229,10 @@ export class PoolSupervisor {
       const old = this.current;
       this.current = pool;
       const { logger } = this.options;
-      const info = { pool_pid: pool.pid, setup_ms: ready.info.setup_ms, django: ready.info.django, watched_files: ready.info.files };
+      const info = { pool_pid: pool.pid, setup_ms: ready.info.setup_ms, django: ready.info.django, databases: ready.info.databases ?? [], watched_files: ready.info.files };
+      for (const problem of ready.info.database_errors ?? []) {
+        logger?.warn("Python pool could not import a database backend; tasks import it themselves", { pool_pid: pool.pid, ...problem });
+      }
       if (old && replacing !== null) {
         logger?.info("Python pool replaced", { ...info, reason: replacing, old_pool_pid: old.pid });
       } else {

@@ -1,21 +1,24 @@
 # reproq python-pool zygote. Shipped inside the reproq binary (a text import) and started by the
 # worker as `<python_bin> -c <this source> reproq-python-pool` with the executor's environment and
-# working directory. It imports Django (and runs django.setup()), the executor module and the
-# preload_modules once, closes every database connection, then forks one child per task; each
-# child runs the executor module exactly as `python -m` would. Python standard library only.
+# working directory. It imports Django (and runs django.setup()), the executor module, the
+# preload_modules and the backend (and driver) of every configured database, closes every database
+# connection, then forks one child per task; each child runs the executor module exactly as
+# `python -m` would. Python standard library only.
 #
 # Protocol: newline-delimited JSON. The pool's original stdin/stdout are moved to private fds at
 # start-up; fd 0 becomes /dev/null and fd 1 points at stderr, so prints during imports cannot
 # corrupt the protocol. The first request is `init`; then:
 #   requests: run {id, argv, payload, timeout_s, grace_s} | kill {id, grace_s, reason} | ping |
 #             check_stale | shutdown {drain}
-#   events:   ready {...} | fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
-#             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout, stdout_total,
-#                   stdout_tail, stderr, stderr_total, wall_ms, maxrss_kb} |
+#   events:   ready {pid, python, django, databases, database_errors, setup_ms, files} |
+#             fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
+#             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout,
+#                   stdout_total, stdout_tail, stderr, stderr_total, stderr_tail, wall_ms, maxrss_kb} |
 #             pong {rss, in_flight, served} | stale {changed}
-# Output fields are base64: the first max bytes of each stream and, when it went over, its last
-# stdout_tail / stderr_tail bytes (the worker shows head and tail; the envelope is the last line of
-# stdout); *_total counts every byte the task wrote.
+# Output: the first max bytes of each stream and, when it went over, its last stdout_tail /
+# stderr_tail bytes (the worker shows head and tail; the envelope is the last line of stdout), as
+# text when they are UTF-8, else base64 in <name>_b64 instead; *_total counts every byte the task
+# wrote. Events are written once per loop iteration, together.
 # End of input means the worker is gone: every child's process group is killed and the pool exits.
 import base64
 import gc
@@ -31,6 +34,7 @@ import time
 ZYGOTE_FILE = sys._getframe().f_code.co_filename  # "<string>" under -c
 PR_SET_PDEATHSIG = 1
 READ_CHUNK = 65536
+READS_PER_WAKE = 16
 
 PROTO_IN = os.dup(0)
 PROTO_OUT = os.dup(1)
@@ -46,9 +50,20 @@ if sys.path and sys.path[0] == "":
     sys.path[0] = os.getcwd()
 
 
+_outbox = []  # encoded events not yet written
+
+
 def emit(event, **fields):
+    """Queues one event; flush_events() writes the queue (once per loop iteration)."""
     fields["event"] = event
-    data = (json.dumps(fields, separators=(",", ":")) + "\n").encode()
+    _outbox.append(json.dumps(fields, separators=(",", ":")))
+
+
+def flush_events():
+    if not _outbox:
+        return
+    data = ("\n".join(_outbox) + "\n").encode()
+    del _outbox[:]
     view = memoryview(data)
     while view:
         try:
@@ -58,6 +73,8 @@ def emit(event, **fields):
         except BlockingIOError:
             select.select([], [PROTO_OUT], [], 1.0)
             continue
+        except OSError:
+            return  # EPIPE: the worker is gone (end of input follows)
         view = view[written:]
 
 
@@ -149,6 +166,36 @@ def loaded_files():
     return files
 
 
+def import_database_backends():
+    """Imports the backend of every configured database alias, and so its driver, without
+    connecting. Django loads a backend on the first use of its connection, which in a pool that
+    never queried would be in every child (psycopg and Django's postgresql backend: ~100 modules).
+    A backend that fails to import is reported, not fatal: a task that uses it imports it itself
+    and gets the real error. Returns (aliases imported, [{alias, engine, error}])."""
+    import importlib
+    imported, errors = [], []
+    try:
+        from django.db import connections
+        from django.db.utils import load_backend
+        aliases = list(connections)  # the keys of settings.DATABASES
+    except Exception as error:
+        return imported, [{"alias": None, "engine": None, "error": "%s: %s" % (type(error).__name__, error)}]
+    for alias in aliases:
+        engine = None
+        try:
+            engine = connections.databases[alias].get("ENGINE")
+            backend = load_backend(engine)
+            # The SQL compiler module, which Django imports on the first ORM query.
+            operations = getattr(getattr(backend, "DatabaseWrapper", None), "ops_class", None)
+            compiler = getattr(operations, "compiler_module", None)
+            if isinstance(compiler, str):
+                importlib.import_module(compiler)
+            imported.append(alias)
+        except Exception as error:
+            errors.append({"alias": alias, "engine": engine, "error": "%s: %s" % (type(error).__name__, error)})
+    return imported, errors
+
+
 class Capture:
     """The first `limit` bytes, the last `tail_limit` bytes, and a count of all of them."""
 
@@ -171,11 +218,20 @@ class Capture:
 
     def fields(self, name):
         tail = bytes(self.tail[-self.tail_limit:]) if self.tail_limit > 0 and self.total > self.limit else b""
-        return {
-            name: base64.b64encode(bytes(self.head)).decode(),
-            name + "_total": self.total,
-            name + "_tail": base64.b64encode(tail).decode(),
-        }
+        fields = {name + "_total": self.total}
+        put_bytes(fields, name, bytes(self.head))
+        if self.tail_limit > 0:
+            put_bytes(fields, name + "_tail", tail)
+        return fields
+
+
+def put_bytes(fields, name, data):
+    """`name` as text when the bytes are UTF-8 (the usual case: no encoding work on either side),
+    else `name`_b64; the worker turns either back into the same bytes."""
+    try:
+        fields[name] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fields[name + "_b64"] = base64.b64encode(data).decode("ascii")
 
 
 class Task:
@@ -236,8 +292,9 @@ class Zygote:
         for name in self.config.get("preload") or []:
             importlib.import_module(name)
         if info["django"]:
+            info["databases"], info["database_errors"] = import_database_backends()
             from django.db import connections
-            connections.close_all()
+            connections.close_all()  # ready() or a preload module may have connected
         info["setup_ms"] = round((time.monotonic() - started) * 1000)
         return info
 
@@ -343,6 +400,7 @@ class Zygote:
     def child(self, request, in_r, out_w, err_w, parent_ends):
         code = 70
         try:
+            del _outbox[:]  # the pool's events are the pool's to write
             os.setsid()
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != ZYGOTE_PID:
@@ -430,14 +488,14 @@ class Zygote:
         if task is None:
             return
         try:
-            while True:
+            # Until the pipe is empty or closed (an exited child's end of file then comes in the
+            # same wake-up), but bounded, so a task that writes without pause cannot stall the loop.
+            for _ in range(READS_PER_WAKE):
                 chunk = os.read(fd, READ_CHUNK)
                 if not chunk:
                     self.close_fd(fd)
                     return
                 task.streams[fd].push(chunk)
-                if len(chunk) < READ_CHUNK:
-                    return
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -565,6 +623,7 @@ class Zygote:
         while True:
             now = time.monotonic()
             self.poll_children(now)
+            flush_events()
             if not self.input_open:
                 self.kill_all()
                 return 0
@@ -678,6 +737,7 @@ def main():
         import traceback
         emit("fatal", reason="preload", message="%s: %s" % (type(error).__name__, error),
              traceback=traceback.format_exc())
+        flush_events()
         return 1
     threads = thread_count()
     if threads > 1:
@@ -686,6 +746,7 @@ def main():
         emit("fatal", reason="threads",
              message="%d background thread(s) in the pool process after imports (%s); forking is unsafe"
              % (threads - 1, ", ".join(names) or "not started from Python"))
+        flush_events()
         return 1
     files = zygote.baseline()
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
@@ -699,6 +760,7 @@ def main():
         except Exception:
             pass
     emit("ready", pid=os.getpid(), python=sys.version.split()[0], files=files, **info)
+    flush_events()
     return zygote.serve()
 
 

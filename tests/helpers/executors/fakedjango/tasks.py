@@ -29,6 +29,23 @@ def task_noisy(context):
     return {"noisy": True}
 
 
+def task_binary(context, repeat=1):
+    """Output that is not all UTF-8: multi-byte characters (split when the output is truncated),
+    then bytes that are not UTF-8 at all, on stdout and stderr."""
+    sys.stdout.write("h\u00e9llo \u2713 \U0001f389 " * int(repeat) + "\n")
+    sys.stdout.flush()
+    os.write(1, b"\xff\xfe not utf-8\n")
+    os.write(2, b"\xc3 broken \xe2\x9c\n")
+    return {"binary": True}
+
+
+def task_chatter(context):
+    """Writes to stdout without pause, forever (until stopped): the pool must still serve others."""
+    line = (b"chatter " * 8 + b"\n") * 2000
+    while True:
+        os.write(1, line)
+
+
 def task_mutate(context, item="x"):
     """Module globals: a fresh process (or a fresh fork) always starts from the imported state."""
     STATE["count"] += 1

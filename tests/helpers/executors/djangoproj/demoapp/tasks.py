@@ -1,8 +1,9 @@
 # Tasks run by djangoproj.reproq_executor (task paths demoapp.tasks.<name>).
+import sys
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 
 from demoapp.models import Note
 
@@ -15,6 +16,10 @@ def write_note(text):
     return Note.objects.create(text=text).id
 
 
+def noop(*args, **kwargs):
+    return None
+
+
 def boom():
     raise ValueError("boom from a real Django task")
 
@@ -24,15 +29,22 @@ def sleep(s):
     return s
 
 
-def which_db_connection(hold=0):
-    """The Postgres backend pid of this process's Django connection (after a query on it);
+def which_db_connection(hold=0, alias="default"):
+    """The Postgres backend pid of this process's Django connection `alias` (after a query on it);
     `hold` keeps the task (and so its connection) alive for that many seconds afterwards."""
-    with connection.cursor() as cursor:
+    conn = connections[alias]
+    with conn.cursor() as cursor:
         cursor.execute("select 1")
-    pid = connection.connection.get_backend_pid()
+    pid = conn.connection.get_backend_pid()
     if hold:
         time.sleep(hold)
     return pid
+
+
+def imported_before_start(*names):
+    """Which of `names` this process had imported before the executor module started."""
+    at_start = getattr(sys.modules.get("__main__"), "MODULES_AT_START", frozenset())
+    return {name: name in at_start for name in names}
 
 
 def settings_module():

@@ -5,7 +5,14 @@
 # with its prints captured, save metadata_json, and print one JSON envelope as the last stdout
 # line. Exit codes: 0 success, 1 handled failure, 2 usage error; django.setup() errors are not
 # caught (traceback on stderr, exit 1, empty stdout).
-import argparse
+import sys
+
+# What this process had imported before the executor module started: a task forked from the
+# python-pool inherits the pool's modules, a spawned interpreter only has its own start-up's
+# (demoapp.tasks.imported_before_start reads this).
+MODULES_AT_START = frozenset(sys.modules)
+
+import argparse  # noqa: E402
 import asyncio
 import contextlib
 import datetime
@@ -13,7 +20,6 @@ import io
 import json
 import os
 import signal
-import sys
 import traceback
 
 

@@ -22,3 +22,6 @@ DATABASES = {
         "PORT": str(_url.port or 5432),
     }
 }
+# A second alias whose backend does not import (DEMOAPP_EXTRA_DATABASE_ENGINE=<dotted path>).
+if os.environ.get("DEMOAPP_EXTRA_DATABASE_ENGINE"):
+    DATABASES["extra"] = {"ENGINE": os.environ["DEMOAPP_EXTRA_DATABASE_ENGINE"], "NAME": "extra"}
