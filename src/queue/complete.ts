@@ -46,19 +46,20 @@ export async function taskCompleteSuccessMany(sql: Sql, completions: readonly Su
 // given; metadata_json and cancel_requested untouched. Returns the rows written. Idempotent.
 export async function taskMarkSuccessfulMany(sql: Queryable, completions: readonly SuccessCompletion[]): Promise<FinishedTask[]> {
   if (completions.length === 0) return [];
+  // The id list is read once (unnest joined to task_runs by its primary key) and carried through
+  // `locked`: joining two scans of the list to each other let the generic plan of this prepared
+  // statement pick a nested loop whose join filter compared every pair (batch² rows).
   const rows = await sql<{ result_id: string; workflow_id: string | null }[]>`
-    with done as (
-      select * from unnest(
+    with locked as materialized (
+      select t.result_id, d.return_text, d.logs_uri
+      from unnest(
         ${completions.map((c) => c.resultId)}::bigint[],
         ${completions.map((c) => c.workerId)}::text[],
         ${completions.map((c) => (c.returnJson === null ? null : jsonTextForPostgres(c.returnJson)))}::text[],
         ${completions.map((c) => (c.logsUri === null ? null : textForPostgres(c.logsUri)))}::text[],
         ${completions.map((c) => c.attempt ?? null)}::int[]
       ) as d(result_id, worker_id, return_text, logs_uri, attempt)
-    ),
-    locked as materialized (
-      select t.result_id
-      from task_runs t join done d on d.result_id = t.result_id
+      join task_runs t on t.result_id = d.result_id
       where t.leased_by = d.worker_id and t.status = 'RUNNING'
         and (d.attempt is null or t.attempts = d.attempt)
       order by t.result_id
@@ -67,14 +68,14 @@ export async function taskMarkSuccessfulMany(sql: Queryable, completions: readon
     update task_runs t set
       status = 'SUCCESSFUL',
       finished_at = now(),
-      return_json = d.return_text::jsonb, -- text NULL stays SQL NULL; 'null' becomes jsonb null
+      return_json = l.return_text::jsonb, -- text NULL stays SQL NULL; 'null' becomes jsonb null
       last_error = null,
       failed_at = null,
       leased_until = null,
       leased_by = null,
-      logs_uri = coalesce(d.logs_uri, t.logs_uri),
+      logs_uri = coalesce(l.logs_uri, t.logs_uri),
       updated_at = now()
-    from locked l join done d on d.result_id = l.result_id
+    from locked l
     where t.result_id = l.result_id
     returning t.result_id, t.workflow_id`;
   return rows.map((r) => ({ resultId: r.result_id, workflowId: r.workflow_id }));
