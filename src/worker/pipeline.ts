@@ -133,7 +133,9 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
   const workerId = deps.worker.workerId;
   let write: WriteResult | "skipped" = "skipped";
   if (decision.type === "success") {
-    write = await deps.completer.success({ resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri });
+    write = await deps.completer.success({
+      resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri, workflowId: task.workflowId,
+    });
     if (write === "written") log.info("Task successful");
     if (write === "rejected") {
       // The result itself cannot be stored (it would be rejected again on every retry): fail the
