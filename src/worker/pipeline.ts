@@ -81,6 +81,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     attempt: task.attempts,
     taskPath,
     payload: task.specText,
+    spec: resolved.spec,
     timeoutMs,
     signal: running.controller.signal,
   });
