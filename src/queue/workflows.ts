@@ -27,9 +27,11 @@ export interface FailurePropagation {
 /**
  * Two CTEs for a statement that has just written chain parents: `chain_children` locks the WAITING
  * children of the rows of CTE `parents` (a `result_id` column), `chain_released` decrements their
- * wait_count and makes them READY at 0. Put them after `parents` in the WITH list; they lock only
- * after every row of `parents` (the sort of the lock CTE reads it to the end first), so the lock
- * order above holds. parent_id is one column, so a child has exactly one parent and is decremented
+ * wait_count and makes them READY at 0. Put them after `parents` in the WITH list, leave them
+ * unreferenced and let the main query read all of `parents` (`select … from parents`): Postgres
+ * runs a data-modifying CTE the main query does not read after the main query has finished, so
+ * every parent is locked and written before any child is locked and the lock order above holds.
+ * parent_id is one column, so a child has exactly one parent and is decremented
  * at most once per statement; a row that waits for several things (wait_count > 1) needs the other
  * decrements from elsewhere. Not idempotent: run once per parent success, with its write.
  */
