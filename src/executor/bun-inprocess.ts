@@ -13,8 +13,8 @@
 // later task retries it.
 import { abortReason, formatDuration, neverThrows, processlessResult } from "./result.ts";
 import { payloadSizeProblem } from "./payload.ts";
-import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, type TaskContext } from "./ts-invoke.ts";
-import { absoluteTasksDir, resolveTaskModule } from "./ts-module.ts";
+import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, taskCallOf, type TaskContext } from "./ts-invoke.ts";
+import { absoluteTasksDir, taskModuleResolver } from "./ts-module.ts";
 import { DEFAULT_KILL_GRACE_MS, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
 
 /** The largest delay setTimeout honours. */
@@ -46,6 +46,7 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
   const root = absoluteTasksDir(worker.tasksDir);
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const modules = new Map<string, Promise<Record<string, unknown>>>();
+  const resolveModule = taskModuleResolver(root);
   installStrayErrorGuard();
 
   /** Forgets `file` (ours and Bun's module registry) so the next task imports it afresh. */
@@ -70,10 +71,10 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
     const tooLarge = payloadSizeProblem(request.payload, worker.maxPayloadBytes);
     if (tooLarge !== null) return result("payload_too_large", tooLarge, null, startedAt);
     if (request.signal.aborted) return result("aborted", "aborted before the task started", null, startedAt);
-    const resolved = resolveTaskModule(root, request.taskPath);
+    const resolved = resolveModule(request.taskPath);
     if (!resolved.ok && resolved.kind === "security_violation") return result("security_violation", resolved.message, null, startedAt);
     if (!resolved.ok) return result("exited", "task not found", failureEnvelope("TaskNotFoundError", resolved.message), startedAt);
-    const call = parseTaskPayload(request.payload);
+    const call = request.spec !== undefined ? taskCallOf(request.spec) : parseTaskPayload(request.payload);
     if ("error" in call) return result("exited", "bad payload", failureEnvelope("PayloadError", call.error), startedAt);
     // The stop (timeout, abort) is armed before the import: a module whose top-level code never
     // finishes must not hold the slot forever.

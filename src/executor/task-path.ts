@@ -68,7 +68,8 @@ function describeType(value: unknown): string {
  * The task path a row runs. The Python executors import `spec_json.task_path`; the bun kinds use
  * the `task_path` column; so when both are set they must agree, or the allow-list would check one
  * name and the executor run another (security_violation). Either alone is used as is. The spec is
- * always parsed: one that is not a JSON object, or whose task_path is not a string, is invalid_spec.
+ * always parsed: one that is not a JSON object, or whose task_path is not a string, is invalid_spec;
+ * the parsed object comes back with the path, for the executor (ExecutionRequest.spec).
  */
 export function resolveTaskPath(columnValue: string | null, specText: string): TaskPathResolution {
   const invalid = (error: string) => ({ kind: "invalid_spec" as const, error });

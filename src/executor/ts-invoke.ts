@@ -39,6 +39,11 @@ export function parseTaskPayload(payload: string): TaskCall | { error: string } 
   } catch (error) {
     return { error: `payload is not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
   }
+  return taskCallOf(spec);
+}
+
+/** args, kwargs and queue from an already parsed spec, or why it is not a spec. */
+export function taskCallOf(spec: unknown): TaskCall | { error: string } {
   if (!isRecord(spec)) return { error: "payload is not a JSON object" };
   const args = spec.args ?? [];
   const kwargs = spec.kwargs ?? {};

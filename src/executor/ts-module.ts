@@ -94,3 +94,30 @@ export function resolveTaskModule(tasksDir: string, taskPath: string): TaskModul
     message: `no task module for ${taskPath}: none of ${tried}{${TASK_MODULE_EXTENSIONS.join(",")}} or ${tried}/index.* exists in tasks_dir ${root}`,
   };
 }
+
+/** How long a found module stays remembered by taskModuleResolver. */
+export const TASK_MODULE_TTL_MS = 1_000;
+
+/**
+ * resolveTaskModule for one tasks_dir, remembering each module found for `ttlMs` so a busy worker
+ * does not stat and realpath the same files for every task. Only successes are remembered (the
+ * path was checked to lie inside tasks_dir when found); refusals and misses are looked up every
+ * time. A file moved, added or re-linked on disk is therefore seen within `ttlMs`.
+ */
+export function taskModuleResolver(
+  tasksDir: string,
+  options: { ttlMs?: number; now?: () => number } = {},
+): (taskPath: string) => TaskModuleResolution {
+  const ttlMs = options.ttlMs ?? TASK_MODULE_TTL_MS;
+  const now = options.now ?? (() => performance.now());
+  const found = new Map<string, { resolution: TaskModuleResolution; until: number }>();
+  return (taskPath) => {
+    const at = now();
+    const known = found.get(taskPath);
+    if (known !== undefined && at < known.until) return known.resolution;
+    const resolution = resolveTaskModule(tasksDir, taskPath);
+    if (resolution.ok) found.set(taskPath, { resolution, until: at + ttlMs });
+    else found.delete(taskPath);
+    return resolution;
+  };
+}

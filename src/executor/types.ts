@@ -12,6 +12,11 @@ export interface ExecutionRequest {
   taskPath: string;
   /** spec_json::text, passed to the executor byte-for-byte. */
   payload: string;
+  /**
+   * `payload` already parsed by the caller (resolveTaskPath), so an executor that needs the
+   * object (bun-inprocess) does not parse it again. Must be JSON.parse(payload) when given.
+   */
+  spec?: Readonly<Record<string, unknown>>;
   /** Already min(task timeout, exec_timeout); ≤ 0 or non-finite means no limit. */
   timeoutMs: number;
   /** Aborted by the runtime for cancel / lost lease / shutdown: the process group is stopped. */

@@ -63,6 +63,11 @@ export interface SuccessCompletion {
   /** Raw JSON text of the envelope's `return`; null = key absent (stored as SQL NULL). */
   returnJson: string | null;
   logsUri: string | null;
+  /**
+   * The row's workflow_id as claimed; null = none, so the write needs no chord accounting and
+   * goes out as one statement. Absent = unknown (the write takes the transactional path).
+   */
+  workflowId?: string | null;
 }
 
 export type FailureDisposition =

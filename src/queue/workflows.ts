@@ -24,28 +24,35 @@ export interface FailurePropagation {
   callbacksFailed: string[];
 }
 
-// Locks the WAITING children of `parentIds`; wait_count - 1, READY when it reaches 0.
-// Returns the ids made READY. Not idempotent: call once per parent success, in its transaction.
-// parent_id is one column, so a child has exactly one parent and is decremented at most once here;
-// a row that waits for several things (wait_count > 1) needs the other decrements from elsewhere.
-export async function taskReleaseChildrenMany(sql: Queryable, params: { parentIds: readonly string[] }): Promise<string[]> {
-  if (params.parentIds.length === 0) return [];
-  const rows = await sql<{ result_id: string; status: string }[]>`
-    with locked as materialized (
-      select result_id
-      from task_runs
-      where parent_id = any(${params.parentIds}::bigint[]) and status = 'WAITING'
-      order by result_id
-      for update
-    )
-    update task_runs t set
-      wait_count = greatest(t.wait_count - 1, 0),
-      status = case when t.wait_count - 1 <= 0 then 'READY' else 'WAITING' end,
-      updated_at = now()
-    from locked
-    where t.result_id = locked.result_id and t.status = 'WAITING'
-    returning t.result_id, t.status`;
-  return rows.filter((r) => r.status === "READY").map((r) => r.result_id);
+/**
+ * Two CTEs for a statement that has just written chain parents: `chain_children` locks the WAITING
+ * children of the rows of CTE `parents` (a `result_id` column), `chain_released` decrements their
+ * wait_count and makes them READY at 0. Put them after `parents` in the WITH list, leave them
+ * unreferenced and let the main query read all of `parents` (`select … from parents`): Postgres
+ * runs a data-modifying CTE the main query does not read after the main query has finished, so
+ * every parent is locked and written before any child is locked and the lock order above holds.
+ * parent_id is one column, so a child has exactly one parent and is decremented
+ * at most once per statement; a row that waits for several things (wait_count > 1) needs the other
+ * decrements from elsewhere. Not idempotent: run once per parent success, with its write.
+ */
+export function chainReleaseCtes(sql: Queryable, parents: string) {
+  return sql`
+    chain_children as materialized (
+      select c.result_id
+      from task_runs c
+      where c.parent_id in (select p.result_id from ${sql(parents)} p) and c.status = 'WAITING'
+      order by c.result_id
+      for update of c
+    ),
+    chain_released as (
+      update task_runs c set
+        wait_count = greatest(c.wait_count - 1, 0),
+        status = case when c.wait_count - 1 <= 0 then 'READY' else 'WAITING' end,
+        updated_at = now()
+      from chain_children k
+      where c.result_id = k.result_id and c.status = 'WAITING'
+      returning c.result_id
+    )`;
 }
 
 // Locks the workflow_runs rows of `done`; counts member successes (groups with a NULL callback

@@ -59,7 +59,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     else log.warn("Task rejected by validator", { ...admitted.attrs, error: admitted.error });
     return record(deps, running, admitted.taskPath, rejection(admitted.kind, admitted.error, admitted.taskPath), null, log, redact);
   }
-  const taskPath = admitted.taskPath;
+  const { taskPath, spec } = admitted;
 
   // run
   const timeoutMs = effectiveTimeoutMs(task, deps.worker.execTimeoutMs);
@@ -70,6 +70,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     attempt: task.attempts,
     taskPath,
     payload: task.specText,
+    spec,
     timeoutMs,
     signal: running.controller.signal,
   });
@@ -104,7 +105,7 @@ interface Refusal {
  * executor runs the spec's), then validate (the allow-list; for the kinds that run
  * reproq_django.executor, the spec's django.settings_module, which that executor would import).
  */
-function admit(deps: PipelineDeps, task: ClaimedTask): { taskPath: string } | Refusal {
+function admit(deps: PipelineDeps, task: ClaimedTask): { taskPath: string; spec: Readonly<Record<string, unknown>> } | Refusal {
   const resolved = resolveTaskPath(task.taskPath, task.specText);
   if ("error" in resolved) {
     if (resolved.kind === "invalid_spec") return { kind: "invalid_spec", error: resolved.error, taskPath: null, attrs: {} };
@@ -123,7 +124,7 @@ function admit(deps: PipelineDeps, task: ClaimedTask): { taskPath: string } | Re
     const attrs = settings.settingsModule === undefined ? { task_path: taskPath } : { task_path: taskPath, settings_module: settings.settingsModule };
     return { kind: settings.kind, error: settings.error, taskPath, attrs };
   }
-  return { taskPath };
+  return { taskPath, spec };
 }
 
 /** Writes the attempt's log file when logs_dir is set; a failure is reported (once per stretch), never fatal. */
@@ -158,7 +159,9 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
   const workerId = deps.worker.workerId;
   let write: WriteResult | "skipped" = "skipped";
   if (decision.type === "success") {
-    write = await deps.completer.success({ resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri });
+    write = await deps.completer.success({
+      resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri, workflowId: task.workflowId,
+    });
     if (write === "written") log.info("Task successful");
     if (write === "rejected") {
       // The result itself cannot be stored (it would be rejected again on every retry): fail the

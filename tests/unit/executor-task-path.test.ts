@@ -50,11 +50,11 @@ describe("isTaskPathAllowed (go-worker-contract §5.6 vectors)", () => {
 
 describe("resolveTaskPath", () => {
   test("column and spec agree, or only one of them names the task", () => {
-    expect(resolveTaskPath("tasks.same", '{"task_path": "tasks.same"}')).toMatchObject({ taskPath: "tasks.same" });
-    expect(resolveTaskPath("tasks.col", '{"v": 1}')).toMatchObject({ taskPath: "tasks.col" });
-    expect(resolveTaskPath("tasks.col", '{"task_path": null}')).toMatchObject({ taskPath: "tasks.col" });
-    expect(resolveTaskPath(null, '{"task_path": "tasks.spec"}')).toMatchObject({ taskPath: "tasks.spec" });
-    expect(resolveTaskPath("", '{"v": 1, "task_path": "tasks.spec"}')).toMatchObject({ taskPath: "tasks.spec" });
+    expect(resolveTaskPath("tasks.same", '{"task_path": "tasks.same"}')).toEqual({ taskPath: "tasks.same", spec: { task_path: "tasks.same" } });
+    expect(resolveTaskPath("tasks.col", '{"v": 1}')).toEqual({ taskPath: "tasks.col", spec: { v: 1 } });
+    expect(resolveTaskPath("tasks.col", '{"task_path": null}')).toEqual({ taskPath: "tasks.col", spec: { task_path: null } });
+    expect(resolveTaskPath(null, '{"task_path": "tasks.spec"}')).toEqual({ taskPath: "tasks.spec", spec: { task_path: "tasks.spec" } });
+    expect(resolveTaskPath("", '{"v": 1, "task_path": "tasks.spec"}')).toEqual({ taskPath: "tasks.spec", spec: { v: 1, task_path: "tasks.spec" } });
   });
 
   test("a column that disagrees with spec_json.task_path (the path the executor runs) is a security violation", () => {
