@@ -32,10 +32,16 @@ export function progressBar(ui: Ui, label: string): ProgressBar {
   };
 }
 
-/** An AbortSignal that Ctrl-C (SIGINT) aborts while `work` runs; the default handler is back after. */
+/**
+ * An AbortSignal that the first Ctrl-C (SIGINT) aborts while `work` runs (work stops at its next
+ * safe point); a second Ctrl-C exits at once (130). The default handler is back afterwards.
+ */
 export async function stoppableBySigint<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  const stop = () => controller.abort();
+  const stop = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
   process.on("SIGINT", stop);
   try {
     return await work(controller.signal);

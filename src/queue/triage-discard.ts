@@ -47,7 +47,7 @@ export async function taskDiscardFailedBatch(tx: Queryable, params: { ids: reado
            case when d.result_id is not null then 'discarded' when s.status = 'FAILED' then 'locked' else 'gone' end as outcome
     from unnest(${params.ids}::bigint[]) as i(id)
     left join discarded d on d.result_id = i.id
-    left join task_runs s on s.result_id = i.id`;
+    left join task_runs s on d.result_id is null and s.result_id = i.id -- only the ids not discarded here`;
 }
 
 /** Discard the FAILED rows matching `filter` in batches; with `dryRun`, report them and write nothing. */

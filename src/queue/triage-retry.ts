@@ -144,7 +144,7 @@ export async function taskRetryFailedBatch(tx: Queryable, params: { ids: readonl
     from unnest(${params.ids}::bigint[]) as i(id)
     left join checked k on k.result_id = i.id
     left join retried r on r.result_id = i.id
-    left join task_runs s on s.result_id = i.id`;
+    left join task_runs s on k.result_id is null and s.result_id = i.id -- only the ids not locked here`;
 }
 
 // Locks the FAILED children of `parentIds` whose last errors_json entry is the dependency_failed

@@ -85,6 +85,30 @@ describe("triage retry/discard in bulk (binary)", () => {
     expect(await statuses(ids)).toEqual({ CANCELLED: 3 });
   });
 
+  test("Ctrl-C stops between batches: the committed batches are reported, exit 130", async () => {
+    const ids = await seedFailedRows(db.sql, { count: 5_000, queue: "e2e-sigint" });
+    // Every UPDATE of task_runs takes 0.2 s, so the run lasts long enough to interrupt.
+    await db.sql.unsafe(`
+      create function test_slow_update() returns trigger language plpgsql as $$ begin perform pg_sleep(0.2); return null; end $$;
+      create trigger test_slow_update after update on task_runs for each statement execute function test_slow_update();`);
+    try {
+      const child = Bun.spawn([ensureBinary(), "triage", "retry", "--all", "--queue", "e2e-sigint", "--dsn", db.dsn], { env: cleanEnv(), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+      const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      while (((await statuses(ids)).READY ?? 0) === 0) await Bun.sleep(20);
+      child.kill("SIGINT");
+      const [stdout, stderr, exitCode] = await output;
+      expect(stderr).toBe("");
+      expect(exitCode).toBe(130);
+      const retried = Number(/^Retried (\d+) task\(s\)$/m.exec(stdout)?.[1]);
+      expect(stdout).toBe(`Stopped by Ctrl-C between two batches: what is counted below is committed; run the command again to retry the rest\nRetried ${retried} task(s)\n`);
+      expect(retried % 1_000).toBe(0);
+      expect(retried).toBeLessThan(5_000);
+      expect(await statuses(ids)).toEqual({ READY: retried, FAILED: 5_000 - retried });
+    } finally {
+      await db.sql.unsafe("drop trigger test_slow_update on task_runs; drop function test_slow_update();");
+    }
+  });
+
   test("on a terminal: a progress bar on stderr, then the summary line", async () => {
     await seedFailedRows(db.sql, { count: 2_500, queue: "e2e-tty" });
     // script(1) gives the binary a real pseudo-terminal; stdout and stderr both land in its output.
