@@ -1,6 +1,7 @@
 // A one-line progress bar on stderr for long bulk operations (redrawn in place), and the Ctrl-C
 // handling that stops them between batches. Nothing is drawn when stderr is not a terminal, so
 // scripts only ever see the summary lines on stdout.
+import type { BatchOptions } from "../queue/batches.ts";
 import type { Ui } from "./ui.ts";
 
 export interface ProgressBar {
@@ -48,4 +49,20 @@ export async function stoppableBySigint<T>(work: (signal: AbortSignal) => Promis
   } finally {
     process.off("SIGINT", stop);
   }
+}
+
+/**
+ * Runs a bulk operation stoppable by Ctrl-C. With `bar` (a bulk run, not a dry run) a terminal
+ * also gets the progress bar and, at the end, a ✔ line: `closing(outcome)` and the elapsed time.
+ */
+export async function runWithProgress<T>(
+  ui: Ui,
+  bar: { label: string; closing: (outcome: T) => string } | null,
+  work: (control: Pick<BatchOptions, "signal" | "onProgress">) => Promise<T>,
+): Promise<T> {
+  const drawn = progressBar(ui, bar?.label ?? "");
+  const outcome = await stoppableBySigint((signal) => work(bar === null ? { signal } : { signal, onProgress: (p) => drawn.update(p.done, p.total) }));
+  const seconds = drawn.finish();
+  if (bar !== null && ui.stderrIsTty) ui.success(`${bar.closing(outcome)} in ${seconds.toFixed(1)} s`);
+  return outcome;
 }

@@ -14,11 +14,11 @@ import {
   type FailedFilter,
   type TaskDetailRow,
 } from "../queue/triage.ts";
-import { discardFailedTasks } from "../queue/triage-discard.ts";
-import { retryFailedTasks } from "../queue/triage-retry.ts";
+import { discardFailedTasks, type DiscardOutcome } from "../queue/triage-discard.ts";
+import { retryFailedTasks, type RetryOutcome } from "../queue/triage-retry.ts";
 import { positiveInt, withDatabase } from "./context.ts";
 import { idArgs, resultIdFrom } from "./id-arg.ts";
-import { progressBar, stoppableBySigint } from "./progress.ts";
+import { runWithProgress } from "./progress.ts";
 import { printTable } from "./table.ts";
 import { discardLines, retryLines, skipLine, EXIT_INTERRUPTED } from "./triage-report.ts";
 import { uiOf } from "./ui.ts";
@@ -33,6 +33,8 @@ const queueArg = { type: "string", valueHint: "queue", description: "Only tasks 
 const taskPathArg = { type: "string", valueHint: "path", description: "Only tasks with this task path" } as const;
 const jsonArg = { type: "boolean", description: "Print one JSON document" } as const;
 const dryRunArg = { type: "boolean", description: "Show what would change; change nothing" } as const;
+
+const count = (n: number) => n.toLocaleString("en-US");
 
 function optionalText(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
@@ -169,14 +171,9 @@ const retry = defineCommand({
     if (args["include-cancelled"] === true && filter.resultId !== undefined) throw new UsageError("--include-cancelled only applies with --all");
     const dryRun = args["dry-run"] === true;
     return withDatabase(ui, args, async (sql) => {
-      const bar = progressBar(ui, "retrying");
-      const outcome = await stoppableBySigint((signal) =>
-        retryFailedTasks(sql, { ...filter, excludeCancelled: filter.resultId === undefined && args["include-cancelled"] !== true }, {
-          dryRun,
-          signal,
-          onProgress: (p) => bar.update(p.done, p.total),
-        }));
-      const seconds = bar.finish();
+      const bar = filter.resultId === undefined && !dryRun ? { label: "retrying", closing: (o: RetryOutcome) => `retried ${count(o.retried.length)} of ${count(o.total)}` } : null;
+      const outcome = await runWithProgress(ui, bar, (control) =>
+        retryFailedTasks(sql, { ...filter, excludeCancelled: filter.resultId === undefined && args["include-cancelled"] !== true }, { ...control, dryRun }));
       if (filter.resultId !== undefined) {
         const skip = outcome.skipped[0];
         if (skip) throw new ReproqError("conflict", skipLine(skip));
@@ -184,7 +181,6 @@ const retry = defineCommand({
         if (outcome.retried.length === 0) throw await notFailed(sql, filter.resultId, "No failed tasks updated: ");
       }
       for (const line of retryLines(outcome, dryRun)) ui.out(line);
-      if (ui.stderrIsTty && outcome.total > 0 && !dryRun) ui.success(`retried ${outcome.retried.length.toLocaleString("en-US")} of ${outcome.total.toLocaleString("en-US")} in ${seconds.toFixed(1)} s`);
       return outcome.stopped ? EXIT_INTERRUPTED : 0;
     });
   },
@@ -208,10 +204,8 @@ const discard = defineCommand({
     const reason = optionalText(args.reason) ?? DEFAULT_REASON;
     const dryRun = args["dry-run"] === true;
     return withDatabase(ui, args, async (sql) => {
-      const bar = progressBar(ui, "discarding");
-      const outcome = await stoppableBySigint((signal) =>
-        discardFailedTasks(sql, { ...filter, reason }, { dryRun, signal, onProgress: (p) => bar.update(p.done, p.total) }));
-      bar.finish();
+      const bar = filter.resultId === undefined && !dryRun ? { label: "discarding", closing: (o: DiscardOutcome) => `discarded ${count(o.discarded.length)} of ${count(o.total)}` } : null;
+      const outcome = await runWithProgress(ui, bar, (control) => discardFailedTasks(sql, { ...filter, reason }, { ...control, dryRun }));
       if (filter.resultId !== undefined && outcome.discarded.length === 0) {
         if (outcome.locked.length > 0) throw new ReproqError("conflict", `task ${filter.resultId} is locked by another transaction; try again`);
         throw await notFailed(sql, filter.resultId, "No failed tasks discarded: ");

@@ -490,6 +490,12 @@ async function previewAction(sql: Sql, action: Action): Promise<ActionPreview> {
   }
 }
 
+/** "stopped: retried 2000 of 5000, …; the rest stay FAILED" when esc stopped a bulk action. */
+function stoppedMessage(parts: string[], stopped: boolean, total: number): string {
+  if (!stopped) return parts.join(", ");
+  return `stopped: ${[`${parts[0]} of ${total}`, ...parts.slice(1)].join(", ")}; the rest stay FAILED`;
+}
+
 function retryMessage(outcome: RetryOutcome): string {
   const parts = [`retried ${outcome.retried.length}`];
   const queued = outcome.skipped.filter((s) => s.parent === null).length;
@@ -499,8 +505,7 @@ function retryMessage(outcome: RetryOutcome): string {
   if (outcome.locked.length > 0) parts.push(`skipped ${outcome.locked.length} (locked by another transaction)`);
   if (outcome.cancelledLeft > 0) parts.push(`left ${outcome.cancelledLeft} cancelled by an operator`);
   if (outcome.restored.length > 0) parts.push(`restored ${outcome.restored.length} waiting chain ${outcome.restored.length === 1 ? "step" : "steps"}`);
-  const text = parts.join(", ");
-  return outcome.stopped ? `stopped: ${text} of ${outcome.total}; the rest stay FAILED` : text;
+  return stoppedMessage(parts, outcome.stopped, outcome.total);
 }
 
 type BulkAction = Extract<Action, { kind: "retry-matching" | "discard-matching" }>;
@@ -569,9 +574,9 @@ async function performAction(sql: Sql, action: Action, control: ActionControl): 
     case "discard-matching": {
       const ids = await bulkIds(sql, action);
       const outcome = await discardFailedTasks(sql, { resultIds: ids, reason: action.reason ?? DEFAULT_DISCARD_REASON }, control);
-      const locked = outcome.locked.length > 0 ? `, skipped ${outcome.locked.length} (locked by another transaction)` : "";
-      const text = `discarded ${outcome.discarded.length}${locked}`;
-      return { ok: true, message: (outcome.stopped ? `stopped: ${text} of ${outcome.total}; the rest stay FAILED` : text) + (await newerNote(sql, action)) };
+      const parts = [`discarded ${outcome.discarded.length}`];
+      if (outcome.locked.length > 0) parts.push(`skipped ${outcome.locked.length} (locked by another transaction)`);
+      return { ok: true, message: stoppedMessage(parts, outcome.stopped, outcome.total) + (await newerNote(sql, action)) };
     }
     case "pause-queue": {
       await queuePause(sql, { queueName: action.queue, reason: action.reason });
