@@ -4,17 +4,27 @@
 
 import type { Queryable, Sql } from "../db/client.ts";
 import { dbErrorCode } from "../db/retryable.ts";
+import { ReproqError } from "../errors.ts";
 
 /** Rows per transaction when the caller does not say. */
 export const DEFAULT_BATCH_SIZE = 1_000;
 /** A batch never waits longer than this on a lock (row locks are skipped; this bounds the rest). */
 export const BATCH_LOCK_TIMEOUT = "2s";
 const ATTEMPTS = 3;
-/**
- * Worth running the batch again: a concurrent insert of the same spec (23505: the next attempt
- * sees it and skips the row) or a lock still held after BATCH_LOCK_TIMEOUT (55P03).
- */
-const RERUN_CODES = new Set(["23505", "55P03"]);
+const UNIQUE_VIOLATION = "23505";
+const LOCK_NOT_AVAILABLE = "55P03";
+
+/** A lock held elsewhere (a table lock, an uncommitted copy of a spec) outlasted BATCH_LOCK_TIMEOUT. */
+export class BulkLockTimeoutError extends ReproqError {
+  constructor(cause: unknown) {
+    super(
+      "conflict",
+      `another transaction held a lock on task_runs for more than ${BATCH_LOCK_TIMEOUT}; the batches before were committed: run the command again to do the rest`,
+      { cause },
+    );
+    this.name = "BulkLockTimeoutError";
+  }
+}
 
 export interface BatchProgress {
   /** Ids handled so far (committed batches). */
@@ -39,18 +49,23 @@ export async function txBulkSettingsSet(tx: Queryable): Promise<void> {
   await tx`select set_config('lock_timeout', ${BATCH_LOCK_TIMEOUT}, true), set_config('jit', 'off', true)`;
 }
 
-/** `read` in a transaction with txBulkSettingsSet (for the read that plans a bulk operation). */
-export async function withBulkSettings<T>(sql: Sql, read: (tx: Queryable) => Promise<T>): Promise<T> {
-  return (await sql.begin(async (tx) => {
-    await txBulkSettingsSet(tx);
-    return read(tx);
-  })) as T;
+/** `work` in one transaction with txBulkSettingsSet; a lock timeout becomes BulkLockTimeoutError. */
+export async function withBulkSettings<T>(sql: Sql, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  try {
+    return (await sql.begin(async (tx) => {
+      await txBulkSettingsSet(tx);
+      return work(tx);
+    })) as T;
+  } catch (error) {
+    throw dbErrorCode(error) === LOCK_NOT_AVAILABLE ? new BulkLockTimeoutError(error) : error;
+  }
 }
 
 /**
- * Runs `work` on `ids` in chunks of `batchSize`, one transaction per chunk (re-run up to three
- * times on RERUN_CODES), and hands each committed chunk's result to `commit`. Returns true when
- * the signal stopped it before the last chunk.
+ * Runs `work` on `ids` in chunks of `batchSize`, one transaction per chunk, and hands each
+ * committed chunk's result to `commit`. A chunk runs again (three attempts) after a concurrent
+ * insert of the same spec (23505: the next attempt sees it and skips the row) or a lock timeout.
+ * Returns true when the signal stopped it before the last chunk.
  */
 export async function inBatches<R>(
   sql: Sql,
@@ -75,7 +90,8 @@ async function runChunk<R>(sql: Sql, chunk: readonly string[], work: (tx: Querya
     try {
       return await withBulkSettings(sql, (tx) => work(tx, chunk));
     } catch (error) {
-      if (attempt >= ATTEMPTS || !RERUN_CODES.has(dbErrorCode(error) ?? "")) throw error;
+      const rerun = error instanceof BulkLockTimeoutError || dbErrorCode(error) === UNIQUE_VIOLATION;
+      if (attempt >= ATTEMPTS || !rerun) throw error;
     }
   }
 }

@@ -8,6 +8,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Queryable, Sql } from "../../src/db/client.ts";
 import { taskCompleteFailure } from "../../src/queue/complete.ts";
+import { BulkLockTimeoutError } from "../../src/queue/batches.ts";
 import { discardFailedTasks } from "../../src/queue/triage-discard.ts";
 import { retryFailedTasks } from "../../src/queue/triage-retry.ts";
 import { seedFailedRows } from "../helpers/failed-seed.ts";
@@ -168,6 +169,23 @@ describe.each(TASK_SCHEMAS)("bulk triage (%s schema)", (schema) => {
       expect(outcome.locked).toEqual([child!]);
     } finally {
       await release();
+    }
+  });
+
+  test("a table lock held elsewhere fails the run with a clear error within seconds, never a silent wait", async () => {
+    await clearFailed(sql());
+    await seedFailedRows(sql(), { count: 3, queue: "q-table-lock" });
+    const session = await sql().reserve();
+    try {
+      await session`begin`;
+      await session`lock table task_runs in access exclusive mode`;
+      const error = await within(15_000, retryFailedTasks(sql(), { queue: "q-table-lock" }).then(() => null, (e: unknown) => e), "retry under a table lock");
+      expect(error).toBeInstanceOf(BulkLockTimeoutError);
+      expect((error as BulkLockTimeoutError).code).toBe("conflict");
+      expect((error as Error).message).toContain("another transaction held a lock on task_runs for more than 2s");
+    } finally {
+      await session`rollback`;
+      session.release();
     }
   });
 
