@@ -1,4 +1,4 @@
-// bun run scripts/bench/triage-retry.ts [--dsn DSN] [--rows 50000] [--runs 3] [--tty] [--keep]
+// bun run scripts/bench/triage-retry.ts [--dsn DSN] [--rows 50000] [--runs 3] [--tty] [--keep] [--binary PATH]
 // Times `dist/reproq triage retry --all` over N FAILED rows (default 50,000), the way an operator
 // runs it: a scratch database on the server (DSN, else DATABASE_URL) is created and migrated, the
 // rows are seeded (tests/helpers/failed-seed.ts), the compiled binary retries them, and the wall
@@ -6,7 +6,8 @@
 // --tty the binary runs under script(1) so its progress bar is drawn on a real pseudo-terminal.
 // For scale, the same rows are then reset to READY by one bare UPDATE (rolled back): the cost of
 // writing the rows and their index entries that any retry pays, whatever the machine's load.
-// The scratch database is dropped at the end (--keep keeps it).
+// The scratch database is dropped at the end (--keep keeps it). --binary times another build
+// (an older reproq, to compare).
 import { parseArgs } from "node:util";
 import { closeDb, createDb } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
@@ -15,12 +16,19 @@ import { seedFailedRows } from "../../tests/helpers/failed-seed.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { dsn: { type: "string" }, rows: { type: "string" }, runs: { type: "string" }, tty: { type: "boolean" }, keep: { type: "boolean" } },
+  options: {
+    dsn: { type: "string" },
+    rows: { type: "string" },
+    runs: { type: "string" },
+    tty: { type: "boolean" },
+    keep: { type: "boolean" },
+    binary: { type: "string" },
+  },
 });
 const baseDsn = values.dsn ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const rows = Number(values.rows ?? 50_000);
 const runs = Number(values.runs ?? 3);
-const binary = ensureBinary();
+const binary = values.binary ?? ensureBinary();
 
 const admin = createDb({ dsn: baseDsn, env: process.env, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
 const scratch = `reproq_triage_bench_${process.pid}`;

@@ -211,7 +211,8 @@ async function retryBatch(tx: Queryable, ids: readonly string[]) {
     else if (row.outcome === "locked") batch.locked.push(row.result_id);
     else if (row.outcome !== "gone") batch.skipped.push(skipOf(row, row.outcome === "blocked"));
   }
-  // Down the chain one level at a time: a child held elsewhere is reported, its own children kept.
+  // Down the chain one level at a time: a step held elsewhere is reported, and the steps after it
+  // stay FAILED with it.
   for (let parents = batch.retried; parents.length > 0; ) {
     const children = await taskRestoreDependents(tx, { parentIds: parents });
     parents = children.filter((c) => c.restored).map((c) => c.result_id);
