@@ -1,6 +1,8 @@
 // Bulk writes in batches: one short transaction per chunk of ids, each committed (and visible to
 // workers) before the next starts, so a bulk operation never holds thousands of row locks and a
 // long run can report progress and be stopped between batches. Used by triage retry/discard.
+// A run holds one reserved connection, and each transaction sends BEGIN and its settings along
+// with its first statement: on a busy machine every round trip costs milliseconds.
 
 import type { Queryable, Sql } from "../db/client.ts";
 import { dbErrorCode } from "../db/retryable.ts";
@@ -43,32 +45,55 @@ export interface BatchOptions {
   dryRun?: boolean;
 }
 
-// Sets this transaction's lock_timeout to BATCH_LOCK_TIMEOUT and turns JIT off (a plan over
-// 50,000 rows looks expensive enough to JIT-compile, which alone took 1.7 s). Locks nothing.
-export async function txBulkSettingsSet(tx: Queryable): Promise<void> {
-  await tx`select set_config('lock_timeout', ${BATCH_LOCK_TIMEOUT}, true), set_config('jit', 'off', true)`;
+/** One connection of the pool, held for a whole bulk run (its transactions are pipelined). */
+export async function withReservedConnection<T>(sql: Sql, work: (conn: Sql) => Promise<T>): Promise<T> {
+  const conn = await sql.reserve();
+  try {
+    return await work(conn);
+  } finally {
+    conn.release();
+  }
 }
 
-/** `work` in one transaction with txBulkSettingsSet; a lock timeout becomes BulkLockTimeoutError. */
-export async function withBulkSettings<T>(sql: Sql, work: (tx: Queryable) => Promise<T>): Promise<T> {
+// Opens a transaction on `conn` with lock_timeout BATCH_LOCK_TIMEOUT and JIT off (a plan over
+// 50,000 rows looks expensive enough to JIT-compile, which alone took 1.7 s). Sent without waiting
+// for the answer (it travels with the next statement); the promise settles when both are done.
+// Locks nothing.
+function txBulkOpen(conn: Sql): Promise<unknown> {
+  const opened = Promise.all([
+    conn`begin`.execute(),
+    conn`select set_config('lock_timeout', ${BATCH_LOCK_TIMEOUT}, true), set_config('jit', 'off', true)`.execute(),
+  ]);
+  opened.catch(() => undefined); // awaited by the caller; this only marks it handled meanwhile
+  return opened;
+}
+
+/**
+ * `work` in one transaction on `conn` (a reserved connection) opened by txBulkOpen, then COMMIT
+ * (ROLLBACK when work throws). A lock timeout becomes BulkLockTimeoutError.
+ */
+export async function bulkTransaction<T>(conn: Sql, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  const opened = txBulkOpen(conn);
   try {
-    return (await sql.begin(async (tx) => {
-      await txBulkSettingsSet(tx);
-      return work(tx);
-    })) as T;
+    const result = await work(conn);
+    await opened;
+    await conn`commit`;
+    return result;
   } catch (error) {
+    await opened.catch(() => undefined);
+    await conn`rollback`.catch(() => undefined);
     throw dbErrorCode(error) === LOCK_NOT_AVAILABLE ? new BulkLockTimeoutError(error) : error;
   }
 }
 
 /**
- * Runs `work` on `ids` in chunks of `batchSize`, one transaction per chunk, and hands each
- * committed chunk's result to `commit`. A chunk runs again (three attempts) after a concurrent
- * insert of the same spec (23505: the next attempt sees it and skips the row) or a lock timeout.
- * Returns true when the signal stopped it before the last chunk.
+ * Runs `work` on `ids` in chunks of `batchSize`, one bulkTransaction per chunk on `conn`, and
+ * hands each committed chunk's result to `commit`. A chunk runs again (three attempts) after a
+ * concurrent insert of the same spec (23505: the next attempt sees it and skips the row) or a
+ * lock timeout. Returns true when the signal stopped it before the last chunk.
  */
 export async function inBatches<R>(
-  sql: Sql,
+  conn: Sql,
   ids: readonly string[],
   options: BatchOptions,
   work: (tx: Queryable, chunk: readonly string[]) => Promise<R>,
@@ -79,16 +104,16 @@ export async function inBatches<R>(
   for (let start = 0; start < ids.length; start += size) {
     if (options.signal?.aborted) return true;
     const chunk = ids.slice(start, start + size);
-    commit(await runChunk(sql, chunk, work));
+    commit(await runChunk(conn, chunk, work));
     await options.onProgress?.({ done: start + chunk.length, total: ids.length });
   }
   return false;
 }
 
-async function runChunk<R>(sql: Sql, chunk: readonly string[], work: (tx: Queryable, chunk: readonly string[]) => Promise<R>): Promise<R> {
+async function runChunk<R>(conn: Sql, chunk: readonly string[], work: (tx: Queryable, chunk: readonly string[]) => Promise<R>): Promise<R> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await withBulkSettings(sql, (tx) => work(tx, chunk));
+      return await bulkTransaction(conn, (tx) => work(tx, chunk));
     } catch (error) {
       const rerun = error instanceof BulkLockTimeoutError || dbErrorCode(error) === UNIQUE_VIOLATION;
       if (attempt >= ATTEMPTS || !rerun) throw error;

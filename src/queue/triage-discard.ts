@@ -2,7 +2,7 @@
 // (queue/batches.ts) that skip rows locked elsewhere instead of waiting.
 
 import type { Queryable, Sql } from "../db/client.ts";
-import { byId, inBatches, type BatchOptions } from "./batches.ts";
+import { byId, inBatches, withReservedConnection, type BatchOptions } from "./batches.ts";
 import { filterSql, type FailedFilter } from "./triage.ts";
 
 export interface DiscardOutcome {
@@ -44,26 +44,27 @@ export async function taskDiscardFailedBatch(tx: Queryable, params: { ids: reado
       returning t.result_id
     )
     select i.id as result_id,
-           case when d.result_id is not null then 'discarded' when s.status = 'FAILED' then 'locked' else 'gone' end as outcome
+           case when d.result_id is not null then 'discarded'
+                when (select s.status from task_runs s where s.result_id = i.id) = 'FAILED' then 'locked'
+                else 'gone' end as outcome
     from unnest(${params.ids}::bigint[]) as i(id)
-    left join discarded d on d.result_id = i.id
-    left join task_runs s on d.result_id is null and s.result_id = i.id -- only the ids not discarded here`;
+    left join discarded d on d.result_id = i.id`;
 }
 
 /** Discard the FAILED rows matching `filter` in batches; with `dryRun`, report them and write nothing. */
 export async function discardFailedTasks(sql: Sql, params: FailedFilter & { reason: string }, options: BatchOptions = {}): Promise<DiscardOutcome> {
   const ids = await taskFailedIdsRead(sql, params);
   const out: DiscardOutcome = { discarded: [], locked: [], total: ids.length, stopped: false };
-  if (options.dryRun) return { ...out, discarded: ids };
-  out.stopped = await inBatches(
-    sql,
+  if (options.dryRun || ids.length === 0) return options.dryRun ? { ...out, discarded: ids } : out;
+  out.stopped = await withReservedConnection(sql, (conn) => inBatches(
+    conn,
     ids,
     options,
     (tx, chunk) => taskDiscardFailedBatch(tx, { ids: chunk, reason: params.reason }),
     (rows) => {
       for (const row of rows) if (row.outcome !== "gone") out[row.outcome].push(row.result_id);
     },
-  );
+  ));
   out.discarded.sort(byId);
   out.locked.sort(byId);
   return out;

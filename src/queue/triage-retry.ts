@@ -7,7 +7,7 @@
 // latest failure is retried.
 
 import type { Queryable, Sql } from "../db/client.ts";
-import { byId, inBatches, withBulkSettings, type BatchOptions } from "./batches.ts";
+import { bulkTransaction, byId, inBatches, withReservedConnection, type BatchOptions } from "./batches.ts";
 import { filterSql, type FailedFilter } from "./triage.ts";
 
 export interface RetryFilter extends FailedFilter {
@@ -105,7 +105,9 @@ interface BatchRow {
 // unless its spec_hash is READY/RUNNING by now (`active`) or it is a dependency_failed step whose
 // parent is unfinished (`blocked`). Returns one row per id: those, `retried`, `locked` (still
 // FAILED, held elsewhere) or `gone` (no longer FAILED). Idempotent. At most one id per spec_hash;
-// a concurrent insert of the same spec raises 23505: re-run the transaction.
+// a concurrent insert of the same spec raises 23505: re-run the transaction. Every other row is
+// reached by primary key or unique index (lateral and scalar subqueries), so a batch costs the
+// same on a table of any size.
 export async function taskRetryFailedBatch(tx: Queryable, params: { ids: readonly string[] }): Promise<BatchRow[]> {
   return tx<BatchRow[]>`
     with locked as materialized (
@@ -121,8 +123,11 @@ export async function taskRetryFailedBatch(tx: Queryable, params: { ids: readonl
                (select a.result_id from task_runs a where a.spec_hash = l.spec_hash and a.status in ('READY', 'RUNNING') limit 1)
              end as active_id
       from locked l
-      left join task_runs p on l.dependency_failed and p.result_id = l.parent_id
-        and p.status in ('FAILED', 'WAITING', 'READY', 'RUNNING')
+      left join lateral (
+        select p.result_id, p.status from task_runs p
+        where l.dependency_failed and p.result_id = l.parent_id and p.status in ('FAILED', 'WAITING', 'READY', 'RUNNING')
+        limit 1 -- keeps it a per-row primary-key probe (a plain join may become a scan of task_runs)
+      ) p on true
     ),
     retried as (
       update task_runs t set
@@ -138,27 +143,28 @@ export async function taskRetryFailedBatch(tx: Queryable, params: { ids: readonl
            case when r.result_id is not null then 'retried'
                 when k.parent_id is not null then 'blocked'
                 when k.result_id is not null then 'active'
-                when s.status = 'FAILED' then 'locked'
+                when (select s.status from task_runs s where s.result_id = i.id) = 'FAILED' then 'locked'
                 else 'gone' end as outcome,
            coalesce(k.parent_id, k.active_id) as other_id, k.parent_status as other_status
     from unnest(${params.ids}::bigint[]) as i(id)
     left join checked k on k.result_id = i.id
-    left join retried r on r.result_id = i.id
-    left join task_runs s on k.result_id is null and s.result_id = i.id -- only the ids not locked here`;
+    left join retried r on r.result_id = i.id`;
 }
 
-// Locks the FAILED children of `parentIds` whose last errors_json entry is the dependency_failed
-// written when their parent failed, skipping children another transaction holds, and puts them
-// back to WAITING (finished_at, failed_at, last_error NULL; wait_count and errors_json kept).
-// One level of the chain: returns every such child, restored or (held elsewhere) not. Idempotent.
-// The reverse of taskFailDescendantsMany (workflows.ts).
+// Locks the FAILED children of those `parentIds` that are READY or WAITING (back in the pipeline:
+// just retried or restored) whose last errors_json entry is the dependency_failed written when
+// their parent failed, skipping children another transaction holds, and puts them back to
+// WAITING (finished_at, failed_at, last_error NULL; wait_count and errors_json kept). One level of
+// the chain: returns every such child, restored or (held elsewhere) not. Idempotent. The reverse
+// of taskFailDescendantsMany (workflows.ts).
 export async function taskRestoreDependents(tx: Queryable, params: { parentIds: readonly string[] }): Promise<{ result_id: string; restored: boolean }[]> {
   if (params.parentIds.length === 0) return [];
   return tx<{ result_id: string; restored: boolean }[]>`
     with child as (
-      select result_id from task_runs
-      where parent_id = any(${params.parentIds}::bigint[]) and status = 'FAILED'
-        and errors_json->-1->>'kind' = 'dependency_failed'
+      select c.result_id from task_runs c
+      where c.parent_id = any(${params.parentIds}::bigint[]) and c.status = 'FAILED'
+        and c.errors_json->-1->>'kind' = 'dependency_failed'
+        and (select p.status from task_runs p where p.result_id = c.parent_id) in ('READY', 'WAITING')
     ),
     locked as materialized (
       select t.result_id from task_runs t join child c on c.result_id = t.result_id
@@ -206,18 +212,20 @@ function skipOf(row: { result_id: string; other_id: string | null; other_status:
 /** One committed batch: its retries, skips found at write time, restored and locked chain steps. */
 async function retryBatch(tx: Queryable, ids: readonly string[]) {
   const batch = { retried: [] as string[], skipped: [] as RetrySkip[], restored: [] as string[], locked: [] as string[] };
-  for (const row of await taskRetryFailedBatch(tx, { ids })) {
+  // Both statements go out together (one round trip): the restore sees the rows the retry made READY.
+  const [rows, firstLevel] = await Promise.all([taskRetryFailedBatch(tx, { ids }), taskRestoreDependents(tx, { parentIds: ids })]);
+  for (const row of rows) {
     if (row.outcome === "retried") batch.retried.push(row.result_id);
     else if (row.outcome === "locked") batch.locked.push(row.result_id);
     else if (row.outcome !== "gone") batch.skipped.push(skipOf(row, row.outcome === "blocked"));
   }
   // Down the chain one level at a time: a step held elsewhere is reported, and the steps after it
   // stay FAILED with it.
-  for (let parents = batch.retried; parents.length > 0; ) {
-    const children = await taskRestoreDependents(tx, { parentIds: parents });
-    parents = children.filter((c) => c.restored).map((c) => c.result_id);
+  for (let children = firstLevel; children.length > 0; ) {
+    const parents = children.filter((c) => c.restored).map((c) => c.result_id);
     batch.restored.push(...parents);
     batch.locked.push(...children.filter((c) => !c.restored).map((c) => c.result_id));
+    children = await taskRestoreDependents(tx, { parentIds: parents });
   }
   return batch;
 }
@@ -229,7 +237,11 @@ async function retryBatch(tx: Queryable, ids: readonly string[]) {
  * With `dryRun` nothing is written: the plan and the chain steps it would restore are reported.
  */
 export async function retryFailedTasks(sql: Sql, filter: RetryFilter, options: BatchOptions = {}): Promise<RetryOutcome> {
-  const plan = await withBulkSettings(sql, (tx) => taskRetryPlanRead(tx, filter));
+  return withReservedConnection(sql, (conn) => retryOn(conn, filter, options));
+}
+
+async function retryOn(conn: Sql, filter: RetryFilter, options: BatchOptions): Promise<RetryOutcome> {
+  const plan = await bulkTransaction(conn, (tx) => taskRetryPlanRead(tx, filter));
   const toRetry: string[] = [];
   const out: RetryOutcome = { retried: [], skipped: [], restored: [], locked: [], cancelledLeft: 0, total: 0, stopped: false };
   for (const row of plan) {
@@ -240,9 +252,9 @@ export async function retryFailedTasks(sql: Sql, filter: RetryFilter, options: B
   out.total = toRetry.length;
   if (options.dryRun) {
     out.retried = toRetry;
-    out.restored = await taskDependentsRead(sql, { parentIds: toRetry });
+    out.restored = await taskDependentsRead(conn, { parentIds: toRetry });
   } else {
-    out.stopped = await inBatches(sql, toRetry, options, retryBatch, (batch) => {
+    out.stopped = await inBatches(conn, toRetry, options, retryBatch, (batch) => {
       out.retried.push(...batch.retried);
       out.skipped.push(...batch.skipped);
       out.restored.push(...batch.restored);
