@@ -1,4 +1,4 @@
-// bun run scripts/bench/triage-retry.ts [--dsn DSN] [--rows 50000] [--runs 3] [--tty] [--keep] [--binary PATH]
+// bun run scripts/bench/triage-retry.ts [--dsn DSN] [--rows 50000] [--other 0] [--runs 3] [--tty] [--keep] [--binary PATH]
 // Times `dist/reproq triage retry --all` over N FAILED rows (default 50,000), the way an operator
 // runs it: a scratch database on the server (DSN, else DATABASE_URL) is created and migrated, the
 // rows are seeded (tests/helpers/failed-seed.ts), the compiled binary retries them, and the wall
@@ -6,7 +6,8 @@
 // --tty the binary runs under script(1) so its progress bar is drawn on a real pseudo-terminal.
 // For scale, the same rows are then reset to READY by one bare UPDATE (rolled back): the cost of
 // writing the rows and their index entries that any retry pays, whatever the machine's load.
-// The scratch database is dropped at the end (--keep keeps it). --binary times another build
+// --other N first fills the table with N SUCCESSFUL rows (a batch must not cost more on a
+// bigger table). The scratch database is dropped at the end (--keep keeps it). --binary times another build
 // (an older reproq, to compare).
 import { parseArgs } from "node:util";
 import { closeDb, createDb } from "../../src/db/client.ts";
@@ -19,6 +20,7 @@ const { values } = parseArgs({
   options: {
     dsn: { type: "string" },
     rows: { type: "string" },
+    other: { type: "string" },
     runs: { type: "string" },
     tty: { type: "boolean" },
     keep: { type: "boolean" },
@@ -51,9 +53,11 @@ async function retryAll(): Promise<{ seconds: number; output: string; exitCode: 
 try {
   await migrate(sql);
   const seeded = performance.now();
+  const other = Number(values.other ?? 0);
+  if (other > 0) await seedFailedRows(sql, { count: other, status: "SUCCESSFUL" });
   const ids = await seedFailedRows(sql, { count: rows });
   await sql`vacuum analyze task_runs`;
-  console.log(`seeded ${rows.toLocaleString("en-US")} FAILED rows in ${((performance.now() - seeded) / 1000).toFixed(1)} s; binary ${binary}${values.tty ? " (under script: a terminal)" : ""}`);
+  console.log(`seeded ${rows.toLocaleString("en-US")} FAILED rows${other > 0 ? ` (after ${other.toLocaleString("en-US")} SUCCESSFUL ones)` : ""} in ${((performance.now() - seeded) / 1000).toFixed(1)} s; binary ${binary}${values.tty ? " (under script: a terminal)" : ""}`);
   const times: number[] = [];
   for (let run = 1; run <= runs; run++) {
     const result = await retryAll();

@@ -56,7 +56,7 @@ interface PlanRow {
 // it is `cancelled` (excludeCancelled), `blocked` (a dependency_failed chain step whose parent is
 // FAILED/WAITING/READY/RUNNING), `active` (its spec_hash is READY/RUNNING), or a `copy` of another
 // FAILED row with the same spec_hash that failed later (failed_at, else finished_at; then the
-// higher id). No locks, no writes. Set based: one scan, one unique-index probe per row.
+// higher id). No locks, no writes. Set based: one read of the FAILED rows, then index probes.
 export async function taskRetryPlanRead(sql: Queryable, filter: RetryFilter): Promise<PlanRow[]> {
   return sql<PlanRow[]>`
     with failed as materialized (
@@ -72,8 +72,11 @@ export async function taskRetryPlanRead(sql: Queryable, filter: RetryFilter): Pr
                (select a.result_id from task_runs a where a.spec_hash = f.spec_hash and a.status in ('READY', 'RUNNING') limit 1)
              end as active_id
       from failed f
-      left join task_runs p on f.last_kind = 'dependency_failed' and p.result_id = f.parent_id
-        and p.status in ('FAILED', 'WAITING', 'READY', 'RUNNING')
+      left join lateral (
+        select p.result_id, p.status from task_runs p
+        where f.last_kind = 'dependency_failed' and p.result_id = f.parent_id and p.status in ('FAILED', 'WAITING', 'READY', 'RUNNING')
+        limit 1 -- a primary-key probe per chain step, not a scan of task_runs
+      ) p on true
     ),
     ranked as (
       select k.*, first_value(k.result_id) over (

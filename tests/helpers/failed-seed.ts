@@ -9,6 +9,8 @@ export interface FailedSeed {
   taskPath?: string;
   /** The kind of the last errors_json entry (`cancelled`: cancellation requested by an operator). */
   kind?: string;
+  /** Another final status (SUCCESSFUL, CANCELLED) for bulk rows around the FAILED ones. */
+  status?: string;
 }
 
 /** Inserts `count` FAILED rows; returns their ids, ascending. */
@@ -21,7 +23,7 @@ export async function seedFailedRows(sql: Queryable, seed: FailedSeed): Promise<
       concurrency_limit, wait_count, worker_ids, errors_json, metadata_json, last_error, created_at, updated_at, cancel_requested)
     select 'default', ${seed.queue ?? "default"}, 0, null,
       jsonb_build_object('task_path', ${taskPath}::text, 'args', jsonb_build_array(i, ${crypto.randomUUID()}::text), 'kwargs', '{}'::jsonb),
-      md5(random()::text || i) || md5(clock_timestamp()::text || i), ${taskPath}::text, 'FAILED',
+      md5(random()::text || i) || md5(clock_timestamp()::text || i), ${taskPath}::text, ${seed.status ?? "FAILED"}::text,
       now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour', now(), now(), 3, 3, 900,
       0, 0, '["w1"]'::jsonb,
       jsonb_build_array(jsonb_build_object('kind', ${kind}::text, 'message', 'boom', 'at', now()::text)),
