@@ -1,12 +1,14 @@
-// reproq cancel --id N: RUNNING → cancellation requested (the worker stops it at its next
-// heartbeat); READY/WAITING → CANCELLED now; a finished or unknown task → one line, exit 1.
+// reproq cancel N (or --id N): RUNNING → cancellation requested (the worker hears it by NOTIFY,
+// or its 1 s poll, and stops the task within about a second); READY/WAITING → CANCELLED now; a
+// finished or unknown task → one line, exit 1.
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
 import { closeDb } from "../db/client.ts";
 import { ReproqError, UsageError } from "../errors.ts";
 import { taskCancel } from "../queue/cancel.ts";
 import { taskReadStatus } from "../queue/triage.ts";
-import { flagValues, loadCommandConfig, openDatabase, positiveInt } from "./context.ts";
+import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { idArgs, resultIdFrom } from "./id-arg.ts";
 import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
@@ -15,13 +17,13 @@ export default defineCommand({
   meta: { name: "cancel", description: "Cancel a task: RUNNING → request cancellation; READY/WAITING → CANCELLED now" },
   args: {
     ...settingArgs,
-    id: { type: "string", valueHint: "id", description: "Result ID to cancel" },
+    ...idArgs("Result ID to cancel"),
   },
   async run(context) {
     const { args } = context;
     const ui = uiOf(context);
-    if (typeof args.id !== "string" || args.id === "") throw new UsageError("Provide --id");
-    const resultId = positiveInt("id", args.id);
+    const resultId = resultIdFrom(args);
+    if (resultId === undefined) throw new UsageError("Provide --id (or the task id as an argument)");
 
     const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
     const sql = await openDatabase(config, { poolSize: 1 });

@@ -18,7 +18,7 @@ import {
   taskPruneFinishedCount,
 } from "../queue/prune.ts";
 import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
-import { progressLine } from "./progress.ts";
+import { progressBar } from "./progress.ts";
 import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
@@ -122,7 +122,7 @@ export default defineCommand({
         ui.out(`Would prune ${await taskPruneFinishedCount(sql, scope)} ${what}`);
         return 0;
       }
-      const progress = progressLine(ui);
+      const progress = progressBar(ui, "Pruning");
       let total = 0;
       if (ui.stderrIsTty) {
         progress.note("Counting tasks to prune…");
@@ -133,9 +133,9 @@ export default defineCommand({
         ...scope,
         batchSize: options.batchSize,
         wait: true,
-        onBatch: (p) => progress.step("Pruning", p.pruned, Math.max(total, p.pruned)),
+        onBatch: (p) => progress.update(p.pruned, Math.max(total, p.pruned)),
       });
-      progress.done();
+      progress.finish();
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const detached = result.detached > 0 ? `; detached ${result.detached} child row(s) from pruned parents` : "";
       ui.out(`Pruned ${result.pruned} ${what} in ${result.batches} batch(es), ${seconds}s${detached}`);

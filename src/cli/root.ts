@@ -20,6 +20,7 @@ export const rootCommand = defineCommand({
     config: () => import("./config.ts").then((m) => m.default),
     version: () => import("./version.ts").then((m) => m.default),
     demo: () => import("./demo.ts").then((m) => m.default),
+    help: () => import("./help.ts").then((m) => m.default),
     exec: () => import("./exec.ts").then((m) => m.default), // hidden: the bun executor's child
   },
 });

@@ -34,7 +34,16 @@ async function resolvePath(root: AnyCommand, argv: readonly string[]) {
   return { command, path, rest: argv.slice(index) };
 }
 
-export async function runCli(root: AnyCommand, argv: readonly string[], ui: Ui): Promise<number> {
+/** `help a b` is `a b --help` (any flags after it are ignored). */
+function helpAsFlag(argv: readonly string[]): readonly string[] {
+  if (argv[0] !== "help") return argv;
+  const path = argv.slice(1);
+  const end = path.findIndex((token) => token.startsWith("-"));
+  return [...(end === -1 ? path : path.slice(0, end)), "--help"];
+}
+
+export async function runCli(root: AnyCommand, rawArgv: readonly string[], ui: Ui): Promise<number> {
+  const argv = helpAsFlag(rawArgv);
   try {
     if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-version")) {
       ui.out(versionLine());

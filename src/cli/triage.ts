@@ -1,23 +1,26 @@
 // reproq triage list|inspect|retry|discard|summary: the dead-letter queue (FAILED rows).
 // Output lines scripts parse keep the Go worker's wording (`No failed tasks.`, `Retried <n> task(s)`,
 // `No failed tasks updated.`); conflicts are reported as `task N is already queued as #M`.
+// retry/discard work in committed batches with a progress bar on a terminal (triage-report.ts).
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
 import { ReproqError, UsageError } from "../errors.ts";
 import {
-  retryFailedTasks,
-  taskDiscardFailed,
   taskListFailed,
   taskReadDetail,
   taskReadStatus,
   taskSummarizeFailures,
   type FailedFilter,
-  type RetrySkip,
   type TaskDetailRow,
 } from "../queue/triage.ts";
+import { discardFailedTasks, type DiscardOutcome } from "../queue/triage-discard.ts";
+import { retryFailedTasks, type RetryOutcome } from "../queue/triage-retry.ts";
 import { positiveInt, withDatabase } from "./context.ts";
+import { idArgs, resultIdFrom } from "./id-arg.ts";
+import { runWithProgress } from "./progress.ts";
 import { printTable } from "./table.ts";
+import { discardLines, retryLines, skipLine, EXIT_INTERRUPTED } from "./triage-report.ts";
 import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("db");
@@ -25,26 +28,29 @@ const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 1_000_000;
 const DEFAULT_REASON = "discarded by operator";
 
-const idArg = { type: "string", valueHint: "id", description: "Result ID of the task" } as const;
+const taskId = idArgs("Result ID of the task");
 const queueArg = { type: "string", valueHint: "queue", description: "Only tasks in this queue" } as const;
 const taskPathArg = { type: "string", valueHint: "path", description: "Only tasks with this task path" } as const;
 const jsonArg = { type: "boolean", description: "Print one JSON document" } as const;
+const dryRunArg = { type: "boolean", description: "Show what would change; change nothing" } as const;
+
+const count = (n: number) => n.toLocaleString("en-US");
 
 function optionalText(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-/** --id N | --all [--queue q] [--task-path p], checked before any connection. */
+/** ID | --id N | --all [--queue q] [--task-path p], checked before any connection. */
 function bulkFilter(args: Record<string, unknown>): FailedFilter {
-  const id = optionalText(args.id);
+  const id = resultIdFrom(args);
   const all = args.all === true;
   if (id !== undefined && all) throw new UsageError("Provide exactly one of --id or --all");
-  if (id === undefined && !all) throw new UsageError("Provide --id or --all");
+  if (id === undefined && !all) throw new UsageError("Provide --id or --all (or the task id as an argument)");
   const queue = optionalText(args.queue);
   const taskPath = optionalText(args["task-path"]);
   if (id !== undefined) {
     if (queue !== undefined || taskPath !== undefined) throw new UsageError("--queue and --task-path only apply with --all");
-    return { resultId: positiveInt("id", id) };
+    return { resultId: id };
   }
   return { ...(queue === undefined ? {} : { queue }), ...(taskPath === undefined ? {} : { taskPath }) };
 }
@@ -54,13 +60,6 @@ async function notFailed(sql: Sql, resultId: string, prefix: string): Promise<Re
   const status = await taskReadStatus(sql, { resultId });
   if (status === null) return new ReproqError("not_found", `task ${resultId} not found`);
   return new ReproqError("conflict", `${prefix}task ${resultId} is ${status}, not FAILED`);
-}
-
-function skipLine(skip: RetrySkip): string {
-  if (skip.parent !== null) {
-    return `task ${skip.resultId} waits for task #${skip.parent.resultId} (${skip.parent.status}); retry #${skip.parent.resultId} to requeue both`;
-  }
-  return `task ${skip.resultId} is already queued as #${skip.activeId ?? "?"}`;
 }
 
 const iso = (value: Date | null) => (value === null ? null : value.toISOString());
@@ -136,12 +135,12 @@ function describeDetail(row: TaskDetailRow): string[] {
 
 const inspect = defineCommand({
   meta: { name: "inspect", description: "Show one failed task: spec, every error with traceback, logs path" },
-  args: { ...settingArgs, id: idArg, json: jsonArg },
+  args: { ...settingArgs, ...taskId, json: jsonArg },
   async run(context) {
     const { args } = context;
     const ui = uiOf(context);
-    if (optionalText(args.id) === undefined) throw new UsageError("Provide --id");
-    const resultId = positiveInt("id", String(args.id));
+    const resultId = resultIdFrom(args);
+    if (resultId === undefined) throw new UsageError("Provide --id (or the task id as an argument)");
     const row = await withDatabase(ui, args, (sql) => taskReadDetail(sql, { resultId }));
     if (row === null) throw new ReproqError("not_found", `task ${resultId} not found`);
     if (row.status !== "FAILED") throw new ReproqError("not_found", `task ${resultId} is ${row.status}, not FAILED`);
@@ -158,27 +157,31 @@ const retry = defineCommand({
   meta: { name: "retry", description: "Requeue failed tasks (READY, attempts 0) and put the chain tasks they failed back to WAITING" },
   args: {
     ...settingArgs,
-    id: idArg,
+    ...taskId,
     all: { type: "boolean", description: "Retry every failed task (narrow with --queue / --task-path)" },
     queue: queueArg,
     "task-path": taskPathArg,
+    "include-cancelled": { type: "boolean", description: "With --all, also retry tasks an operator cancelled (last error kind cancelled)" },
+    "dry-run": dryRunArg,
   },
   async run(context) {
     const { args } = context;
     const ui = uiOf(context);
     const filter = bulkFilter(args);
+    if (args["include-cancelled"] === true && filter.resultId !== undefined) throw new UsageError("--include-cancelled only applies with --all");
+    const dryRun = args["dry-run"] === true;
     return withDatabase(ui, args, async (sql) => {
-      const outcome = await retryFailedTasks(sql, filter);
+      const bar = filter.resultId === undefined && !dryRun ? { label: "retrying", closing: (o: RetryOutcome) => `retried ${count(o.retried.length)} of ${count(o.total)}` } : null;
+      const outcome = await runWithProgress(ui, bar, (control) =>
+        retryFailedTasks(sql, { ...filter, excludeCancelled: filter.resultId === undefined && args["include-cancelled"] !== true }, { ...control, dryRun }));
       if (filter.resultId !== undefined) {
         const skip = outcome.skipped[0];
         if (skip) throw new ReproqError("conflict", skipLine(skip));
+        if (outcome.locked[0] === filter.resultId) throw new ReproqError("conflict", `task ${filter.resultId} is locked by another transaction; try again`);
         if (outcome.retried.length === 0) throw await notFailed(sql, filter.resultId, "No failed tasks updated: ");
       }
-      for (const skip of outcome.skipped) ui.out(skipLine(skip));
-      if (outcome.skipped.length > 0) ui.out(`retried ${outcome.retried.length}, skipped ${outcome.skipped.length}`);
-      else ui.out(outcome.retried.length === 0 ? "No failed tasks updated." : `Retried ${outcome.retried.length} task(s)`);
-      if (outcome.restored.length > 0) ui.out(`Restored ${outcome.restored.length} dependent task(s) to WAITING: ${outcome.restored.join(", ")}`);
-      return 0;
+      for (const line of retryLines(outcome, dryRun)) ui.out(line);
+      return outcome.stopped ? EXIT_INTERRUPTED : 0;
     });
   },
 });
@@ -187,22 +190,28 @@ const discard = defineCommand({
   meta: { name: "discard", description: "Mark failed tasks CANCELLED (last_error = the reason)" },
   args: {
     ...settingArgs,
-    id: idArg,
+    ...taskId,
     all: { type: "boolean", description: "Discard every failed task (narrow with --queue / --task-path)" },
     queue: queueArg,
     "task-path": taskPathArg,
     reason: { type: "string", valueHint: "text", description: `Stored in last_error (default "${DEFAULT_REASON}")` },
+    "dry-run": dryRunArg,
   },
   async run(context) {
     const { args } = context;
     const ui = uiOf(context);
     const filter = bulkFilter(args);
     const reason = optionalText(args.reason) ?? DEFAULT_REASON;
+    const dryRun = args["dry-run"] === true;
     return withDatabase(ui, args, async (sql) => {
-      const discarded = await taskDiscardFailed(sql, { ...filter, reason });
-      if (filter.resultId !== undefined && discarded.length === 0) throw await notFailed(sql, filter.resultId, "No failed tasks discarded: ");
-      ui.out(discarded.length === 0 ? "No failed tasks discarded." : `Discarded ${discarded.length} task(s)`);
-      return 0;
+      const bar = filter.resultId === undefined && !dryRun ? { label: "discarding", closing: (o: DiscardOutcome) => `discarded ${count(o.discarded.length)} of ${count(o.total)}` } : null;
+      const outcome = await runWithProgress(ui, bar, (control) => discardFailedTasks(sql, { ...filter, reason }, { ...control, dryRun }));
+      if (filter.resultId !== undefined && outcome.discarded.length === 0) {
+        if (outcome.locked.length > 0) throw new ReproqError("conflict", `task ${filter.resultId} is locked by another transaction; try again`);
+        throw await notFailed(sql, filter.resultId, "No failed tasks discarded: ");
+      }
+      for (const line of discardLines(outcome, dryRun)) ui.out(line);
+      return outcome.stopped ? EXIT_INTERRUPTED : 0;
     });
   },
 });

@@ -12,7 +12,7 @@ import { errorText, usePoll } from "./hooks/use-poll.ts";
 import { useTerminalSize } from "./hooks/use-terminal-size.ts";
 import { handleKey, type Ctx, type Message, type Modal } from "./keys.ts";
 import { loadScreen, type ScreenData } from "./load.ts";
-import type { Action, DashboardSource } from "./model.ts";
+import type { Action, ActionProgress, DashboardSource } from "./model.ts";
 import { current, initialNav, pageOffset, screenKey, type NavState } from "./navigation.ts";
 import { ScreenView } from "./screen-view.tsx";
 import { ColourContext } from "./theme.tsx";
@@ -78,6 +78,7 @@ function Top(props: AppProps) {
     hasEvents: Boolean(props.eventsUrl),
     startAction: actions.start,
     confirmAction: () => modal?.kind === "confirm" && actions.confirm(modal.state),
+    stopAction: () => modal?.kind === "confirm" && actions.stop(modal.state),
   };
   useKeymap((press) => handleKey(ctx, press));
 
@@ -99,9 +100,13 @@ function Top(props: AppProps) {
   );
 }
 
-/** Preview → confirm → perform, each step shown in the dialog; the result lands in the footer. */
+/**
+ * Preview → confirm → perform, each step shown in the dialog (a bulk action's progress too, and
+ * esc stops it between batches); the result lands in the footer.
+ */
 function useActions(source: DashboardSource, setModal: (m: Modal | null) => void, setMessage: (m: Message | null) => void, refresh: () => void) {
   const token = useRef(0);
+  const running = useRef<AbortController | null>(null);
   const start = useCallback((action: Action) => {
     const mine = ++token.current;
     setModal({ kind: "confirm", state: { action, preview: null, phase: "preview", error: null } });
@@ -112,8 +117,14 @@ function useActions(source: DashboardSource, setModal: (m: Modal | null) => void
   }, [source, setModal]);
   const confirm = useCallback((state: ConfirmState) => {
     const mine = ++token.current;
-    setModal({ kind: "confirm", state: { ...state, phase: "running" } });
-    source.perform(state.preview?.action ?? state.action).then(
+    const controller = new AbortController();
+    running.current = controller;
+    const shown: ConfirmState = { ...state, phase: "running" };
+    setModal({ kind: "confirm", state: shown });
+    const onProgress = (progress: ActionProgress) => {
+      if (mine === token.current && !controller.signal.aborted) setModal({ kind: "confirm", state: { ...shown, progress } });
+    };
+    source.perform(state.preview?.action ?? state.action, { signal: controller.signal, onProgress }).then(
       (result) => {
         if (mine !== token.current) return;
         setModal(null);
@@ -127,5 +138,10 @@ function useActions(source: DashboardSource, setModal: (m: Modal | null) => void
       },
     );
   }, [source, setModal, setMessage, refresh]);
-  return { start, confirm };
+  const stop = useCallback((state: ConfirmState) => {
+    if (!running.current || running.current.signal.aborted) return;
+    running.current.abort();
+    setModal({ kind: "confirm", state: { ...state, stopping: true } });
+  }, [setModal]);
+  return { start, confirm, stop };
 }

@@ -33,12 +33,14 @@ import {
 } from "../queue/dashboard.ts";
 import { rateLimitList } from "../queue/limits.ts";
 import { queuePause, queueResume } from "../queue/controls.ts";
-import { retryFailedTasks, taskDiscardFailed } from "../queue/triage.ts";
+import { discardFailedTasks } from "../queue/triage-discard.ts";
+import { retryFailedTasks, taskRetryPlanRead, type RetryOutcome } from "../queue/triage-retry.ts";
 import { taskCancel } from "../queue/cancel.ts";
 import { replayTask } from "../queue/replay.ts";
 import { statsLiveWorkers } from "../queue/stats.ts";
 import type {
   Action,
+  ActionControl,
   ActionPreview,
   ActionResult,
   DashboardSource,
@@ -265,9 +267,9 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     return timed("preview", () => previewAction(sql, action));
   }
 
-  async function perform(action: Action): Promise<ActionResult> {
+  async function perform(action: Action, control: ActionControl = {}): Promise<ActionResult> {
     if (options.readOnly) return { ok: false, message: READ_ONLY_MESSAGE };
-    return timed("perform", () => performAction(sql, action));
+    return timed("perform", () => performAction(sql, action, control));
   }
 
   return {
@@ -536,7 +538,9 @@ async function previewAction(sql: Sql, action: Action): Promise<ActionPreview> {
       const bounded: Action = { ...action, bound: { maxResultId: seen.maxResultId, count: n } };
       const later = "\nFailures that arrive after this preview are not included.";
       if (action.kind === "retry-matching") {
-        return { summary: `Retry ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become READY${later}`, count: n, action: bounded };
+        const cancelled = await cancelledAmong(sql, bounded);
+        const note = cancelled === 0 ? "" : `\n${plural(cancelled, "task")} an operator cancelled ${cancelled === 1 ? "is" : "are"} left as they are.`;
+        return { summary: `Retry ${plural(n - cancelled, "FAILED task")}${describeFilter(action.filter)}${capped}: they become READY${later}${note}`, count: n - cancelled, action: bounded };
       }
       return {
         summary: `Discard ${plural(n, "FAILED task")}${describeFilter(action.filter)}${capped}: they become CANCELLED (reason: ${action.reason ?? DEFAULT_DISCARD_REASON})${later}`,
@@ -551,17 +555,38 @@ async function previewAction(sql: Sql, action: Action): Promise<ActionPreview> {
   }
 }
 
-function retryMessage(outcome: { retried: string[]; skipped: { activeId: string | null; parent: unknown }[]; restored: string[] }): string {
+/** "stopped: retried 2000 of 5000, …; the rest stay FAILED" when esc stopped a bulk action. */
+function stoppedMessage(parts: string[], stopped: boolean, total: number): string {
+  if (!stopped) return parts.join(", ");
+  return `stopped: ${[`${parts[0]} of ${total}`, ...parts.slice(1)].join(", ")}; the rest stay FAILED`;
+}
+
+function retryMessage(outcome: RetryOutcome): string {
   const parts = [`retried ${outcome.retried.length}`];
   const queued = outcome.skipped.filter((s) => s.parent === null).length;
   const blocked = outcome.skipped.length - queued;
   if (queued > 0) parts.push(`skipped ${queued} (already queued)`);
   if (blocked > 0) parts.push(`skipped ${blocked} (parent not finished)`);
+  if (outcome.locked.length > 0) parts.push(`skipped ${outcome.locked.length} (locked by another transaction)`);
+  if (outcome.cancelledLeft > 0) parts.push(`left ${outcome.cancelledLeft} cancelled by an operator`);
   if (outcome.restored.length > 0) parts.push(`restored ${outcome.restored.length} waiting chain ${outcome.restored.length === 1 ? "step" : "steps"}`);
-  return parts.join(", ");
+  return stoppedMessage(parts, outcome.stopped, outcome.total);
 }
 
 type BulkAction = Extract<Action, { kind: "retry-matching" | "discard-matching" }>;
+
+/** The ids a bulk action acts on: matching FAILED rows up to its preview's bound (≤ BULK_ACTION_MAX). */
+async function bulkIds(sql: Sql, action: BulkAction): Promise<string[]> {
+  const filter = boundedFailedFilter(action);
+  return filter === null ? [] : dashboardFailedIdsRead(sql, { filter, limit: BULK_ACTION_MAX });
+}
+
+/** How many of a bulk retry's rows an operator cancelled (a bulk retry leaves them FAILED). */
+async function cancelledAmong(sql: Sql, action: BulkAction): Promise<number> {
+  const ids = await bulkIds(sql, action);
+  if (ids.length === 0) return 0;
+  return (await taskRetryPlanRead(sql, { resultIds: ids, excludeCancelled: true })).filter((row) => row.decision === "cancelled").length;
+}
 
 /** A bulk action's filter, limited to the rows its preview saw when it carries a bound. */
 function boundedFailedFilter(action: BulkAction): DashboardTaskFilter | null {
@@ -582,16 +607,17 @@ async function newerNote(sql: Sql, action: BulkAction): Promise<string> {
   return `; ${n} newer ${newer === 1 ? "failure was" : "failures were"} not included`;
 }
 
-async function performAction(sql: Sql, action: Action): Promise<ActionResult> {
+async function performAction(sql: Sql, action: Action, control: ActionControl): Promise<ActionResult> {
   switch (action.kind) {
     case "retry": {
       const outcome = await retryFailedTasks(sql, { resultId: action.resultId });
-      if (outcome.retried.length === 0 && outcome.skipped.length === 0) return { ok: false, message: `task ${action.resultId} is not FAILED: nothing retried` };
+      if (outcome.retried.length === 0 && outcome.skipped.length === 0 && outcome.locked.length === 0) return { ok: false, message: `task ${action.resultId} is not FAILED: nothing retried` };
       return { ok: outcome.retried.length > 0, message: retryMessage(outcome) };
     }
     case "discard": {
-      const ids = await taskDiscardFailed(sql, { resultId: action.resultId, reason: action.reason ?? DEFAULT_DISCARD_REASON });
-      return ids.length === 0 ? { ok: false, message: `task ${action.resultId} is not FAILED: nothing discarded` } : { ok: true, message: "discarded 1" };
+      const outcome = await discardFailedTasks(sql, { resultId: action.resultId, reason: action.reason ?? DEFAULT_DISCARD_REASON });
+      if (outcome.locked.length > 0) return { ok: false, message: `task ${action.resultId} is locked by another transaction: nothing discarded` };
+      return outcome.discarded.length === 0 ? { ok: false, message: `task ${action.resultId} is not FAILED: nothing discarded` } : { ok: true, message: "discarded 1" };
     }
     case "cancel": {
       const previous = await taskCancel(sql, { resultId: action.resultId });
@@ -605,29 +631,17 @@ async function performAction(sql: Sql, action: Action): Promise<ActionResult> {
       return { ok: true, message: `replayed as task ${outcome.newId}` };
     }
     case "retry-matching": {
-      const filter = boundedFailedFilter(action);
-      const ids = filter === null ? [] : await dashboardFailedIdsRead(sql, { filter, limit: BULK_ACTION_MAX });
-      const total = { retried: [] as string[], skipped: [] as { activeId: string | null; parent: unknown }[], restored: [] as string[] };
-      const restored = new Set<string>();
-      for (const id of ids) {
-        if (restored.has(id)) continue; // put back to WAITING by its parent's retry
-        const outcome = await retryFailedTasks(sql, { resultId: id });
-        total.retried.push(...outcome.retried);
-        total.skipped.push(...outcome.skipped);
-        for (const r of outcome.restored) {
-          restored.add(r);
-          total.restored.push(r);
-        }
-      }
-      return { ok: true, message: retryMessage(total) + (await newerNote(sql, action)) };
+      // The CLI's `triage retry --all` path: one plan, then committed batches with progress.
+      const ids = await bulkIds(sql, action);
+      const outcome = await retryFailedTasks(sql, { resultIds: ids, excludeCancelled: true }, control);
+      return { ok: true, message: retryMessage(outcome) + (await newerNote(sql, action)) };
     }
     case "discard-matching": {
-      const filter = boundedFailedFilter(action);
-      const ids = filter === null ? [] : await dashboardFailedIdsRead(sql, { filter, limit: BULK_ACTION_MAX });
-      let discarded = 0;
-      const reason = action.reason ?? DEFAULT_DISCARD_REASON;
-      for (const id of ids) discarded += (await taskDiscardFailed(sql, { resultId: id, reason })).length;
-      return { ok: true, message: `discarded ${discarded}${await newerNote(sql, action)}` };
+      const ids = await bulkIds(sql, action);
+      const outcome = await discardFailedTasks(sql, { resultIds: ids, reason: action.reason ?? DEFAULT_DISCARD_REASON }, control);
+      const parts = [`discarded ${outcome.discarded.length}`];
+      if (outcome.locked.length > 0) parts.push(`skipped ${outcome.locked.length} (locked by another transaction)`);
+      return { ok: true, message: stoppedMessage(parts, outcome.stopped, outcome.total) + (await newerNote(sql, action)) };
     }
     case "pause-queue": {
       await queuePause(sql, { queueName: action.queue, reason: action.reason });

@@ -36,6 +36,8 @@ export interface Ctx {
   hasEvents: boolean;
   startAction: (action: Action) => void;
   confirmAction: () => void;
+  /** Stops a running bulk action after the batch in progress. */
+  stopAction: () => void;
 }
 
 const MOTIONS: Record<string, Motion> = {
@@ -120,7 +122,11 @@ function handleInput(ctx: Ctx, modal: Extract<Modal, { kind: "input" }>, press: 
 }
 
 function handleConfirm(ctx: Ctx, state: ConfirmState, press: KeyPress): void {
-  if (state.phase === "running") return;
+  if (state.phase === "running") {
+    // Only a bulk action (it reports progress) can stop between batches.
+    if (state.progress && (press.name === "esc" || press.name === "n" || press.name === "q")) ctx.stopAction();
+    return;
+  }
   const ready = state.preview !== null && state.error === null && state.preview.count > 0;
   if (ready && (press.name === "y" || press.name === "enter")) return ctx.confirmAction();
   if (press.name === "n" || press.name === "esc" || press.name === "q" || (!ready && press.name === "enter")) {

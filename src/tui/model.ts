@@ -260,6 +260,18 @@ export interface ActionPreview {
   action?: Action;
 }
 
+/** How a long action reports progress and is stopped (bulk retry/discard run in batches). */
+export interface ActionControl {
+  /** Stops between batches; what was done stays done and is reported. */
+  signal?: AbortSignal;
+  onProgress?: (progress: ActionProgress) => void;
+}
+
+export interface ActionProgress {
+  done: number;
+  total: number;
+}
+
 export interface ActionResult {
   ok: boolean;
   /** e.g. "retried 12, skipped 1 (already queued)". */
@@ -278,7 +290,7 @@ export interface DashboardSource {
   task(resultId: string): Promise<TaskDetail | null>;
   preview(action: Action): Promise<ActionPreview>;
   /** Refuses (ok false) when the source is read-only. */
-  perform(action: Action): Promise<ActionResult>;
+  perform(action: Action, control?: ActionControl): Promise<ActionResult>;
   readonly readOnly: boolean;
   /** Database time spent in the last call of each method (ms), for the status line and tests. */
   readonly lastQueryMs: Readonly<Record<string, number>>;

@@ -5,13 +5,9 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Queryable, Sql } from "../../src/db/client.ts";
 import { taskCompleteFailure } from "../../src/queue/complete.ts";
-import {
-  retryFailedTasks,
-  taskDiscardFailed,
-  taskListFailed,
-  taskReadDetail,
-  taskSummarizeFailures,
-} from "../../src/queue/triage.ts";
+import { taskListFailed, taskReadDetail, taskSummarizeFailures } from "../../src/queue/triage.ts";
+import { discardFailedTasks } from "../../src/queue/triage-discard.ts";
+import { retryFailedTasks } from "../../src/queue/triage-retry.ts";
 import type { FailureCompletion } from "../../src/queue/types.ts";
 import { insertChain, insertClaimed, insertTaskRow, isRecent, readTask, TASK_SCHEMAS, useTaskDatabase } from "../helpers/tasks.ts";
 
@@ -37,6 +33,12 @@ async function setHash(sql: Queryable, resultId: string, hash: string): Promise<
   await sql`update task_runs set spec_hash = ${hash} where result_id = ${resultId}::bigint`;
 }
 
+const NOTHING_ELSE = { locked: [], cancelledLeft: 0, stopped: false };
+
+async function discard(sql: Sql, filter: { resultId?: string; queue?: string }, reason: string): Promise<string[]> {
+  return (await discardFailedTasks(sql, { ...filter, reason })).discarded;
+}
+
 async function clearFailed(sql: Queryable): Promise<void> {
   await sql`update task_runs set status = 'CANCELLED' where status = 'FAILED'`;
 }
@@ -59,14 +61,14 @@ describe.each(TASK_SCHEMAS)("triage (%s schema)", (schema) => {
     expect(detail?.spec_hash).toHaveLength(64);
 
     const outcome = await retryFailedTasks(sql(), { resultId: id });
-    expect(outcome).toEqual({ retried: [id], skipped: [], restored: [] });
+    expect(outcome).toEqual({ retried: [id], skipped: [], restored: [], total: 1, ...NOTHING_ELSE });
     const row = await readTask(sql(), id);
     expect(row).toMatchObject({ status: "READY", attempts: 0, last_error: null, failed_age: null, finished_age: null, has_lease: false, cancel_requested: false, logs_uri: "/var/log/reproq/1.log" });
     expect(row.errors.length).toBe(1); // errors_json kept
     expect(row.run_after_in).not.toBeNull();
     expect(Math.abs(row.run_after_in!)).toBeLessThan(30);
     // A second retry finds nothing FAILED.
-    expect(await retryFailedTasks(sql(), { resultId: id })).toEqual({ retried: [], skipped: [], restored: [] });
+    expect(await retryFailedTasks(sql(), { resultId: id })).toEqual({ retried: [], skipped: [], restored: [], total: 0, ...NOTHING_ELSE });
   });
 
   test("list: filters by queue and task path, newest failure first, honours the limit", async () => {
@@ -105,7 +107,7 @@ describe.each(TASK_SCHEMAS)("triage (%s schema)", (schema) => {
     await sql()`update task_runs set queue_name = 'q-chain' where result_id = any(${[head!, child!, grandchild!]}::bigint[])`;
     expect(await taskCompleteFailure(sql(), terminal(head!))).toBe(true);
     const outcome = await retryFailedTasks(sql(), { queue: "q-chain" });
-    expect(outcome).toEqual({ retried: [head!], skipped: [], restored: [child!, grandchild!] });
+    expect(outcome).toEqual({ retried: [head!], skipped: [], restored: [child!, grandchild!], total: 1, ...NOTHING_ELSE });
     expect((await readTask(sql(), child!)).status).toBe("WAITING");
     expect((await readTask(sql(), grandchild!)).status).toBe("WAITING");
   });
@@ -114,11 +116,11 @@ describe.each(TASK_SCHEMAS)("triage (%s schema)", (schema) => {
     const [head, child] = await insertChain(sql(), W, 2);
     expect(await taskCompleteFailure(sql(), terminal(head!))).toBe(true);
     const outcome = await retryFailedTasks(sql(), { resultId: child! });
-    expect(outcome).toEqual({ retried: [], skipped: [{ resultId: child!, activeId: null, parent: { resultId: head!, status: "FAILED" } }], restored: [] });
+    expect(outcome).toEqual({ retried: [], skipped: [{ resultId: child!, activeId: null, parent: { resultId: head!, status: "FAILED" } }], restored: [], total: 0, ...NOTHING_ELSE });
     expect((await readTask(sql(), child!)).status).toBe("FAILED");
     // Retrying the parent in another queue filter (--all limited to the child's queue) leaves the
     // child for the parent's retry; once the parent is discarded, the child can be retried alone.
-    await taskDiscardFailed(sql(), { resultId: head!, reason: "manual" });
+    await discard(sql(), { resultId: head! }, "manual");
     expect((await retryFailedTasks(sql(), { resultId: child! })).retried).toEqual([child!]);
     expect((await readTask(sql(), child!)).status).toBe("READY");
   });
@@ -140,7 +142,7 @@ describe.each(TASK_SCHEMAS)("triage (%s schema)", (schema) => {
     await setHash(sql(), active, hash);
     await setHash(sql(), failed, hash);
     const outcome = await retryFailedTasks(sql(), { resultId: failed });
-    expect(outcome).toEqual({ retried: [], skipped: [{ resultId: failed, activeId: active, parent: null }], restored: [] });
+    expect(outcome).toEqual({ retried: [], skipped: [{ resultId: failed, activeId: active, parent: null }], restored: [], total: 0, ...NOTHING_ELSE });
     expect((await readTask(sql(), failed)).status).toBe("FAILED");
   });
 
@@ -176,13 +178,13 @@ describe.each(TASK_SCHEMAS)("triage (%s schema)", (schema) => {
     const id = await failedTask(sql(), { queue: "q-discard" });
     const [before] = await sql()<{ finished_at: Date }[]>`select finished_at from task_runs where result_id = ${id}::bigint`;
     const ready = await insertTaskRow(sql(), { queue: "q-discard" });
-    expect(await taskDiscardFailed(sql(), { queue: "q-discard", reason: "obsolete" })).toEqual([id]);
+    expect(await discard(sql(), { queue: "q-discard" }, "obsolete")).toEqual([id]);
     const row = await readTask(sql(), id);
     expect(row).toMatchObject({ status: "CANCELLED", last_error: "obsolete" });
     const [after] = await sql()<{ finished_at: Date }[]>`select finished_at from task_runs where result_id = ${id}::bigint`;
     expect(after!.finished_at.getTime()).toBe(before!.finished_at.getTime());
     expect((await readTask(sql(), ready)).status).toBe("READY");
-    expect(await taskDiscardFailed(sql(), { resultId: id, reason: "again" })).toEqual([]);
+    expect(await discard(sql(), { resultId: id }, "again")).toEqual([]);
   });
 
   test("summary groups by task path and the last error's exception class", async () => {

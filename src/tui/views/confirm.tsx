@@ -1,9 +1,10 @@
 // The confirmation dialog every action passes through: what will change (the source's preview),
 // then y/enter to do it or n/esc to leave everything as it is. The answers name what they do
 // ("yes, cancel it" / "no, keep it"), so the way out of a cancel dialog is not itself "cancel".
+// While a bulk action runs it shows its progress, and esc stops it after the batch in progress.
 import { Box, Text } from "ink";
 import { formatNumber, wrapWords } from "../format.ts";
-import type { Action, ActionPreview } from "../model.ts";
+import type { Action, ActionPreview, ActionProgress } from "../model.ts";
 import { Styled } from "../theme.tsx";
 
 export interface ConfirmState {
@@ -12,6 +13,18 @@ export interface ConfirmState {
   /** "preview" while asking what would change, "running" while performing. */
   phase: "preview" | "ready" | "running";
   error: string | null;
+  /** While running: batches done so far (bulk actions). */
+  progress?: ActionProgress | null;
+  /** esc was pressed while running: stopping after the batch in progress. */
+  stopping?: boolean;
+}
+
+const BAR_WIDTH = 30;
+
+function progressLine(progress: ActionProgress): string {
+  const ratio = progress.total === 0 ? 1 : Math.min(1, progress.done / progress.total);
+  const filled = Math.round(ratio * BAR_WIDTH);
+  return `${"█".repeat(filled)}${"░".repeat(BAR_WIDTH - filled)} ${formatNumber(progress.done)} of ${formatNumber(progress.total)} (${Math.floor(ratio * 100)}%)`;
 }
 
 export function actionTitle(action: Action): string {
@@ -46,6 +59,7 @@ function bodyLines(state: ConfirmState, inner: number): string[] {
   if (!state.preview) return ["checking what would change…"];
   const lines = state.preview.summary.split("\n").flatMap((line) => wrapWords(line, inner));
   lines.push("", `rows affected: ${formatNumber(state.preview.count)}`);
+  if (state.phase === "running" && state.progress) lines.push(progressLine(state.progress));
   return lines;
 }
 
@@ -63,7 +77,7 @@ export function ConfirmDialog(props: { state: ConfirmState; width: number }) {
   const inner = width - 4;
   const [yes, no] = answerLabels(props.state.action);
   const footer =
-    props.state.phase === "running" ? "working…"
+    props.state.phase === "running" ? (props.state.stopping ? "stopping after this batch…" : props.state.progress ? "working…    esc: stop after this batch" : "working…")
     : props.state.preview && !props.state.error && props.state.preview.count > 0 ? `y / enter: ${yes}    n / esc: ${no}`
     : "esc: close";
   return (

@@ -7,7 +7,7 @@ import { InputBar } from "./input-bar.tsx";
 
 export function keyHints(screen: Screen, readOnly: boolean, modal: Modal | null): string {
   if (modal?.kind === "input") return "enter apply  ·  esc cancel  ·  backspace delete  ·  ctrl+u clear";
-  if (modal?.kind === "confirm") return "y/enter yes  ·  n/esc no, change nothing";
+  if (modal?.kind === "confirm") return modal.state.phase !== "running" ? "y/enter yes  ·  n/esc no, change nothing" : modal.state.progress ? "esc stop after this batch" : "working…";
   const base = "? help  q quit  1-6 views  / filter  space pause  r refresh";
   const nav = screen.kind === "tab" ? "  enter open" : "  esc back";
   const acts = readOnly ? "" : screen.kind === "tasks" || screen.kind === "detail" ? "  R/D/C/P actions" : screen.kind === "tab" && (screen.tab === "queues" || screen.tab === "overview") ? "  p pause queue" : "";
