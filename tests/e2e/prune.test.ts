@@ -132,7 +132,7 @@ describe("reproq prune --finished-older-than on a terminal", () => {
     const [output, exitCode] = await Promise.all([new Response(child.stdout).text(), child.exited]);
     expect(exitCode, output).toBe(0);
     expect(output).toContain("Counting");
-    expect(output).toMatch(/Pruning .*2,500\/2,500 \(100%\)/);
+    expect(output).toMatch(/Pruning .*2,500\/2,500 +100%/); // the shared bulk progress bar (src/cli/progress.ts)
     expect(output).toMatch(/Pruned 2500 task\(s\) finished before \S+ \(SUCCESSFUL, FAILED, CANCELLED\) in 5 batch\(es\)/);
     const [left] = await db.sql<{ n: number }[]>`select count(*)::int as n from task_runs`;
     expect(left!.n).toBe(0);
