@@ -3,7 +3,9 @@
 // whole group with process.kill(-pid, …): SIGTERM, then SIGKILL after a grace period. Once the
 // direct child has exited, pipe EOF is awaited for at most pipeDrainMs: a grandchild that keeps
 // stdout open must not hang the worker (the Go worker's Wait could block for as long as it lived).
+// The group dies with the worker, however the worker ends (lifeline.ts).
 import { BoundedCapture, pump } from "./capture.ts";
+import { lifelineSpawn, releaseLifeline } from "./lifeline.ts";
 
 /** The largest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -75,11 +77,10 @@ function delay(ms: number): { promise: Promise<"timeout">; clear(): void } {
 
 /** Starts the process; throws what Bun.spawn throws (ENOENT, EACCES, E2BIG…). */
 export function startProcess(spec: ProcessSpec) {
-  return Bun.spawn(spec.argv, {
+  const { argv, lifeline } = lifelineSpawn(spec.argv, spec.env);
+  return Bun.spawn(argv, {
     env: spec.env,
-    stdin: spec.stdin === null ? "ignore" : "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
+    stdio: [spec.stdin === null ? "ignore" : "pipe", "pipe", "pipe", ...lifeline],
     detached: true,
   });
 }
@@ -136,6 +137,7 @@ export async function superviseProcess(
     signalGroup(pid, "SIGKILL");
   }
   clearTimeout(graceTimer);
+  releaseLifeline(child);
   if (pipesHeldOpen) {
     outPump.cancel();
     errPump.cancel();

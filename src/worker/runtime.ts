@@ -8,14 +8,15 @@ import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
-import { taskClaimBatch, taskNextRunAfter, workerDeregister, workerRegister, type WorkerIdentity } from "../queue/index.ts";
+import { taskClaimBatch, taskNextRunAfter, workerDeregister, type WorkerIdentity } from "../queue/index.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
 import { Completer } from "./completer.ts";
 import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
 import { metricsCollector } from "./collector.ts";
-import { cancelPoll, every, leaseHeartbeat, reclaimer, registryHeartbeat, stopFor } from "./services.ts";
+import { Liveness } from "./liveness.ts";
+import { cancelPoll, every, leaseHeartbeat, reclaimer, stopFor } from "./services.ts";
 import { Telemetry } from "./telemetry.ts";
 import { Wakeup } from "./wakeup.ts";
 
@@ -48,6 +49,7 @@ export class Worker {
   private readonly force = new AbortController();
   private readonly completer: Completer;
   private readonly telemetry: Telemetry;
+  private readonly liveness: Liveness;
   private lastClaimFull = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
@@ -56,6 +58,18 @@ export class Worker {
   constructor(private readonly options: WorkerOptions) {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
     this.completer = new Completer(options.sql, options.logger, this.telemetry.db);
+    const { worker } = options;
+    this.liveness = new Liveness({
+      sql: options.sql,
+      logger: options.logger,
+      identity: options.identity,
+      db: this.telemetry.db,
+      heartbeatSeconds: worker.registryHeartbeatSeconds,
+      deadWorkerHeartbeats: worker.deadWorkerHeartbeats,
+      onLost: () => {
+        for (const running of this.running.values()) running.stop("worker_lost");
+      },
+    });
   }
 
   /** Milliseconds since the producer loop last went round (for health checks). */
@@ -104,6 +118,7 @@ export class Worker {
       await this.drain();
       await this.options.executor.stop?.();
       this.services.abort();
+      this.liveness.stop();
       // A round may be stuck in a connect timeout during an outage; do not wait for it long.
       await Promise.race([Promise.allSettled(background), aborted(AbortSignal.timeout(1_000))]);
       // Bounded: after a connection loss postgres.js may still be re-listening.
@@ -122,7 +137,7 @@ export class Worker {
     while (!signal.aborted) {
       this.lastLoopAt = performance.now();
       const free = worker.concurrency - this.running.size;
-      if (free <= 0) {
+      if (free <= 0 || this.liveness.lost) {
         await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
@@ -249,7 +264,8 @@ export class Worker {
       const reclaim = reclaimer(sql, logger, worker.leaseSeconds, db);
       loops.push(reclaim().then(() => every(worker.reclaimIntervalSeconds * 1000, signal, reclaim)));
     }
-    loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, registryHeartbeat(sql, logger, identity, db)));
+    loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, this.liveness.heartbeatRound(signal)));
+    loops.push(every(this.liveness.checkIntervalMs, signal, this.liveness.rescueRound()));
     const metrics = this.telemetry.metrics;
     if (metrics) {
       const collect = metricsCollector(sql, logger, metrics, db);
@@ -276,7 +292,7 @@ export class Worker {
 
   private async register(): Promise<void> {
     try {
-      await workerRegister(this.options.sql, this.options.identity);
+      await this.liveness.register();
     } catch (error) {
       this.options.logger.warn("Failed to register worker", { error: errorMessage(error) });
     }

@@ -2,16 +2,9 @@
 // once per outage and retried at the next tick, never crashing the worker.
 import type { Sql } from "../db/client.ts";
 import { withDbRetry } from "../db/retryable.ts";
-import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { DbOperations } from "../observability/db-operations.ts";
-import {
-  taskCancelRequestedMany,
-  taskHeartbeatMany,
-  taskReclaimExpired,
-  workerHeartbeat,
-  type WorkerIdentity,
-} from "../queue/index.ts";
+import { taskCancelRequestedMany, taskHeartbeatMany, taskReclaimExpired } from "../queue/index.ts";
 import { OutageTracker } from "./outage.ts";
 import type { RunningTask } from "./pipeline.ts";
 
@@ -91,19 +84,6 @@ export function reclaimer(sql: Sql, logger: Logger, leaseSeconds: number, db: Db
       if (requeued + failed > 0) logger.info("Reclaimed expired tasks", { count: requeued + failed, requeued, failed });
     } catch (error) {
       outage.failed(error);
-    }
-  };
-}
-
-export function registryHeartbeat(sql: Sql, logger: Logger, identity: WorkerIdentity, db: DbOperations) {
-  let warned = false;
-  return async (): Promise<void> => {
-    try {
-      await db.run(null, () => workerHeartbeat(sql, identity));
-      warned = false;
-    } catch (error) {
-      if (!warned) logger.warn("Failed to update worker heartbeat", { error: errorMessage(error) });
-      warned = true;
     }
   };
 }
