@@ -70,7 +70,7 @@ export function classify(input: ClassifyInput): Decision {
         const message = "the worker could not renew its registry heartbeat and stopped the task before other workers could declare it dead";
         const error: ErrorEntry = { kind: "worker_lost", message, ...common };
         const disposition: FailureDisposition = task.attempts < task.maxAttempts ? { type: "retry", retryDelaySeconds: 0 } : { type: "terminal" };
-        return { type: "failure", error, disposition, lastError: summarizeLastError(error) };
+        return { type: "failure", error, disposition, lastError: `worker_lost: ${message}` };
       }
       default:
         return failure(task, { kind: "infra_error", message: `task stopped unexpectedly: ${result.message}`, ...common }, true, input);

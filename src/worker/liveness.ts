@@ -94,7 +94,7 @@ export class Liveness {
     const { logger, db, sql, identity } = this.options;
     let reported = false;
     return async () => {
-      if (!this.withDeadline || this.lost) return;
+      if (!this.withDeadline) return;
       try {
         for (;;) {
           const rescued = await db.run(null, () => workerRescueDead(sql, { workerId: identity.workerId, limit: RESCUE_BATCH }));
