@@ -5,10 +5,10 @@
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { DbOperations } from "../../src/observability/db-operations.ts";
-import type { Logger } from "../../src/observability/logger.ts";
 import type { WorkerIdentity } from "../../src/queue/registry.ts";
 import { Liveness, livenessTimings } from "../../src/worker/liveness.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { memoryLogger, type LogLine } from "../helpers/memory-logger.ts";
 import { insertClaimed, readTask } from "../helpers/tasks.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
@@ -17,18 +17,6 @@ const databases: TestDatabase[] = [];
 afterAll(async () => {
   await Promise.all(databases.map((db) => db.drop()));
 });
-
-interface LogLine {
-  level: string;
-  msg: string;
-  attrs: Record<string, unknown>;
-}
-
-function memoryLogger(lines: LogLine[]): Logger {
-  const at = (level: string) => (msg: string, attrs: Record<string, unknown> = {}) => void lines.push({ level, msg, attrs });
-  const logger: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"), child: () => logger };
-  return logger;
-}
 
 const identity = (workerId: string): WorkerIdentity => ({ workerId, hostname: "host-1", concurrency: 2, queues: ["default"], version: "0.1.0" });
 
