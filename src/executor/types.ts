@@ -65,6 +65,12 @@ export interface Executor {
   stop?(): Promise<void>;
   /** Pick up code changes (SIGHUP): replace warm processes; running tasks finish where they are. */
   reload?(reason: string): void;
+  /**
+   * The worker is shutting down and about to stop the tasks still running. bun-inprocess then
+   * abandons a task that ignores its aborted signal after SHUTDOWN_GRACE_MS instead of the kill
+   * grace: there is no process to kill, and the worker exits right after.
+   */
+  shuttingDown?(): void;
 }
 
 export interface ExecutorOptions {
@@ -100,6 +106,8 @@ export interface PoolTiming {
 }
 
 export const DEFAULT_KILL_GRACE_MS = 5000;
+/** bun-inprocess at shutdown: how long a stopped task may take to settle before it is abandoned. */
+export const SHUTDOWN_GRACE_MS = 1000;
 export const DEFAULT_PIPE_DRAIN_MS = 2000;
 /** An envelope printed after more than max_stdout_bytes of noise is still found within this. */
 export const ENVELOPE_TAIL_BYTES = 64 * 1024;

@@ -223,6 +223,7 @@ export class Worker {
       await Promise.race([allDone(), aborted(graceOver)]);
       if (this.running.size > 0) {
         logger.warn("Stopping tasks still running at shutdown; they will run again", { count: this.running.size });
+        this.options.executor.shuttingDown?.();
         for (const running of this.running.values()) running.stop("shutdown");
       }
     }
