@@ -5,7 +5,7 @@
 // stdout open must not hang the worker (the Go worker's Wait could block for as long as it lived).
 // The group dies with the worker, however the worker ends (lifeline.ts).
 import { BoundedCapture, pump } from "./capture.ts";
-import { lifelineSpawn, releaseLifeline } from "./lifeline.ts";
+import { armLifeline, lifelineSpawn, releaseLifeline } from "./lifeline.ts";
 
 /** The largest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -78,11 +78,13 @@ function delay(ms: number): { promise: Promise<"timeout">; clear(): void } {
 /** Starts the process; throws what Bun.spawn throws (ENOENT, EACCES, E2BIG…). */
 export function startProcess(spec: ProcessSpec) {
   const { argv, lifeline } = lifelineSpawn(spec.argv, spec.env);
-  return Bun.spawn(argv, {
+  const child = Bun.spawn(argv, {
     env: spec.env,
     stdio: [spec.stdin === null ? "ignore" : "pipe", "pipe", "pipe", ...lifeline],
     detached: true,
   });
+  armLifeline(child);
+  return child;
 }
 
 /** Supervises a started process until it exited and its output is collected (never throws). */
