@@ -64,18 +64,43 @@ export interface DeadWorker {
   lastSeenAt: Date;
 }
 
-// Locks (FOR UPDATE SKIP LOCKED: one live worker handles each dead one) up to `limit` rows other
-// than `exceptWorkerId` whose alive_until has passed on the DB clock. Rows without alive_until are
-// never returned. Returns them, oldest deadline first. Read-only apart from the locks.
-export async function workerLockDeadMany(sql: Queryable, params: { exceptWorkerId: string; limit: number }): Promise<DeadWorker[]> {
+export interface DeadWorkerFilter {
+  /** Never this worker (a rescuer does not declare itself dead)... */
+  exceptWorkerId?: string;
+  /** ...or only this one (a worker starting under the id of a run that died). */
+  onlyWorkerId?: string;
+  limit: number;
+}
+
+// Locks (FOR UPDATE SKIP LOCKED: one live worker handles each dead one) up to `limit` rows whose
+// alive_until has passed on the DB clock, filtered by `exceptWorkerId` / `onlyWorkerId`. Rows
+// without alive_until are never returned. Returns them, oldest deadline first. Changes nothing.
+export async function workerLockDeadMany(sql: Queryable, params: DeadWorkerFilter): Promise<DeadWorker[]> {
+  const except = params.exceptWorkerId === undefined ? sql`` : sql`and worker_id <> ${params.exceptWorkerId}`;
+  const only = params.onlyWorkerId === undefined ? sql`` : sql`and worker_id = ${params.onlyWorkerId}`;
   const rows = await sql<{ worker_id: string; last_seen_at: Date }[]>`
     select worker_id, last_seen_at
     from reproq_workers
-    where alive_until < now() and worker_id <> ${params.exceptWorkerId}
+    where alive_until < now() ${except} ${only}
     order by alive_until, worker_id
     limit ${params.limit}::int
     for update skip locked`;
   return rows.map((r) => ({ workerId: r.worker_id, lastSeenAt: r.last_seen_at }));
+}
+
+export interface WorkerDeadlineState {
+  lastSeenAt: Date;
+  /** Seconds until alive_until on the DB clock (negative: passed); null when the row has none. */
+  aliveForSeconds: number | null;
+}
+
+// Reads one worker's last_seen_at and how long until its alive_until (DB clock). Returns null when
+// the worker has no row. Read-only.
+export async function workerDeadlineRead(sql: Queryable, params: { workerId: string }): Promise<WorkerDeadlineState | null> {
+  const [row] = await sql<{ last_seen_at: Date; alive_for: number | null }[]>`
+    select last_seen_at, extract(epoch from alive_until - now())::float8 as alive_for
+    from reproq_workers where worker_id = ${params.workerId}`;
+  return row ? { lastSeenAt: row.last_seen_at, aliveForSeconds: row.alive_for } : null;
 }
 
 // Deletes the rows of `workerIds`. Returns how many it deleted. Idempotent.

@@ -53,13 +53,16 @@ export async function taskRequeueWorkerLostMany(sql: Queryable, params: { worker
 }
 
 /**
- * Declares up to `limit` dead workers dead in one transaction (not `workerId` itself): requeues
- * their RUNNING rows (worker_lost), fails those out of attempts with chain/chord propagation, and
- * deletes their registry rows. Workers another rescuer is handling are skipped.
+ * Declares up to `limit` dead workers dead in one transaction: requeues their RUNNING rows
+ * (worker_lost, naming `workerId` as the rescuer), fails those out of attempts with chain/chord
+ * propagation, and deletes their registry rows. Never `workerId` itself, unless `own` is set:
+ * then only `workerId`, whose previous run died (a worker starting under the same id). Workers
+ * another rescuer is handling are skipped.
  */
-export async function workerRescueDead(sql: Sql, params: { workerId: string; limit: number }): Promise<RescuedWorker[]> {
+export async function workerRescueDead(sql: Sql, params: { workerId: string; limit: number; own?: boolean }): Promise<RescuedWorker[]> {
+  const filter = params.own ? { onlyWorkerId: params.workerId } : { exceptWorkerId: params.workerId };
   return sql.begin(async (tx) => {
-    const dead = await workerLockDeadMany(tx, { exceptWorkerId: params.workerId, limit: params.limit });
+    const dead = await workerLockDeadMany(tx, { ...filter, limit: params.limit });
     if (dead.length === 0) return [];
     const workerIds = dead.map((w) => w.workerId);
     const lost = await taskRequeueWorkerLostMany(tx, { workerIds, rescuerId: params.workerId });

@@ -293,13 +293,15 @@ export class Worker {
 
   private async register(): Promise<void> {
     try {
-      await this.liveness.register();
+      // Keeps the health check's loop clock fresh while it waits for a previous run's deadline.
+      await this.liveness.register(this.claiming.signal, () => (this.lastLoopAt = performance.now()));
     } catch (error) {
       this.options.logger.warn("Failed to register worker", { error: errorMessage(error) });
     }
   }
 
   private async deregister(): Promise<void> {
+    if (!this.liveness.registered) return; // the row may still be a previous run's
     try {
       // Bounded: during an outage a stale registry row is harmless (it ages out as not live).
       const done = workerDeregister(this.options.sql, { workerId: this.options.identity.workerId });

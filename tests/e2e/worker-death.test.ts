@@ -243,6 +243,32 @@ describe("kill -9 of a worker with tasks in flight", () => {
   });
 });
 
+describe("a worker restarted under the same id after kill -9 (one worker, as in a container)", () => {
+  test("the new run waits for the old run's deadline, then runs its tasks again (worker_lost)", async () => {
+    const kind = KINDS.find((k) => k.name === "command")!;
+    const db = await createTestDatabase({ flavour: "reproq", label: "death_same_id" });
+    databases.push(db);
+    const ledger = newLedger(db);
+    await enqueue(db.sql, Array.from({ length: TASKS }, () => ({ taskPath: kind.taskPath, kwargs: { mode: "ledger" } })));
+    const args = workerArgs(db.dsn, kind, "only-one", HEARTBEAT_SECONDS);
+    const first = spawnWorker(args, ledger);
+    await waitFor(async () => readLedger(ledger).filter((line) => line.word === "child").length === TASKS, { timeoutMs: 30_000, what: "every task started" });
+    const killedAt = Date.now();
+    first.proc.kill("SIGKILL");
+    await first.exited;
+    const second = spawnWorker(args, ledger);
+    await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === TASKS, { timeoutMs: 30_000, intervalMs: 100, what: "the tasks to run again" });
+    for (const row of await rows(db)) {
+      expect(row).toMatchObject({ attempts: 2, worker_ids: ["only-one", "only-one"] });
+      expect(row.errors.map((entry) => entry.kind)).toEqual(["worker_lost"]);
+      expect(Date.parse(row.errors[0]!.at) - killedAt).toBeLessThanOrEqual(2 * HEARTBEAT_SECONDS * 1000);
+    }
+    expect(second.logs.some((line) => line.msg === "This worker id is still registered by a run that did not deregister; waiting for its deadline before taking over")).toBe(true);
+    expect(await stopWorker(second)).toBe(0);
+    expect(await registryRows(db, "only-one")).toBe(0);
+  });
+});
+
 describe("a worker cut off from the database", () => {
   test("stops its own tasks before the others declare it dead; the rescued rows never run twice at once", async () => {
     const kind = KINDS.find((k) => k.name === "command")!;

@@ -52,7 +52,7 @@ describe("with alive_until (reproq schema)", () => {
     let lost = 0;
     const live = liveness(db, "w-alone", lines, () => lost++);
     const registeredAt = performance.now();
-    await live.register();
+    await live.register(new AbortController().signal);
     try {
       // Nothing renews the row: heartbeat 1 s, dead after 1.5 s, own tasks stopped after ~1.33 s.
       while (lost === 0 && performance.now() - registeredAt < 5_000) await Bun.sleep(10);
@@ -79,11 +79,11 @@ describe("with alive_until (reproq schema)", () => {
     const db = await database("reproq");
     const lines: LogLine[] = [];
     const victim = liveness(db, "w-victim", [], () => {});
-    await victim.register();
+    await victim.register(new AbortController().signal);
     victim.stop(); // the victim "dies": no more renewals
     const [id] = await insertClaimed(db.sql, "w-victim", 1);
     const rescuer = liveness(db, "w-rescuer", lines, () => {});
-    await rescuer.register();
+    await rescuer.register(new AbortController().signal);
     try {
       await rescuer.rescueRound()();
       expect((await readTask(db.sql, id!)).status).toBe("RUNNING"); // not dead yet
@@ -98,6 +98,77 @@ describe("with alive_until (reproq schema)", () => {
   });
 });
 
+describe("starting under the id of a previous run (a restart after a crash)", () => {
+  test("a run that died: wait for its deadline, requeue its rows, then register", async () => {
+    const db = await database("reproq");
+    const previous = liveness(db, "w-same", [], () => {});
+    await previous.register(new AbortController().signal);
+    previous.stop(); // crashed: no more renewals, no deregistration
+    const [id] = await insertClaimed(db.sql, "w-same", 1);
+    const lines: LogLine[] = [];
+    const next = liveness(db, "w-same", lines, () => {});
+    let ticks = 0;
+    const started = performance.now();
+    try {
+      await next.register(new AbortController().signal, () => ticks++);
+      expect(performance.now() - started).toBeGreaterThan(1_000); // the previous deadline was ~1.5 s away
+      expect(ticks).toBeGreaterThan(0);
+      const row = await readTask(db.sql, id!);
+      expect(row.status).toBe("READY");
+      expect(row.errors.map((e) => e.kind)).toEqual(["worker_lost"]);
+      expect(next.registered).toBe(true);
+      const [registry] = await db.sql<{ alive_in: number }[]>`select extract(epoch from alive_until - now())::float8 as alive_in from reproq_workers where worker_id = 'w-same'`;
+      expect(registry!.alive_in).toBeGreaterThan(0);
+      expect(lines.map((line) => line.msg)).toEqual([
+        "This worker id is still registered by a run that did not deregister; waiting for its deadline before taking over",
+        "Requeued the tasks of this worker id's previous run",
+      ]);
+    } finally {
+      next.stop();
+    }
+  });
+
+  test("a live worker with the same id: reported, its rows left alone", async () => {
+    const db = await database("reproq");
+    const other = liveness(db, "w-dup", [], () => {});
+    await other.register(new AbortController().signal);
+    const [id] = await insertClaimed(db.sql, "w-dup", 1);
+    const beating = new AbortController();
+    const beat = other.heartbeatRound(beating.signal);
+    const heartbeats = (async () => {
+      while (!beating.signal.aborted) {
+        await Bun.sleep(300);
+        await beat();
+      }
+    })();
+    const lines: LogLine[] = [];
+    const next = liveness(db, "w-dup", lines, () => {});
+    try {
+      await next.register(new AbortController().signal);
+      expect(lines.some((line) => line.level === "error" && line.msg.startsWith("Another live worker uses this worker id"))).toBe(true);
+      expect((await readTask(db.sql, id!)).status).toBe("RUNNING");
+    } finally {
+      beating.abort();
+      await heartbeats;
+      other.stop();
+      next.stop();
+    }
+  });
+
+  test("stopped while waiting: the previous run's row is left as it was", async () => {
+    const db = await database("reproq");
+    const previous = liveness(db, "w-stop", [], () => {});
+    await previous.register(new AbortController().signal);
+    previous.stop();
+    const next = liveness(db, "w-stop", [], () => {});
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 200);
+    await next.register(stop.signal);
+    expect(next.registered).toBe(false);
+    next.stop();
+  });
+});
+
 describe("without alive_until (a Go schema before reproq migrate)", () => {
   test("registers and heartbeats as before, warns once, rescues nothing and never stops its own tasks", async () => {
     const db = await database("go");
@@ -107,7 +178,7 @@ describe("without alive_until (a Go schema before reproq migrate)", () => {
     let lost = 0;
     const live = liveness(db, "w-go", lines, () => lost++);
     try {
-      await live.register();
+      await live.register(new AbortController().signal);
       await live.heartbeatRound(new AbortController().signal)();
       await live.rescueRound()();
       await Bun.sleep(1_600); // past the deadline it would have had
