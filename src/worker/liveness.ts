@@ -18,16 +18,8 @@ import { dbErrorCode, isRetryableDbError, withDbRetry } from "../db/retryable.ts
 import { errorMessage } from "../errors.ts";
 import type { DbOperations } from "../observability/db-operations.ts";
 import type { Logger } from "../observability/logger.ts";
-import { pause } from "../abort.ts";
-import {
-  workerDeadlineRead,
-  workerHeartbeat,
-  workerRegister,
-  workerRescueDead,
-  type WorkerDeadline,
-  type WorkerDeadlineState,
-  type WorkerIdentity,
-} from "../queue/index.ts";
+import { workerHeartbeat, workerRegister, workerRescueDead, type WorkerDeadline, type WorkerIdentity } from "../queue/index.ts";
+import { takeOverPreviousRun } from "./previous-run.ts";
 
 const UNDEFINED_COLUMN = "42703";
 const RESCUE_BATCH = 20;
@@ -51,6 +43,8 @@ export function livenessTimings(heartbeatSeconds: number, deadWorkerHeartbeats: 
 }
 
 export class Liveness {
+  /** This run registered its row (only then is the row its own to delete at exit). */
+  registered = false;
   private withDeadline = true;
   private lostAt: number | null = null;
   private stopTimer: ReturnType<typeof setTimeout> | undefined;
@@ -71,17 +65,15 @@ export class Liveness {
   }
 
   /**
-   * The first registration (errors are the caller's to report). A row left under this worker id
-   * by a run that died without deregistering (a crash, then a restart under the same id, as
-   * `<hostname>-<pid>` often is in a container) still holds that run's deadline: registering now
-   * would renew it, and that run's rows would wait for their leases. So wait for the deadline,
-   * then rescue those rows, then register. A live worker using the same id (its row keeps moving)
-   * is reported and not touched. `tick` is called about once a second while waiting.
+   * The first registration (errors are the caller's to report), after taking over a previous run
+   * of this worker id that died without deregistering (previous-run.ts). `tick` is called about
+   * once a second while that waits.
    */
   async register(signal: AbortSignal, tick: () => void = () => {}): Promise<void> {
     if (this.withDeadline) {
       try {
-        await this.settlePreviousRun(signal, tick);
+        const { sql, logger, identity } = this.options;
+        await takeOverPreviousRun({ sql, logger, workerId: identity.workerId }, signal, tick);
       } catch (error) {
         if (dbErrorCode(error) !== UNDEFINED_COLUMN) throw error;
         this.noDeadline(error);
@@ -90,36 +82,6 @@ export class Liveness {
     if (signal.aborted) return; // stopped while waiting: leave the previous run's row alone
     await this.renew((deadline) => workerRegister(this.options.sql, { ...this.options.identity, ...deadline }));
     this.registered = true;
-  }
-
-  /** This run registered its row (only then is the row its own to delete at exit). */
-  registered = false;
-
-  private async settlePreviousRun(signal: AbortSignal, tick: () => void): Promise<void> {
-    const { sql, logger, identity } = this.options;
-    const first = await workerDeadlineRead(sql, { workerId: identity.workerId });
-    if (first === null || first.aliveForSeconds === null) return;
-    if (first.aliveForSeconds >= 0) {
-      logger.warn("This worker id is still registered by a run that did not deregister; waiting for its deadline before taking over", {
-        last_seen_at: first.lastSeenAt.toISOString(),
-        wait_seconds: Math.ceil(first.aliveForSeconds),
-      });
-    }
-    for (let state: WorkerDeadlineState | null = first; state !== null && (state.aliveForSeconds ?? -1) >= 0; ) {
-      await pause(Math.min(1_000, (state.aliveForSeconds ?? 0) * 1000 + 50), signal);
-      if (signal.aborted) return;
-      tick();
-      state = await workerDeadlineRead(sql, { workerId: identity.workerId });
-      if (state !== null && state.lastSeenAt.getTime() !== first.lastSeenAt.getTime()) {
-        logger.error("Another live worker uses this worker id; worker ids must be unique (its tasks and this worker's can be mistaken for each other)", {
-          last_seen_at: state.lastSeenAt.toISOString(),
-        });
-        return;
-      }
-    }
-    for (const dead of await workerRescueDead(sql, { workerId: identity.workerId, limit: 1, own: true })) {
-      logger.warn("Requeued the tasks of this worker id's previous run", { last_seen_at: dead.lastSeenAt.toISOString(), requeued: dead.requeued, failed: dead.failed });
-    }
   }
 
   /** One registry heartbeat, retried through outages until it lands or `signal` aborts. */
@@ -138,6 +100,7 @@ export class Liveness {
           { attempts: Number.POSITIVE_INFINITY, baseMs: Math.min(500, retryMs), maxMs: retryMs, signal, onRetry: warnOnce },
         );
         warned = false;
+        this.registered = true; // the row is this run's now, even if the first registration failed
         if (recreated) logger.warn("This worker's registry row was gone (deleted, or this worker was declared dead); registered again");
       } catch (error) {
         if (!signal.aborted) warnOnce(error);
