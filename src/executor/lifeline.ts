@@ -17,7 +17,7 @@
 //
 // The reaper ignores SIGHUP/SIGINT/SIGTERM and has its own session, so a terminal's Ctrl-C reaches
 // the worker (which decides how tasks stop) and not the reaper. If the reaper dies anyway, the
-// next registration starts a new one and tells it every running group. Without /bin/sh
+// worker starts a new one at once and tells it every running group. Without /bin/sh
 // (Windows) tasks start directly, with no lifeline.
 import type { Subprocess } from "bun";
 import { accessSync, closeSync, constants, existsSync, statSync, writeSync } from "node:fs";
@@ -77,9 +77,16 @@ class Reaper {
     if (typeof fd !== "number") throw new Error("the reaper has no lifeline");
     this.fd = fd;
     proc.unref();
-    // A reaper that dies (someone killed it) is replaced at the next registration.
+    // A reaper that dies (someone killed it) is replaced at once while tasks run, else at the
+    // next registration.
     void proc.exited.then(() => {
-      if (this.fd === fd) this.closeLifeline();
+      if (this.fd !== fd) return;
+      this.closeLifeline();
+      try {
+        if (this.groups.size > 0) this.restart();
+      } catch {
+        // no shell to start: the next registration tries again and reports it
+      }
     });
     const lines = [...this.groups].map((pgid) => `+${pgid}\n`).join("");
     if (!this.send(lines)) throw new Error("the reaper did not take the running process groups");
@@ -103,14 +110,13 @@ function spawnError(code: "ENOENT" | "EACCES", program: string): Error {
 }
 
 /**
- * The program as the shell will exec it, checked the way Bun.spawn checks it so that a missing or
- * non-executable program is the same error (ENOENT, EACCES) before anything starts.
+ * Checks the program the way Bun.spawn would, so that a missing or non-executable one is the same
+ * error (ENOENT, EACCES) before anything starts. The shell then finds it itself, on the same PATH.
  */
-function resolveProgram(program: string, env: Record<string, string>): string {
+function checkProgram(program: string, env: Record<string, string>): void {
   if (!program.includes("/")) {
-    const found = Bun.which(program, env.PATH === undefined ? undefined : { PATH: env.PATH });
-    if (found === null) throw spawnError("ENOENT", program);
-    return found;
+    if (Bun.which(program, env.PATH === undefined ? undefined : { PATH: env.PATH }) === null) throw spawnError("ENOENT", program);
+    return;
   }
   if (!existsSync(program)) throw spawnError("ENOENT", program);
   try {
@@ -119,15 +125,14 @@ function resolveProgram(program: string, env: Record<string, string>): string {
     throw spawnError("EACCES", program);
   }
   if (statSync(program).isDirectory()) throw spawnError("EACCES", program);
-  return program;
 }
 
 /** argv and the extra stdio slot (the gate, fd 3) that start `argv` on a lifeline; throws ENOENT/EACCES. */
 export function lifelineSpawn(argv: readonly string[], env: Record<string, string>): { argv: string[]; lifeline: "socket-fd"[] } {
   if (!available || argv.length === 0) return { argv: [...argv], lifeline: [] };
-  const [program = "", ...rest] = argv;
+  checkProgram(argv[0] ?? "", env);
   const script = env.PWD === undefined ? GATE_DROP_PWD : GATE_KEEP_PWD;
-  return { argv: [SHELL, "-c", script, "sh", resolveProgram(program, env), ...rest], lifeline: ["socket-fd"] };
+  return { argv: [SHELL, "-c", script, "sh", ...argv], lifeline: ["socket-fd"] };
 }
 
 /**
