@@ -250,7 +250,7 @@ export class Worker {
   }
 
   private startServices(listening: boolean): Promise<void>[] {
-    const { sql, worker, logger, identity } = this.options;
+    const { sql, worker, logger } = this.options;
     const db = this.telemetry.db;
     const signal = this.services.signal;
     const loops: Promise<void>[] = [];
