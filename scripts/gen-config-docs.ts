@@ -100,6 +100,8 @@ Built-in defaults < config file < environment variables < flags. The rules that 
 
 A path given by \`--config\` or \`REPROQ_CONFIG\` that does not exist is an error. The extension
 picks the format: \`.yaml\`/\`.yml\` are YAML, \`.toml\` is TOML, anything else is an error.
+A file that does not parse is one error naming the file, the problem and where it is
+(\`cannot parse reproq.yaml: YAML Parse error: Unexpected token (line 3, column 11)\`).
 
 \`reproq worker\` reads the top level, \`[database]\`, \`[worker]\` and \`[metrics]\`; \`reproq beat\`
 reads the top level, \`[database]\` and \`[beat]\`; the other commands need only \`dsn\`, the log

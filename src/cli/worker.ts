@@ -106,9 +106,10 @@ export default defineCommand({
       process.off("SIGINT", onSignal);
       process.off("SIGHUP", onHangup);
     }
-    // Everything the worker held is released; do not let a stray reconnect timer of the driver
-    // keep the process alive after a clean shutdown.
-    setTimeout(() => process.exit(0), 3_000).unref();
+    // Everything the worker held is released; do not let a stray reconnect timer of the driver, or
+    // a bun-inprocess task abandoned at shutdown (its timers), keep the process alive. The short
+    // delay lets the last log lines reach a slow reader.
+    setTimeout(() => process.exit(0), 250).unref();
     return 0;
   },
 });

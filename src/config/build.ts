@@ -96,6 +96,7 @@ export function buildConfig(input: BuildInput): Config {
       retryMaxSeconds: r.num("worker.retry_max_seconds"),
       retryJitter: r.num("worker.retry_jitter"),
       registryHeartbeatSeconds: r.num("worker.registry_heartbeat_seconds"),
+      deadWorkerHeartbeats: r.num("worker.dead_worker_heartbeats"),
       executor: r.oneOf("worker.executor", EXECUTOR_KINDS),
       executorCommand: r.list("worker.executor_command"),
       tasksDir: r.str("worker.tasks_dir"),

@@ -55,6 +55,36 @@ export async function findConfigFile(flags: FlagValues, env: EnvValues, cwd: str
   return null;
 }
 
+function parsesAsYaml(text: string): boolean {
+  try {
+    Bun.YAML.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Larger documents are not searched for the error position (each probe parses a prefix). */
+const YAML_POSITION_MAX_CHARS = 256 * 1024;
+
+/**
+ * Where a YAML document stops parsing, 1-based (Bun.YAML's errors carry no position): the line
+ * after the longest run of leading lines that still parses, and on it the first character whose
+ * addition breaks the parse. An unclosed bracket or quote points at where it opened.
+ */
+export function yamlErrorPosition(text: string): { line: number; column: number } | null {
+  if (text.length > YAML_POSITION_MAX_CHARS) return null;
+  const lines = text.split("\n");
+  let good = lines.length;
+  while (good > 0 && !parsesAsYaml(lines.slice(0, good).join("\n"))) good--;
+  if (good === lines.length) return null; // the whole text parses: nothing to point at
+  const head = good > 0 ? `${lines.slice(0, good).join("\n")}\n` : "";
+  const line = lines[good] ?? "";
+  let column = line.length;
+  while (column > 0 && !parsesAsYaml(head + line.slice(0, column))) column--;
+  return { line: good + 1, column: column + 1 };
+}
+
 /** Parses YAML or TOML text by extension; the result is whatever the document holds. */
 export function parseConfigText(text: string, path: string): unknown {
   const extension = extname(path);
@@ -64,7 +94,9 @@ export function parseConfigText(text: string, path: string): unknown {
       try {
         return Bun.YAML.parse(text);
       } catch (error) {
-        throw new ConfigError([`cannot parse ${path}: ${errorMessage(error)}`]);
+        const at = yamlErrorPosition(text);
+        const where = at ? ` (line ${at.line}, column ${at.column})` : "";
+        throw new ConfigError([`cannot parse ${path}: ${errorMessage(error).split("\n")[0]}${where}`]);
       }
     case ".toml":
       try {

@@ -61,6 +61,8 @@ export interface WorkerConfig {
   readonly retryMaxSeconds: number;
   readonly retryJitter: number;
   readonly registryHeartbeatSeconds: number;
+  /** A worker whose registry heartbeat is this many registry_heartbeat_seconds old is dead. */
+  readonly deadWorkerHeartbeats: number;
   readonly executor: ExecutorKind;
   readonly executorCommand: readonly string[];
   /** Task modules of the bun and bun-inprocess kinds, as configured (relative to the working directory). */

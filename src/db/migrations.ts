@@ -10,6 +10,7 @@ import m0006 from "../../migrations/0006_finished_at_index.sql" with { type: "te
 import m0007 from "../../migrations/0007_failed_queue_index.sql" with { type: "text" };
 import m0008 from "../../migrations/0008_ready_concurrency_index.sql" with { type: "text" };
 import m0009 from "../../migrations/0009_ready_run_after_index.sql" with { type: "text" };
+import m0010 from "../../migrations/0010_worker_alive_until.sql" with { type: "text" };
 import { isNoTransaction } from "./sql-split.ts";
 
 export interface Migration {
@@ -50,4 +51,5 @@ export const MIGRATIONS: readonly Migration[] = [
   defineMigration("0007_failed_queue_index.sql", m0007),
   defineMigration("0008_ready_concurrency_index.sql", m0008),
   defineMigration("0009_ready_run_after_index.sql", m0009),
+  defineMigration("0010_worker_alive_until.sql", m0010),
 ];

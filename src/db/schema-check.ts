@@ -42,7 +42,7 @@ const TABLES: Readonly<Record<string, Readonly<Record<string, Kind>>>> = {
   },
   reproq_workers: {
     worker_id: "text", hostname: "text", concurrency: "int", queues: "jsonb", started_at: "ts",
-    last_seen_at: "ts", version: "text",
+    last_seen_at: "ts", version: "text", alive_until: "ts",
   },
   reproq_queue_controls: {
     queue_name: "text", paused: "bool", paused_at: "ts", reason: "text", created_at: "ts", updated_at: "ts",

@@ -15,7 +15,7 @@ import { abortReason, formatDuration, neverThrows, processlessResult } from "./r
 import { payloadSizeProblem } from "./payload.ts";
 import { failureEnvelope, invokeTask, loadTaskFunction, parseTaskPayload, taskCallOf, type TaskContext } from "./ts-invoke.ts";
 import { absoluteTasksDir, taskModuleResolver } from "./ts-module.ts";
-import { DEFAULT_KILL_GRACE_MS, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
+import { DEFAULT_KILL_GRACE_MS, SHUTDOWN_GRACE_MS, type ExecutionRequest, type ExecutionResult, type Executor, type ExecutorOptions } from "./types.ts";
 
 /** The largest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -44,7 +44,9 @@ function installStrayErrorGuard(): void {
 export function createInProcessExecutor(options: ExecutorOptions): Executor {
   const { worker } = options;
   const root = absoluteTasksDir(worker.tasksDir);
-  const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  // Shortened once the worker is shutting down (see Executor.shuttingDown).
+  let graceMs = killGraceMs;
   const modules = new Map<string, Promise<Record<string, unknown>>>();
   const resolveModule = taskModuleResolver(root);
   installStrayErrorGuard();
@@ -149,5 +151,8 @@ export function createInProcessExecutor(options: ExecutorOptions): Executor {
 
   return {
     run: neverThrows(runOnce),
+    shuttingDown: () => {
+      graceMs = Math.min(killGraceMs, SHUTDOWN_GRACE_MS);
+    },
   };
 }

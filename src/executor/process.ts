@@ -3,7 +3,9 @@
 // whole group with process.kill(-pid, …): SIGTERM, then SIGKILL after a grace period. Once the
 // direct child has exited, pipe EOF is awaited for at most pipeDrainMs: a grandchild that keeps
 // stdout open must not hang the worker (the Go worker's Wait could block for as long as it lived).
+// The group dies with the worker, however the worker ends (lifeline.ts).
 import { BoundedCapture, pump, STDERR_CAPTURE, STDOUT_CAPTURE } from "./capture.ts";
+import { armLifeline, lifelineSpawn, releaseLifeline } from "./lifeline.ts";
 
 /** The largest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -73,13 +75,14 @@ function delay(ms: number): { promise: Promise<"timeout">; clear(): void } {
 
 /** Starts the process; throws what Bun.spawn throws (ENOENT, EACCES, E2BIG…). */
 export function startProcess(spec: ProcessSpec) {
-  return Bun.spawn(spec.argv, {
+  const { argv, lifeline } = lifelineSpawn(spec.argv, spec.env);
+  const child = Bun.spawn(argv, {
     env: spec.env,
-    stdin: spec.stdin === null ? "ignore" : "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
+    stdio: [spec.stdin === null ? "ignore" : "pipe", "pipe", "pipe", ...lifeline],
     detached: true,
   });
+  armLifeline(child);
+  return child;
 }
 
 /** Supervises a started process until it exited and its output is collected (never throws). */
@@ -134,6 +137,7 @@ export async function superviseProcess(
     signalGroup(pid, "SIGKILL");
   }
   clearTimeout(graceTimer);
+  releaseLifeline(child);
   if (pipesHeldOpen) {
     outPump.cancel();
     errPump.cancel();

@@ -77,6 +77,12 @@ export interface Executor {
    * (settingsModuleRefusal). Absent for the bun kinds, which never load Django settings.
    */
   readonly django?: { readonly settingsModule: string | null };
+  /**
+   * The worker is shutting down and about to stop the tasks still running. bun-inprocess then
+   * abandons a task that ignores its aborted signal after SHUTDOWN_GRACE_MS instead of the kill
+   * grace: there is no process to kill, and the worker exits right after.
+   */
+  shuttingDown?(): void;
 }
 
 export interface ExecutorOptions {
@@ -112,4 +118,6 @@ export interface PoolTiming {
 }
 
 export const DEFAULT_KILL_GRACE_MS = 5000;
+/** bun-inprocess at shutdown: how long a stopped task may take to settle before it is abandoned. */
+export const SHUTDOWN_GRACE_MS = 1000;
 export const DEFAULT_PIPE_DRAIN_MS = 2000;

@@ -10,3 +10,19 @@ import type { Queryable } from "../db/client.ts";
 export function utcNowText(sql: Queryable) {
   return sql`to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
+
+/**
+ * SET items for a RUNNING row whose worker is gone (lease expiry, dead-worker rescue): READY at
+ * NOW(), or FAILED (finished_at, failed_at) when the caller's row source `e` says `e.exhausted`;
+ * the lease is cleared either way. The caller adds last_error and errors_json.
+ */
+export function runningRowReleased(sql: Queryable) {
+  return sql`
+      status = case when e.exhausted then 'FAILED' else 'READY' end,
+      run_after = case when e.exhausted then null else now() end,
+      finished_at = case when e.exhausted then now() end,
+      failed_at = case when e.exhausted then now() end,
+      leased_until = null,
+      leased_by = null,
+      updated_at = now()`;
+}

@@ -16,3 +16,4 @@ export * from "./periodic.ts";
 export * from "./stats.ts";
 export * from "./dashboard.ts";
 export { summarizeLastError } from "./text.ts";
+export * from "./rescue.ts";

@@ -3,7 +3,7 @@
 // are locked in ascending result_id order, like every multi-row write (see workflows.ts).
 
 import type { Queryable, Sql } from "../db/client.ts";
-import { utcNowText } from "./fragments.ts";
+import { runningRowReleased, utcNowText } from "./fragments.ts";
 import { taskPropagateTerminalFailure, type FinishedTask } from "./workflows.ts";
 
 export interface HeartbeatParams {
@@ -106,19 +106,12 @@ export async function taskLeaseExpireBatch(sql: Queryable, params: ReclaimParams
       limit ${params.limit}::int
       for update skip locked
     )
-    update task_runs t set
-      status = case when e.exhausted then 'FAILED' else 'READY' end,
-      run_after = case when e.exhausted then null else now() end,
-      finished_at = case when e.exhausted then now() end,
-      failed_at = case when e.exhausted then now() end,
+    update task_runs t set ${runningRowReleased(sql)},
       last_error = case when e.exhausted then ${"lease_expiry: " + LEASE_EXPIRY_MESSAGE}::text end,
       errors_json = t.errors_json || jsonb_build_array(jsonb_build_object(
         'kind', 'lease_expiry',
         'message', ${LEASE_EXPIRY_MESSAGE}::text,
-        'at', ${utcNowText(sql)})),
-      leased_until = null,
-      leased_by = null,
-      updated_at = now()
+        'at', ${utcNowText(sql)}))
     from expired e
     where t.result_id = e.result_id
     returning t.result_id, t.workflow_id, t.status`;

@@ -5,8 +5,11 @@ import { summarizeLastError } from "../queue/index.ts";
 import type { ClaimedTask, ErrorEntry, FailureDisposition } from "../queue/types.ts";
 import { retryDelaySeconds } from "./backoff.ts";
 
-/** Why the runtime stopped a run early (the executor reports "aborted"). */
-export type AbortReason = "cancel" | "lease_lost" | "shutdown";
+/**
+ * Why the runtime stopped a run early (the executor reports "aborted"). worker_lost: this worker
+ * could not renew its registry row and stopped its tasks before others declare it dead.
+ */
+export type AbortReason = "cancel" | "lease_lost" | "shutdown" | "worker_lost";
 
 export interface RetryPolicy {
   baseSeconds: number;
@@ -62,6 +65,13 @@ export function classify(input: ClassifyInput): Decision {
           disposition: { type: "requeue" },
           lastError: "",
         };
+      case "worker_lost": {
+        // As when another worker rescues the row: attempt counted, READY at once while attempts remain.
+        const message = "the worker could not renew its registry heartbeat and stopped the task before other workers could declare it dead";
+        const error: ErrorEntry = { kind: "worker_lost", message, ...common };
+        const disposition: FailureDisposition = task.attempts < task.maxAttempts ? { type: "retry", retryDelaySeconds: 0 } : { type: "terminal" };
+        return { type: "failure", error, disposition, lastError: `worker_lost: ${message}` };
+      }
       default:
         return failure(task, { kind: "infra_error", message: `task stopped unexpectedly: ${result.message}`, ...common }, true, input);
     }

@@ -9,7 +9,7 @@ import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
-import { taskClaimBatch, taskNextRunAfter, workerDeregister, workerRegister, type WorkerIdentity } from "../queue/index.ts";
+import { taskClaimBatch, taskNextRunAfter, workerDeregister, type WorkerIdentity } from "../queue/index.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
 import { Completer } from "./completer.ts";
@@ -17,7 +17,8 @@ import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
 import { QueueRotation } from "./rotation.ts";
 import { metricsCollector } from "./collector.ts";
-import { cancelPoll, every, leaseHeartbeat, reclaimer, registryHeartbeat, retentionPruner, stopFor } from "./services.ts";
+import { Liveness } from "./liveness.ts";
+import { cancelPoll, every, leaseHeartbeat, reclaimer, retentionPruner, stopFor } from "./services.ts";
 import { Telemetry } from "./telemetry.ts";
 import { Wakeup } from "./wakeup.ts";
 
@@ -53,6 +54,7 @@ export class Worker {
   private readonly completer: Completer;
   private readonly telemetry: Telemetry;
   private readonly taskLogs: OutageTracker;
+  private readonly liveness: Liveness;
   private lastClaimFull = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
@@ -62,6 +64,18 @@ export class Worker {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
     this.completer = new Completer(options.sql, options.logger, this.telemetry.db);
     this.taskLogs = new OutageTracker(options.logger, "Writing task logs", "task output is not being kept");
+    const { worker } = options;
+    this.liveness = new Liveness({
+      sql: options.sql,
+      logger: options.logger,
+      identity: options.identity,
+      db: this.telemetry.db,
+      heartbeatSeconds: worker.registryHeartbeatSeconds,
+      deadWorkerHeartbeats: worker.deadWorkerHeartbeats,
+      onLost: () => {
+        for (const running of this.running.values()) running.stop("worker_lost");
+      },
+    });
   }
 
   /** Milliseconds since the producer loop last went round (for health checks). */
@@ -110,6 +124,7 @@ export class Worker {
       await this.drain();
       await this.options.executor.stop?.();
       this.services.abort();
+      this.liveness.stop();
       // A round may be stuck in a connect timeout during an outage; do not wait for it long.
       await Promise.race([Promise.allSettled(background), aborted(AbortSignal.timeout(1_000))]);
       // Bounded: after a connection loss postgres.js may still be re-listening.
@@ -129,7 +144,7 @@ export class Worker {
     while (!signal.aborted) {
       this.lastLoopAt = performance.now();
       const free = worker.concurrency - this.running.size;
-      if (free <= 0) {
+      if (free <= 0 || this.liveness.lost) {
         await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
@@ -216,6 +231,7 @@ export class Worker {
       await Promise.race([allDone(), aborted(graceOver)]);
       if (this.running.size > 0) {
         logger.warn("Stopping tasks still running at shutdown; they will run again", { count: this.running.size });
+        this.options.executor.shuttingDown?.();
         for (const running of this.running.values()) running.stop("shutdown");
       }
     }
@@ -242,7 +258,7 @@ export class Worker {
   }
 
   private startServices(listening: boolean): Promise<void>[] {
-    const { sql, worker, logger, identity } = this.options;
+    const { sql, worker, logger } = this.options;
     const db = this.telemetry.db;
     const signal = this.services.signal;
     const loops: Promise<void>[] = [];
@@ -257,7 +273,8 @@ export class Worker {
       const reclaim = reclaimer(sql, logger, worker.leaseSeconds, db);
       loops.push(reclaim().then(() => every(worker.reclaimIntervalSeconds * 1000, signal, reclaim)));
     }
-    loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, registryHeartbeat(sql, logger, identity, db)));
+    loops.push(every(worker.registryHeartbeatSeconds * 1000, signal, this.liveness.heartbeatRound(signal)));
+    loops.push(every(this.liveness.checkIntervalMs, signal, this.liveness.rescueRound()));
     const retention = this.options.retention;
     if (retention && retention.finishedOlderThanMs > 0) {
       const prune = retentionPruner(sql, logger, retention, db, signal);
@@ -289,13 +306,15 @@ export class Worker {
 
   private async register(): Promise<void> {
     try {
-      await workerRegister(this.options.sql, this.options.identity);
+      // Keeps the health check's loop clock fresh while it waits for a previous run's deadline.
+      await this.liveness.register(this.claiming.signal, () => (this.lastLoopAt = performance.now()));
     } catch (error) {
       this.options.logger.warn("Failed to register worker", { error: errorMessage(error) });
     }
   }
 
   private async deregister(): Promise<void> {
+    if (!this.liveness.registered) return; // the row may still be a previous run's
     try {
       // Bounded: during an outage a stale registry row is harmless (it ages out as not live).
       const done = workerDeregister(this.options.sql, { workerId: this.options.identity.workerId });

@@ -3,18 +3,9 @@
 import type { RetentionConfig } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
 import { withDbRetry } from "../db/retryable.ts";
-import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { DbOperations } from "../observability/db-operations.ts";
-import {
-  pruneCutoffRead,
-  pruneFinishedTasks,
-  taskCancelRequestedMany,
-  taskHeartbeatMany,
-  taskReclaimExpired,
-  workerHeartbeat,
-  type WorkerIdentity,
-} from "../queue/index.ts";
+import { pruneCutoffRead, pruneFinishedTasks, taskCancelRequestedMany, taskHeartbeatMany, taskReclaimExpired } from "../queue/index.ts";
 import { OutageTracker } from "./outage.ts";
 import type { RunningTask } from "./pipeline.ts";
 
@@ -127,19 +118,6 @@ export function retentionPruner(sql: Sql, logger: Logger, retention: RetentionCo
       }
     } catch (error) {
       outage.failed(error);
-    }
-  };
-}
-
-export function registryHeartbeat(sql: Sql, logger: Logger, identity: WorkerIdentity, db: DbOperations) {
-  let warned = false;
-  return async (): Promise<void> => {
-    try {
-      await db.run(null, () => workerHeartbeat(sql, identity));
-      warned = false;
-    } catch (error) {
-      if (!warned) logger.warn("Failed to update worker heartbeat", { error: errorMessage(error) });
-      warned = true;
     }
   };
 }

@@ -2,6 +2,8 @@
 // `reproq exec` children of the same binary) and bun-inprocess (tasks imported from disk into the
 // compiled worker), a real Postgres, and `reproq cancel` from another process.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { makeTasksDir } from "../helpers/ts-tasks/fixture.ts";
@@ -111,5 +113,32 @@ describe.each(["bun", "bun-inprocess"] as const)("reproq worker --executor %s", 
     expect(await stopWorker(worker)).toBe(0);
     const running = await db.sql<{ n: number }[]>`select count(*)::int as n from task_runs where status = 'RUNNING'`;
     expect(running[0]?.n).toBe(0);
+  });
+});
+
+describe("reproq worker --executor bun-inprocess, SIGTERM with a task that ignores its signal", () => {
+  test("stops after shutdown_timeout plus a short grace, records the task as shutdown (READY again) and exits", async () => {
+    // Never settles, and its interval would keep the process alive on its own.
+    writeFileSync(join(fixture.dir, "stubborn.ts"), "export function run() {\n  setInterval(() => {}, 100);\n  return new Promise(() => {});\n}\n");
+    const db = await createTestDatabase({ flavour: "reproq", label: "ts_shutdown" });
+    databases.push(db);
+    const [id] = await enqueue(db.sql, [{ taskPath: "stubborn.run" }]);
+    const worker = startWorker([
+      "worker", "--dsn", db.dsn, "--executor", "bun-inprocess", "--tasks-dir", fixture.dir, "--allowed-task-modules", "*",
+      "--shutdown-timeout", "1s", "--poll-min-backoff", "50ms", "--poll-max-backoff", "500ms", "--log-format", "json",
+    ]);
+    await waitFor(async () => (await row(db, id!)).status === "RUNNING", { what: "task running" });
+    const signalled = performance.now();
+    worker.signal("SIGTERM");
+    const code = await worker.exited;
+    const exitedAfter = performance.now() - signalled;
+    console.log(`bun-inprocess shutdown with a stubborn task: exited ${Math.round(exitedAfter)} ms after SIGTERM (shutdown_timeout 1s)`);
+    expect(code).toBe(0);
+    expect(worker.logs.some((line) => line.msg === "Worker stopped")).toBe(true);
+    expect(exitedAfter).toBeLessThan(3_500); // 1 s + a 1 s grace + slack (it took 9 s)
+    const [stored] = await db.sql<{ status: string; attempts: number; kinds: string[] }[]>`
+      select status, attempts, array(select e->>'kind' from jsonb_array_elements(errors_json) e) as kinds
+      from task_runs where result_id = ${id!}::bigint`;
+    expect(stored).toEqual({ status: "READY", attempts: 0, kinds: ["shutdown"] });
   });
 });

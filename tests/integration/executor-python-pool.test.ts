@@ -13,6 +13,7 @@ import type { ClaimedTask } from "../../src/queue/types.ts";
 import { classify } from "../../src/worker/classify.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { EXECUTORS_DIR, PYTHON, eventually, grandchildPid, isAlive, payloadFor, request, testEnv, workerConfig } from "../helpers/executors/index.ts";
+import { memoryLogger, type LogLine } from "../helpers/memory-logger.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -30,18 +31,6 @@ afterAll(async () => {
   await Promise.all(executors.map((executor) => executor.stop?.()));
   await db?.drop();
 });
-
-interface LogLine {
-  level: string;
-  msg: string;
-  attrs: Record<string, unknown>;
-}
-
-function memoryLogger(lines: LogLine[]): Logger {
-  const at = (level: string) => (msg: string, attrs: Record<string, unknown> = {}) => void lines.push({ level, msg, attrs });
-  const logger: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"), child: () => logger };
-  return logger;
-}
 
 function make(kind: "python" | "python-pool", worker: Partial<WorkerConfig> = {}, options: Partial<ExecutorOptions> = {}): Executor {
   const executor = createExecutor({

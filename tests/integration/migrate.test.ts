@@ -53,11 +53,20 @@ async function seedRows(sql: Sql, flavour: Flavour): Promise<void> {
   }
 }
 
+/** reproq_workers rows as text over the columns every flavour has (0010 adds alive_until, NULL for them). */
+async function workerRowsAsText(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ line: string; deadline: boolean }[]>`
+    select (worker_id, hostname, concurrency, queues, started_at, last_seen_at, version)::text as line,
+           to_jsonb(w) ? 'alive_until' and to_jsonb(w)->'alive_until' <> 'null'::jsonb as deadline
+    from reproq_workers w order by worker_id`;
+  return rows.map((r) => (r.deadline ? `${r.line} with alive_until` : r.line));
+}
+
 async function snapshotRows(sql: Sql, withRateLimits: boolean): Promise<string[]> {
   return [
     ...(await rowsAsText(sql, "task_runs", "result_id")),
     ...(await rowsAsText(sql, "periodic_tasks", "name")),
-    ...(await rowsAsText(sql, "reproq_workers", "worker_id")),
+    ...(await workerRowsAsText(sql)),
     ...(withRateLimits ? await rowsAsText(sql, "rate_limits", "key") : []),
   ];
 }

@@ -90,6 +90,19 @@ describe("classify", () => {
     });
   });
 
+  test("worker lost (registry heartbeat not renewed) → worker_lost, attempt counted, READY at once; terminal when out of attempts", () => {
+    expect(run({ outcome: "aborted", exitCode: null }, { abortReason: "worker_lost" })).toMatchObject({
+      type: "failure",
+      error: { kind: "worker_lost", attempt: 1, worker_id: "w1" },
+      disposition: { type: "retry", retryDelaySeconds: 0 },
+    });
+    const last = run({ outcome: "aborted", exitCode: null }, { abortReason: "worker_lost", attempts: 3 });
+    expect(last).toMatchObject({ type: "failure", error: { kind: "worker_lost" }, disposition: { type: "terminal" } });
+    if (last.type === "failure") expect(last.lastError).toStartWith("worker_lost: the worker could not renew its registry heartbeat");
+    // A task that finished on its own before the stop keeps its real outcome.
+    expect(run({ envelope: ok("1") }, { abortReason: "worker_lost" })).toEqual({ type: "success", returnJson: "1" });
+  });
+
   test("lease lost → nothing is written, whatever the process printed", () => {
     expect(run({ outcome: "aborted" }, { abortReason: "lease_lost" }).type).toBe("none");
     expect(run({ envelope: ok("1") }, { abortReason: "lease_lost" }).type).toBe("none");

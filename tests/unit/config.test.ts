@@ -135,7 +135,22 @@ describe("discovery", () => {
     expect(toml).toHaveLength(1);
     expect(toml[0]).toMatch(/^cannot parse reproq\.toml: .+ \(line 2, column \d+\)$/);
     const yaml = await problemsOf({ cwd: tempDir({ "reproq.yaml": "worker: [1,\n" }) });
-    expect(yaml[0]).toStartWith("cannot parse reproq.yaml: ");
+    expect(yaml[0]).toMatch(/^cannot parse reproq\.yaml: .+ \(line 1, column \d+\)$/);
+  });
+
+  test("YAML syntax errors say where: line and column of the offending spot", async () => {
+    const cases: [string, string][] = [
+      ["worker:\n  concurrency: 4\n  queues: [a, b\n", "(line 3, column 11)"], // unclosed [
+      ["worker:\n  concurrency: 4\n key: value\n", "(line 3, column 2)"], // bad indentation
+      ["# settings\nworker:\n  concurrency: 4\n  queues: [a,\n    b]\n  listen: : true\n", "(line 6, column 11)"],
+      ["worker:\n\tconcurrency: 4\n", "(line 2, column 2)"], // a tab
+    ];
+    for (const [text, where] of cases) {
+      const problems = await problemsOf({ cwd: tempDir({ "reproq.yml": text }) });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toStartWith("cannot parse reproq.yml: ");
+      expect(problems[0]).toEndWith(` ${where}`);
+    }
   });
 });
 

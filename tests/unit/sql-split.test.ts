@@ -70,7 +70,7 @@ describe("no-transaction marker and first lines", () => {
 
 describe("the shipped migrations", () => {
   test("are numbered in order, parse into statements, and only the index files run outside a transaction", () => {
-    expect(MIGRATIONS.map((m) => m.file)).toEqual(["0001_tables.sql", "0002_task_path.sql", "0003_indexes.sql", "0004_notify.sql", "0005_lease_parent_indexes.sql", "0006_finished_at_index.sql", "0007_failed_queue_index.sql", "0008_ready_concurrency_index.sql", "0009_ready_run_after_index.sql"]);
+    expect(MIGRATIONS.map((m) => m.file)).toEqual(["0001_tables.sql", "0002_task_path.sql", "0003_indexes.sql", "0004_notify.sql", "0005_lease_parent_indexes.sql", "0006_finished_at_index.sql", "0007_failed_queue_index.sql", "0008_ready_concurrency_index.sql", "0009_ready_run_after_index.sql", "0010_worker_alive_until.sql"]);
     for (const m of MIGRATIONS) {
       expect(splitSqlStatements(m.text).length).toBeGreaterThan(0);
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);

@@ -104,6 +104,27 @@ def spawn_sleeper(seconds, hold_pipes):
     return child
 
 
+def ledger_task(args, payload, file_mode, spec, kwargs):
+    """Appends `start|child|end <result_id> <attempt> <pid> <epoch seconds>` lines to $LEDGER_FILE
+    around a `sleep` grandchild: first_seconds on attempt 1 (long enough to be killed there),
+    later_seconds on later attempts. Tests read the ledger to see what ran when, and which
+    processes to look for after a worker died."""
+    path = os.environ["LEDGER_FILE"]
+
+    def note(word, pid):
+        with open(path, "a") as handle:
+            handle.write("%s %s %s %d %.6f\n" % (word, args["result_id"], args["attempt"], pid, time.time()))
+
+    note("start", os.getpid())
+    seconds = kwargs.get("first_seconds", 30) if args["attempt"] == 1 else kwargs.get("later_seconds", 0.3)
+    child = subprocess.Popen(["sleep", str(seconds)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    note("child", child.pid)
+    child.wait()
+    note("end", os.getpid())
+    success(args, payload, file_mode, spec)
+
+
 def main():
     args = parse_args(sys.argv[1:])
     payload, file_mode = read_payload(args)
@@ -174,6 +195,8 @@ def main():
                 result["pad"] = "y" * int(kwargs["pad"])
             emit({"ok": True, "return": result})
         sys.exit(int(kwargs.get("code", 0)))
+    elif mode == "ledger":
+        ledger_task(args, payload, file_mode, spec, kwargs)
     elif mode == "big_return":
         emit({"ok": True, "return": "y" * int(kwargs.get("bytes", 5000))})
     elif mode == "exit":

@@ -45,6 +45,7 @@ export function workerConfig(overrides: Partial<WorkerConfig> = {}): WorkerConfi
     retryMaxSeconds: 3600,
     retryJitter: 0.1,
     registryHeartbeatSeconds: 30,
+    deadWorkerHeartbeats: 1.5,
     executor: "python",
     executorCommand: [],
     tasksDir: "tasks",
