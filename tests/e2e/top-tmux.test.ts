@@ -7,21 +7,24 @@ import { seedDashboard, type SeedInfo } from "../helpers/dashboard-seed.ts";
 import { cleanEnv, ensureBinary } from "../helpers/binary.ts";
 import { baseConnection, buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import { describeWithTools } from "../helpers/tools.ts";
 
 setDefaultTimeout(60_000);
 
 const TMUX = Bun.which("tmux");
-if (!TMUX) console.warn("top-tmux.test.ts: skipped, tmux is not installed (CI installs it)");
+// A tmux server of our own (not the user's), kept up by an idle session: when the last session is
+// killed the server exits, and a new-session racing with that exit fails at once ("server exited
+// unexpectedly").
+const SOCKET = `reproq-e2e-${process.pid}`;
 const PROMPT = "e2e-shell$";
 
 let db: TestDatabase;
 let seed: SeedInfo;
 let proxy: TcpProxy;
 let dsn: string;
-const sessions: string[] = [];
 
 function tmux(...args: string[]): string {
-  const run = Bun.spawnSync([TMUX!, ...args], { stdout: "pipe", stderr: "pipe" });
+  const run = Bun.spawnSync([TMUX!, "-L", SOCKET, "-f", "/dev/null", ...args], { stdout: "pipe", stderr: "pipe" });
   if (run.exitCode !== 0) throw new Error(`tmux ${args.join(" ")}: ${run.stderr.toString()}`);
   return run.stdout.toString();
 }
@@ -40,7 +43,6 @@ class Terminal {
     const env = cleanEnv({ TERM: "xterm-256color", CI: "true" });
     const exports = Object.entries(env).filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
     tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "40", `exec env -i ${exports} PS1='${PROMPT} ' bash --norc --noprofile`);
-    sessions.push(name);
     return new Terminal(name);
   }
   keys(...keys: string[]): void {
@@ -62,7 +64,7 @@ class Terminal {
     throw new Error(`timed out waiting for ${what}; screen:\n${this.screen()}`);
   }
   close(): void {
-    Bun.spawnSync([TMUX!, "kill-session", "-t", this.name]);
+    Bun.spawnSync([TMUX!, "-L", SOCKET, "kill-session", "-t", this.name]);
   }
 }
 
@@ -80,8 +82,9 @@ async function startTop(extra = ""): Promise<Terminal> {
   return term;
 }
 
-describe.skipIf(!TMUX)("reproq top in tmux (compiled binary)", () => {
+describeWithTools(["tmux"], "reproq top in tmux (compiled binary)", () => {
   beforeAll(async () => {
+    tmux("new-session", "-d", "-s", "keepalive", "sleep 86400");
     ensureBinary();
     db = await createTestDatabase({ flavour: "reproq" });
     seed = await seedDashboard(db.sql);
@@ -91,7 +94,7 @@ describe.skipIf(!TMUX)("reproq top in tmux (compiled binary)", () => {
   });
 
   afterAll(async () => {
-    for (const name of sessions) Bun.spawnSync([TMUX!, "kill-session", "-t", name]);
+    Bun.spawnSync([TMUX!, "-L", SOCKET, "kill-server"]);
     await proxy?.close();
     await db?.drop();
   });

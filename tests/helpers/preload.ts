@@ -4,5 +4,8 @@
 // setDefaultTimeout reaches every file; package.json's `bun test --timeout 60000` covers the rest.)
 import { afterAll } from "bun:test";
 import { stopTestServer } from "./db.ts";
+import { markTestRun } from "./processes.ts";
+
+markTestRun(); // tests/helpers/processes.ts: pgrep sees only this run's processes
 
 afterAll(stopTestServer);

@@ -60,6 +60,29 @@ export function skipsAreFailures(): boolean {
   return ci !== undefined && ci !== "" && ci !== "0" && ci !== "false";
 }
 
+type TestBody = () => void | Promise<unknown>;
+
+/**
+ * `test` when the tools are here; otherwise a test that fails under CI and is skipped elsewhere
+ * (the reason printed once), like `describeWithTools` for single tests.
+ */
+export function testWithTools(tools: readonly ToolName[]): (title: string, body: TestBody, timeoutMs?: number) => void {
+  const missing = missingTools(tools);
+  if (missing === null) return (title, body, timeoutMs) => test(title, body, timeoutMs);
+  if (skipsAreFailures()) {
+    return (title) =>
+      test(title, () => {
+        throw new Error(`${title}: ${missing}. CI must run this test, not skip it.`);
+      });
+  }
+  let warned = false;
+  return (title, body) => {
+    if (!warned) console.warn(`skipped tests that need ${tools.join(", ")}: ${missing}`);
+    warned = true;
+    test.skip(title, body);
+  };
+}
+
 /**
  * `describe` when the tools are here. Otherwise: under CI, one failing test that names what is
  * missing; elsewhere the block is skipped and the reason printed once.

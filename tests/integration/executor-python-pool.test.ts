@@ -13,6 +13,7 @@ import type { ClaimedTask } from "../../src/queue/types.ts";
 import { classify } from "../../src/worker/classify.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { EXECUTORS_DIR, PYTHON, eventually, grandchildPid, isAlive, payloadFor, request, testEnv, workerConfig } from "../helpers/executors/index.ts";
+import { pgrep } from "../helpers/processes.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -77,11 +78,6 @@ function comparable(result: ExecutionResult) {
 
 function returned(result: ExecutionResult): Record<string, unknown> {
   return JSON.parse(result.envelope?.returnJson ?? "null") as Record<string, unknown>;
-}
-
-function pgrep(pattern: string): number[] {
-  const out = Bun.spawnSync(["pgrep", "-f", "--", pattern]).stdout.toString().trim();
-  return out === "" ? [] : out.split("\n").map(Number);
 }
 
 async function waitForPid(pattern: string, timeoutMs = 10_000): Promise<number> {
