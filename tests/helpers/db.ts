@@ -83,7 +83,8 @@ export async function createTestDatabase(options: { flavour?: Flavour; label?: s
   const name = `reproq_t_${label}_${randomSuffix()}`;
   const admin = await adminPool();
   const template = flavour === "empty" ? "template0" : await templateDatabase(flavour);
-  await bounded(admin`create database ${admin(name)} template ${admin(template)}`, `CREATE DATABASE ${name} TEMPLATE ${template}`);
+  const create = admin`create database ${admin(name)} template ${admin(template)}`;
+  await bounded(create, `CREATE DATABASE ${name} TEMPLATE ${template}`, CREATE_TIMEOUT_MS, () => create.cancel());
   const dsn = buildDsn({ ...(await baseConnection()), database: name });
   const sql = createDb({ dsn, env: {}, poolSize: 5, connectTimeoutMs: 10_000, prepare: true });
   let dropped: Promise<void> | undefined;
@@ -132,7 +133,8 @@ async function buildTemplate(flavour: Exclude<Flavour, "empty">): Promise<string
   const exists = async () => (await admin`select 1 from pg_database where datname = ${name}`).length > 0;
   if (await exists()) return name;
   const building = `${name}_${randomSuffix()}`;
-  await bounded(admin`create database ${admin(building)} template template0`, `CREATE DATABASE ${building} (template for "${flavour}")`);
+  const create = admin`create database ${admin(building)} template template0`;
+  await bounded(create, `CREATE DATABASE ${building} (template for "${flavour}")`, CREATE_TIMEOUT_MS, () => create.cancel());
   try {
     const sql = createDb({ dsn: buildDsn({ ...(await baseConnection()), database: building }), env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: false });
     try {
@@ -150,11 +152,17 @@ async function buildTemplate(flavour: Exclude<Flavour, "empty">): Promise<string
   return name;
 }
 
-/** Rejects with "gave up after N s waiting for <what>" when `work` takes longer than the bound. */
-async function bounded<T>(work: Promise<T>, what: string, timeoutMs = CREATE_TIMEOUT_MS): Promise<T> {
+/**
+ * Rejects with "gave up after N s waiting for <what>" when `work` takes longer than the bound
+ * (then calls `onTimeout`, e.g. to cancel the statement).
+ */
+export async function bounded<T>(work: PromiseLike<T>, what: string, timeoutMs = CREATE_TIMEOUT_MS, onTimeout?: () => unknown): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`test database: gave up after ${timeoutMs / 1000} s waiting for ${what}`)), timeoutMs);
+    timer = setTimeout(() => {
+      void Promise.resolve().then(onTimeout).catch(() => {});
+      reject(new Error(`test database: gave up after ${timeoutMs / 1000} s waiting for ${what}`));
+    }, timeoutMs);
   });
   try {
     return await Promise.race([work, timeout]);
