@@ -6,13 +6,11 @@
 //   its log in a file, hands it to the test processes as REPROQ_TEST_DSN and stops it at the end.
 // - The template databases (tests/helpers/db.ts) are made once here, before the test files run.
 // - Default run: every test file except tests/chaos/ (the slow fault tests); --chaos: only those.
-// - Every process of the run carries a run id in its environment (tests/helpers/processes.ts).
 // - Exits with bun test's status.
 import { appendFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prepareTemplates, startEmbeddedServer, stopTestServer, type EmbeddedServerHandle } from "../tests/helpers/db.ts";
-import { newRunId, RUN_ID_VAR } from "../tests/helpers/processes.ts";
 
 const CHAOS_DIR = "tests/chaos";
 /** Per-test timeout (ms) unless the arguments give one; slow files raise their own. */
@@ -24,7 +22,7 @@ const passThrough = argv.filter((arg) => arg !== "--chaos");
 
 async function main(): Promise<number> {
   let embedded: EmbeddedServerHandle | undefined;
-  const env: Record<string, string | undefined> = { ...process.env, [RUN_ID_VAR]: newRunId() };
+  const env: Record<string, string | undefined> = { ...process.env };
   if (!process.env.REPROQ_TEST_DSN && !process.env.DATABASE_URL) {
     const logFile = join(mkdtempSync(join(tmpdir(), "reproq-test-pg-log-")), "postgres.log");
     const started = performance.now();

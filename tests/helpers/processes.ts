@@ -1,21 +1,16 @@
-// Finding the processes this test run started. Other runs of the suite (other checkouts, CI, a
-// developer's second terminal) may run the same programs on the same machine, so a bare `pgrep -f`
-// sees theirs too. Every test run has a unique RUN_ID_VAR in its environment, which the processes
-// it starts (and their children) inherit: scripts/test.ts sets it for `bun run test`, and
-// tests/helpers/preload.ts for a plain `bun test` (Bun.spawn without `env` then does not pass it
-// on, but cleanEnv/testEnv-built environments do).
+// Finding the processes this test process started. Other runs of the suite (other checkouts, CI,
+// a developer's second terminal, the other workers of `bun test --parallel`) may run the same
+// programs on the same machine, so a bare `pgrep -f` sees theirs too. tests/helpers/preload.ts
+// gives every test process a unique RUN_ID_VAR in process.env; children started with an
+// environment built from it (cleanEnv, testEnv, `env: process.env`) and their children inherit
+// it. (Bun.spawn without `env` passes the environment Bun started with, which lacks it.)
 import { readFileSync } from "node:fs";
 
 export const RUN_ID_VAR = "RQTEST_RUN_ID";
 
-/** A new run id. */
-export function newRunId(): string {
-  return `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-/** Gives this process a run id unless the runner already did (preload). */
+/** Gives this test process its own run id (preload). */
 export function markTestRun(): void {
-  process.env[RUN_ID_VAR] ||= newRunId();
+  process.env[RUN_ID_VAR] = `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 function startedByThisRun(pid: number): boolean {
