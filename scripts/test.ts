@@ -6,6 +6,7 @@
 //   its log in a file, hands it to the test processes as REPROQ_TEST_DSN and stops it at the end.
 // - The template databases (tests/helpers/db.ts) are made once here, before the test files run.
 // - Default run: every test file except tests/chaos/ (the slow fault tests); --chaos: only those.
+// - Files run two (up to four) at a time; REPROQ_TEST_PARALLEL=1 runs them one by one.
 // - Exits with bun test's status.
 import { appendFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,12 @@ import { join } from "node:path";
 import { prepareTemplates, startEmbeddedServer, stopTestServer, type EmbeddedServerHandle } from "../tests/helpers/db.ts";
 
 const CHAOS_DIR = "tests/chaos";
+/**
+ * Test files run in this many processes at once (`bun test --parallel`): most of the suite waits
+ * on subprocesses, timers and the database, so two at a time halve the wall time on two cores.
+ * REPROQ_TEST_PARALLEL=1 runs one file at a time; `--parallel=N` in the arguments wins.
+ */
+const PARALLEL = Number(process.env.REPROQ_TEST_PARALLEL ?? Math.min(4, Math.max(2, navigator.hardwareConcurrency)));
 /** Per-test timeout (ms) unless the arguments give one; slow files raise their own. */
 const DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -44,6 +51,7 @@ async function main(): Promise<number> {
 
     const args = ["test"];
     if (!passThrough.some((arg) => arg.startsWith("--timeout"))) args.push(`--timeout=${DEFAULT_TIMEOUT_MS}`);
+    if (!passThrough.some((arg) => arg.startsWith("--parallel")) && PARALLEL > 1) args.push(`--parallel=${PARALLEL}`);
     const paths = passThrough.filter((arg) => !arg.startsWith("-") && (arg.includes("/") || /\.[cm]?[jt]sx?$/.test(arg)));
     if (chaos && paths.length === 0) args.push("--pass-with-no-tests", CHAOS_DIR);
     if (!chaos && paths.length === 0) args.push(`--path-ignore-patterns=${CHAOS_DIR}/**`);
