@@ -29,6 +29,7 @@ function pythonModule(module: string) {
 }
 
 export const TOOLS = {
+  python3: { name: "python3", debianPackage: "python3", check: onPath("python3") },
   tmux: { name: "tmux", debianPackage: "tmux", check: onPath("tmux") },
   shellcheck: { name: "shellcheck", debianPackage: "shellcheck", check: onPath("shellcheck") },
   psql: { name: "psql", debianPackage: "postgresql-client", check: onPath("psql") },

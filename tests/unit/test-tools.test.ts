@@ -79,14 +79,14 @@ describe("scripts/test-setup.ts", () => {
     expect(calls[1]).toStartWith("install -y -qq --no-install-recommends ");
     expect(out).toContain("test setup: installing ");
     // The fake installed nothing: the script says what is still missing, and does not fail.
-    expect(out).toContain("test setup: still missing tmux (tmux is not on PATH)");
+    expect(out).toContain("test setup: still missing python3 (python3 is not on PATH), tmux (tmux is not on PATH)");
   });
 
   test("not root, or no apt-get: names what is missing and how to install it", () => {
     const { code, out } = run(["run", "scripts/test-setup.ts"], { PATH: emptyBin() });
     expect(code).toBe(0);
-    expect(out).toContain("test setup: missing tmux, shellcheck");
-    expect(out).toMatch(/apt-get install -y tmux shellcheck postgresql-client pgbouncer openssl/);
+    expect(out).toContain("test setup: missing python3, tmux, shellcheck");
+    expect(out).toMatch(/apt-get install -y python3 tmux shellcheck postgresql-client pgbouncer openssl/);
   });
 
   test("REPROQ_TEST_SETUP=skip leaves the machine alone", () => {
