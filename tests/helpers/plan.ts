@@ -102,8 +102,19 @@ export async function expectIndexServed(client: ReturnType<typeof capturingClien
       pages: budget.pageShare === undefined || plan.pages <= tablePages * budget.pageShare,
     };
     if (!within.noSeqScan || !within.rows || !within.pages) {
-      throw new Error(`statement over its read budget (${budget.rows} rows${budget.pageShare === undefined ? "" : `, ${budget.pageShare * 100} % of pages`}): ${where}`);
+      throw new Error(`statement over its read budget (${budget.rows} rows${budget.pageShare === undefined ? "" : `, ${budget.pageShare * 100} % of pages`}): ${where}\nbiggest reads: ${biggestReads(plan.plan)}`);
     }
   }
   return plans;
+}
+
+/** The three scan nodes on task_runs that read the most rows, for a failure message. */
+function biggestReads(plan: PlanNode, relation = "task_runs"): string {
+  return [...walkPlan(plan)]
+    .filter((node) => node["Relation Name"] === relation)
+    .map((node) => ({ node, rows: ((node["Actual Rows"] ?? 0) + (node["Rows Removed by Filter"] ?? 0)) * (node["Actual Loops"] ?? 1) }))
+    .sort((a, b) => b.rows - a.rows)
+    .slice(0, 3)
+    .map(({ node, rows }) => `${node["Node Type"]}${node["Index Name"] ? ` on ${node["Index Name"]}` : ""} ${rows} rows (${node["Actual Loops"] ?? 1} loops)`)
+    .join("; ");
 }
