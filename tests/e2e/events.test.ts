@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { EXECUTORS_DIR } from "../helpers/executors/index.ts";
 import { freePort } from "../helpers/net.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
+import { expectQuick } from "../helpers/timing.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -162,7 +163,7 @@ describe("/events on a running worker", () => {
     expect(client.pings.length).toBeGreaterThanOrEqual(2);
     for (const ping of client.pings) expect(ping.raw).toBe(": ping");
     expect(client.pings[0]!.at).toBeGreaterThan(13_000);
-    expect(client.pings[0]!.at).toBeLessThan(20_000);
+    expect(client.pings[0]!.at).toBeLessThan(29_000); // the 15 s interval, not a 30 s one
     // Still receiving after the 30 s mark (the last task's events).
     expect(client.frames.at(-1)!.at).toBeGreaterThan(28_000);
 
@@ -273,11 +274,12 @@ describe("/events on a running worker", () => {
 
   test("HEAD /events: 200, text/event-stream, no body", async () => {
     const started = performance.now();
-    const response = await fetch(`${served.base}/events`, { method: "HEAD", signal: AbortSignal.timeout(5_000) });
+    // A streamed body would never end: the abort would fail the test.
+    const response = await fetch(`${served.base}/events`, { method: "HEAD", signal: AbortSignal.timeout(20_000) });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toStartWith("text/event-stream");
     expect(await response.text()).toBe("");
-    expect(performance.now() - started).toBeLessThan(2_000);
+    expectQuick(performance.now() - started, 500, "HEAD /events");
   });
 });
 
@@ -348,10 +350,11 @@ describe("a subscriber that never reads", () => {
       console.log(`stalled subscriber: ${TASKS} tasks in ${Math.round(baseline)} ms without, ${Math.round(withStall)} ms with (client read ${received} bytes, ${unread ?? "?"} unread in its socket); /healthz max ${Math.round(Math.max(...latencies))} ms over ${latencies.length} probes`);
       expect(received).toBe(0);
       if (unread !== null) expect(unread).toBeGreaterThan(10_000);
-      expect(withStall).toBeLessThan(2 * baseline + 3_000);
+      // Blocking on the stalled client would stop processing altogether; a busy machine varies runs.
+      expect(withStall).toBeLessThan(3 * baseline + 5_000);
       expect(latencies.length).toBeGreaterThan(0);
       expect(statuses.every((status) => status === 200)).toBe(true);
-      expect(Math.max(...latencies)).toBeLessThan(1_000);
+      expectQuick(Math.max(...latencies), 300, "the slowest /healthz beside a stalled subscriber");
 
       // The worker is still fine, and a reading client still gets the newest events.
       const fresh = await SseClient.open(`${served.base}/events?queue=stall`);

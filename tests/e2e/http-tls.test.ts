@@ -7,11 +7,11 @@ import { createCertDir, issueTestCerts, OPENSSL, type CertDir } from "../helpers
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { freePort } from "../helpers/net.ts";
 import { baseWorkerArgs, enqueue, startWorker, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
+import { testWithTools } from "../helpers/tools.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
-if (OPENSSL === null) console.warn("e2e/http-tls.test.ts: openssl not found on PATH, skipping");
-const withOpenssl = test.skipIf(OPENSSL === null);
+const withOpenssl = testWithTools(["openssl"]);
 
 let db: TestDatabase;
 let certs: CertDir;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { ensureRelease, hostAsset } from "../../scripts/build-release.ts";
 import { ROOT } from "../helpers/binary.ts";
+import { testWithTools } from "../helpers/tools.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -91,9 +92,8 @@ function versionOf(binary: string): string {
 }
 
 describe("install.sh static checks", () => {
-  test("shellcheck reports nothing (install.sh, and .ci/run)", () => {
-    const shellcheck = Bun.which("shellcheck");
-    if (!shellcheck) throw new Error("shellcheck is not installed (Debian: apt-get install -y shellcheck); .ci/run installs it");
+  testWithTools(["shellcheck"])("shellcheck reports nothing (install.sh, and .ci/run)", () => {
+    const shellcheck = Bun.which("shellcheck")!;
     const run = Bun.spawnSync([shellcheck, "--shell=sh", INSTALL_SH], { stdout: "pipe", stderr: "pipe" });
     expect(run.stdout.toString() + run.stderr.toString()).toBe("");
     expect(run.exitCode).toBe(0);

@@ -1,5 +1,8 @@
 // `reproq limit set|ls|rm` through the compiled binary: Go's output strings, exit codes, bad input.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { migrate } from "../../src/db/migrate.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -82,7 +85,8 @@ describe("reproq limit", () => {
     expect(setHelp.stdout).toMatch(/--key <key>[\s\S]*--rate <tokens\/s>[\s\S]*--burst <n>/);
     const root = await runBinary(["--help"]);
     expect(root.stdout).toMatch(/\blimit\b/);
-    const noDsn = await runBinary(["limit", "ls"], { cwd: "/tmp" });
+    // An empty directory: /tmp may hold anybody's reproq.yaml.
+    const noDsn = await runBinary(["limit", "ls"], { cwd: mkdtempSync(join(tmpdir(), "reproq-limit-")) });
     expect(noDsn.exitCode).not.toBe(0);
     expect(noDsn.stderr).toContain("DSN required");
   });

@@ -5,31 +5,21 @@
 // outcomes must match. The project's AppConfig.ready() runs a query, so the process that runs
 // django.setup() holds an open connection: the pool must close it before forking, and every task
 // must get a Postgres connection of its own.
-import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { EXECUTORS_DIR } from "../helpers/executors/index.ts";
 import { enqueue, startWorker, statusCounts, stopWorker, waitFor, type EnqueueRow, type WorkerProcess } from "../helpers/worker.ts";
+import { describeWithTools, SYSTEM_PYTHON } from "../helpers/tools.ts";
+import { pgrep } from "../helpers/processes.ts";
 
 setDefaultTimeout(240_000);
 
-/** Debian's interpreter: python3-django and python3-psycopg2 are installed for it, not for pyenv's. */
-const PYTHON = "/usr/bin/python3";
+const PYTHON = SYSTEM_PYTHON;
 const PROJECT_DIR = join(EXECUTORS_DIR, "djangoproj");
 const MODULE = "djangoproj.reproq_executor";
 const BENCH_TASKS = 30;
 const CONCURRENCY = 4;
-
-function djangoAvailable(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} does not exist`;
-  const probe = Bun.spawnSync([PYTHON, "-c", "import django, psycopg2"], { stdout: "ignore", stderr: "pipe" });
-  if (probe.exitCode !== 0) return `${PYTHON} cannot import django and psycopg2 (apt-get install python3-django python3-psycopg2): ${probe.stderr.toString().trim().split("\n").pop()}`;
-  return null;
-}
-const unavailable = djangoAvailable();
-if (unavailable !== null) console.warn(`skipping tests/e2e/python-pool-django.test.ts: ${unavailable}`);
-const describeDjango = unavailable === null ? describe : describe.skip;
 
 const databases: TestDatabase[] = [];
 afterAll(async () => {
@@ -47,11 +37,6 @@ function workerArgs(dsn: string, kind: Kind): string[] {
     "--retry-base-seconds", "0.2", "--retry-jitter", "0",
     "--concurrency", String(CONCURRENCY), "--log-format", "json",
   ];
-}
-
-function pgrep(pattern: string): number[] {
-  const out = Bun.spawnSync(["pgrep", "-f", "--", pattern]).stdout.toString().trim();
-  return out === "" ? [] : out.split("\n").map(Number);
 }
 
 function logged(worker: WorkerProcess, msg: string): Record<string, unknown>[] {
@@ -222,7 +207,7 @@ async function runKind(kind: Kind): Promise<RunOutcome> {
   return outcome;
 }
 
-describeDjango("python-pool with a real Django project (python3-django + psycopg2)", () => {
+describeWithTools(["django", "psycopg2"], "python-pool with a real Django project (python3-django + psycopg2)", () => {
   test("python and python-pool give the same results; the pool runs django.setup() once and every task has its own connection", async () => {
     const spawned = await runKind("python");
     const pooled = await runKind("python-pool");

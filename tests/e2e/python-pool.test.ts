@@ -4,6 +4,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { PYTHON } from "../helpers/executors/index.ts";
 import { enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
+import { pgrep } from "../helpers/processes.ts";
 
 setDefaultTimeout(90_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -48,11 +49,6 @@ const idle = (db: TestDatabase) => async () => {
 
 function logged(worker: WorkerProcess, msg: string): Record<string, unknown>[] {
   return worker.logs.filter((line) => line.msg === msg);
-}
-
-function pgrep(pattern: string): number[] {
-  const out = Bun.spawnSync(["pgrep", "-f", "--", pattern]).stdout.toString().trim();
-  return out === "" ? [] : out.split("\n").map(Number);
 }
 
 describe("worker with --executor python-pool", () => {

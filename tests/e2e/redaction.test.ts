@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { ensureBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { freePort } from "../helpers/net.ts";
-import { closeAllTerminals, PROMPT, Terminal, TMUX } from "../helpers/tmux.ts";
+import { closeAllTerminals, PROMPT, Terminal } from "../helpers/tmux.ts";
+import { testWithTools } from "../helpers/tools.ts";
 import { baseWorkerArgs, enqueue, startWorker, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
 setDefaultTimeout(90_000);
@@ -122,7 +123,7 @@ describe("JSON log, /events and top's event tail", () => {
     for (const part of NO_ENVELOPE_PARTS) expect(of(ids.noEnvelope)[0]!.metadata!.error_message).toContain(part);
   });
 
-  test.skipIf(!TMUX)("reproq top's event tail (tmux): no canary; the failures show their message", async () => {
+  testWithTools(["tmux"])("reproq top's event tail (tmux): no canary; the failures show their message", async () => {
     const term = Terminal.open({ columns: 320, rows: 40 });
     await term.waitFor((s) => s.includes(PROMPT), "the shell prompt");
     term.type(`${ensureBinary()} top --dsn '${db.dsn}' --events-url ${base}/events`);

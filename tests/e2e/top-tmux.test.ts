@@ -7,12 +7,11 @@ import { seedDashboard, type SeedInfo } from "../helpers/dashboard-seed.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { baseConnection, buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
-import { closeAllTerminals, PROMPT, Terminal, TMUX } from "../helpers/tmux.ts";
+import { closeAllTerminals, PROMPT, Terminal } from "../helpers/tmux.ts";
+import { describeWithTools } from "../helpers/tools.ts";
 import { insertRows } from "../integration/claim-fixtures.ts";
 
 setDefaultTimeout(60_000);
-
-if (!TMUX) console.warn("top-tmux.test.ts: skipped, tmux is not installed (CI installs it)");
 
 let db: TestDatabase;
 let seed: SeedInfo;
@@ -33,7 +32,7 @@ async function startTop(extra = ""): Promise<Terminal> {
   return term;
 }
 
-describe.skipIf(!TMUX)("reproq top in tmux (compiled binary)", () => {
+describeWithTools(["tmux"], "reproq top in tmux (compiled binary)", () => {
   beforeAll(async () => {
     ensureBinary();
     db = await createTestDatabase({ flavour: "reproq" });

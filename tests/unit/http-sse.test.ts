@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
 import { eventStream } from "../../src/http/sse.ts";
 import { EventBroker, eventJson, type TaskEvent } from "../../src/observability/events.ts";
+import { expectQuick } from "../helpers/timing.ts";
 
 interface Harness {
   broker: EventBroker;
@@ -211,7 +212,7 @@ describe("GET /events", () => {
       await Bun.sleep(1);
     }
 
-    expect(publishMs).toBeLessThan(2000);
+    expectQuick(publishMs, 500, "20,000 publishes beside a stalled subscriber"); // publishing never waits for a client
     expect(stalledClosedAt).toBeGreaterThan(0);
     expect(stalledClosedAt).toBeLessThan(total);
     await readAll;

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { loadTls, type TlsSetup } from "../../src/http/tls.ts";
 import { ReproqError } from "../../src/errors.ts";
 import { createCertDir, issueTestCerts, OPENSSL, type CertDir } from "../helpers/certs.ts";
+import { testWithTools } from "../helpers/tools.ts";
 
-if (OPENSSL === null) console.warn("http-tls.test.ts: openssl not found on PATH, skipping the certificate and handshake tests");
-const withOpenssl = test.skipIf(OPENSSL === null);
+const withOpenssl = testWithTools(["openssl"]);
 
 let certs: CertDir | undefined;
 const file = (name: string) => (certs as CertDir).file(name);

@@ -202,4 +202,12 @@ describe("key presses", () => {
     expect(keyPresses("", { ...noKey, return: true }).map((p) => p.name)).toEqual(["enter"]);
     expect(keyPresses("c", { ...noKey, ctrl: true }).map((p) => p.name)).toEqual(["ctrl+c"]);
   });
+
+  test("text and Enter in one read (a busy machine, a paste) are a press each, none lost", () => {
+    expect(keyPresses("e2e x\r", noKey).map((p) => p.name)).toEqual(["e", "2", "e", "space", "x", "enter"]);
+    expect(keyPresses("ab\x7f\tc\n", noKey).map((p) => p.name)).toEqual(["a", "b", "backspace", "tab", "c", "enter"]);
+    expect(keyPresses("y\r", noKey).map((p) => p.text)).toEqual(["y", ""]);
+    // An escape sequence stays one press (Ink has parsed it).
+    expect(keyPresses("\x1b[A", { ...noKey, upArrow: true }).map((p) => p.name)).toEqual(["up"]);
+  });
 });

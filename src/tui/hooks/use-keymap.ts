@@ -28,14 +28,24 @@ export function keyName(input: string, key: Key): KeyPress {
   return { name: input, text: input };
 }
 
+/** Control characters that arrive inside a multi-character read, by name. */
+const CONTROL_KEYS: Readonly<Record<string, string>> = { "\r": "enter", "\n": "enter", "\t": "tab", "\u007f": "backspace", "\b": "backspace" };
+
 /**
  * Key presses in one read: Ink hands over several typed characters at once ("jjp" from a fast
- * typist, key repeat, tmux send-keys, a paste), which are split into one press per character.
+ * typist, key repeat, tmux send-keys, a paste, or text and Enter typed while the process was
+ * busy), which are split into one press per character. A read with an escape sequence stays
+ * one press (Ink has parsed it); other control characters in a longer read are dropped.
  */
 export function keyPresses(input: string, key: Key): KeyPress[] {
   const chars = Array.from(input);
-  if (chars.length <= 1 || key.ctrl || key.meta || /[\u0000-\u001f\u007f]/.test(input)) return [keyName(input, key)];
-  return chars.map((ch) => (ch === " " ? { name: "space", text: " " } : { name: ch, text: ch }));
+  if (chars.length <= 1 || key.ctrl || key.meta || input.includes("\u001b")) return [keyName(input, key)];
+  return chars.flatMap((ch): KeyPress[] => {
+    if (ch === " ") return [{ name: "space", text: " " }];
+    const control = CONTROL_KEYS[ch];
+    if (control !== undefined) return [{ name: control, text: "" }];
+    return /[\u0000-\u001f]/.test(ch) ? [] : [{ name: ch, text: ch }];
+  });
 }
 
 /**
