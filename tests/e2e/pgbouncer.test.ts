@@ -106,6 +106,18 @@ describe.skipIf(!PGBOUNCER)("PgBouncer in transaction pooling mode", () => {
     expect(result.stdout + result.stderr).toContain("REPROQ_LISTEN");
   });
 
+  test("migrate refuses to run through it (exit 2): its session-level lock would stay behind on a pooled connection", async () => {
+    const db = await createTestDatabase();
+    databases.push(db);
+    const result = await runBinary(["migrate", "--dsn", transaction!.dsnFor(db.name)], { timeoutMs: 30_000 });
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout + result.stderr).toContain("reproq migrate holds a session-level lock");
+    const tables = await db.sql`select 1 from pg_tables where tablename = 'task_runs'`;
+    expect(tables.length).toBe(0);
+    const dryRun = await runBinary(["migrate", "--dry-run", "--dsn", transaction!.dsnFor(db.name)], { timeoutMs: 30_000 });
+    expect(dryRun.exitCode).toBe(0);
+  });
+
   test("doctor reports the transaction pooler: warn with defaults (switched off), fail with explicit --prepare", async () => {
     const db = await database();
     const defaults = await doctorPooler(transaction!.dsnFor(db.name));
