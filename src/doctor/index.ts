@@ -137,7 +137,7 @@ async function connectAndCheck(config: Config, checks: DoctorCheck[]): Promise<v
       env: config.env,
       poolSize: 2,
       connectTimeoutMs: config.database.connectTimeoutMs,
-      prepare: config.database.prepare,
+      prepare: false, // a handful of statements, safe through any pooler (the pooler check is below)
       applicationName: "reproq doctor",
     });
   } catch (error) {

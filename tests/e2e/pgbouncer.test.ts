@@ -57,7 +57,7 @@ async function doctorPooler(dsn: string, extra: string[] = [], env: Record<strin
 }
 
 describe.skipIf(!PGBOUNCER)("PgBouncer in transaction pooling mode", () => {
-  test(`default settings: the pooler is detected, ${TASKS} tasks succeed exactly once, SIGTERM stops promptly`, async () => {
+  test(`default settings: the pooler is detected, ${TASKS} tasks succeed exactly once, SIGTERM with tasks running stops promptly`, async () => {
     const db = await database();
     const ledger = join(scratch, "ledger.txt");
     const ids = await enqueue(db.sql, Array.from({ length: TASKS }, () => ({ kwargs: { mode: "ledger", first_seconds: 0, later_seconds: 0 } })));
@@ -65,6 +65,10 @@ describe.skipIf(!PGBOUNCER)("PgBouncer in transaction pooling mode", () => {
     workers.push(worker);
     await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === TASKS || worker.proc.exitCode !== null, { timeoutMs: 75_000, intervalMs: 250, what: `${TASKS} SUCCESSFUL rows` });
     expect(worker.proc.exitCode).toBeNull();
+    // SIGTERM while tasks run: they finish, the worker exits promptly, nothing stays RUNNING.
+    const busy = await enqueue(db.sql, Array.from({ length: 8 }, () => ({ kwargs: { mode: "ledger", first_seconds: 1, later_seconds: 0 } })));
+    ids.push(...busy);
+    await waitFor(async () => ((await statusCounts(db.sql)).RUNNING ?? 0) >= 4, { timeoutMs: 20_000, what: "busy tasks RUNNING" });
     const started = performance.now();
     const code = await stopWorker(worker, 20_000);
     const stopMs = performance.now() - started;
@@ -72,7 +76,7 @@ describe.skipIf(!PGBOUNCER)("PgBouncer in transaction pooling mode", () => {
     expect(code).toBe(0);
     expect(stopMs).toBeLessThan(10_000);
 
-    expect(await statusCounts(db.sql)).toEqual({ SUCCESSFUL: TASKS });
+    expect(await statusCounts(db.sql)).toEqual({ SUCCESSFUL: TASKS + busy.length });
     const ends = readFileSync(ledger, "utf8").trim().split("\n").filter((line) => line.startsWith("end "));
     const perTask = new Map<string, number>();
     for (const line of ends) {
