@@ -3,6 +3,7 @@
 import type { Config, ConfigScope } from "../config/index.ts";
 import { configArgs, loadConfig } from "../config/index.ts";
 import { closeDb, connectDb, type Sql } from "../db/client.ts";
+import { detectTransactionPooler } from "../db/pooler.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import type { Ui } from "./ui.ts";
 
@@ -41,6 +42,11 @@ export async function openDatabase(config: Config, options: { poolSize?: number 
     prepare: config.database.prepare,
     applicationName: "reproq",
   });
+}
+
+/** Whether the configured DSN leads through a transaction pooler (db/pooler.ts). */
+export function configuredPooler(config: Config, applicationName = "reproq"): Promise<boolean> {
+  return detectTransactionPooler({ dsn: requireDsn(config), env: config.env, connectTimeoutMs: config.database.connectTimeoutMs, applicationName });
 }
 
 /** A database id flag (bigint as decimal text): a positive integer that fits int8, else exit 2. */

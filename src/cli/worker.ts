@@ -14,7 +14,8 @@ import { BUILD_CHANNEL, VERSION } from "../version.ts";
 import { loopStallMs, workerHealth } from "../worker/health.ts";
 import { Worker } from "../worker/runtime.ts";
 import { Telemetry } from "../worker/telemetry.ts";
-import { flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { poolerVerdict, refusalMessage, switchMessage, withoutSessionState } from "../worker/pooler-guard.ts";
+import { configuredPooler, flagValues, loadCommandConfig, openDatabase } from "./context.ts";
 import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("worker");
@@ -24,8 +25,8 @@ export default defineCommand({
   args: settingArgs,
   async run(context) {
     const ui = uiOf(context);
-    const config = await loadCommandConfig(ui, "worker", flagValues(context.args, Object.keys(settingArgs)));
-    const worker = config.worker;
+    let config = await loadCommandConfig(ui, "worker", flagValues(context.args, Object.keys(settingArgs)));
+    let worker = config.worker;
     // A logs_dir that cannot be written would lose every task's output without a word: refuse it
     // like any other bad setting (exit 2), before connecting.
     const logsDir = await logsDirProblem(config);
@@ -53,6 +54,14 @@ export default defineCommand({
     // The server and its libraries (prom-client, jose) load only when it is on.
     const http = address ? await loadHttp() : null;
     if (http) await http.checkHttpConfig(config.metrics); // bad settings fail before connecting (exit 2)
+    // Prepared statements and LISTEN must never cross a transaction pooler (pooler-guard.ts).
+    const pooler = poolerVerdict(config, await configuredPooler(config));
+    if (pooler.kind === "refuse") throw new ConfigError([refusalMessage(pooler.settings)]);
+    if (pooler.kind === "switch") {
+      logger.warn(switchMessage(), { switched_off: pooler.settings.join(",") });
+      config = withoutSessionState(config);
+      worker = config.worker;
+    }
     const sql = await openDatabase(config);
     const observed = http ? { metrics: new http.Metrics(), events: new http.EventBroker() } : null;
     const executor = createExecutor({ worker, env: config.env, logger });

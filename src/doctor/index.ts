@@ -5,10 +5,12 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { closeDb, connectDb, type Sql } from "../db/client.ts";
 import { describeDsn, parseDsn } from "../db/dsn.ts";
 import { schemaStatus } from "../db/migrate.ts";
+import { detectTransactionPooler } from "../db/pooler.ts";
 import { checkSchema, type SchemaCheck } from "../db/schema-check.ts";
 import { MIN_SERVER_VERSION, serverInfo } from "../db/server.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { probeExecutor, type ProbeStatus } from "../executor/probe.ts";
+import { poolerVerdict, refusalMessage, SAFE_ENV, SAFE_FLAGS } from "../worker/pooler-guard.ts";
 import { queuedTaskPathCheck, workerSettingChecks } from "./worker-settings.ts";
 
 export type CheckStatus = ProbeStatus;
@@ -87,6 +89,22 @@ async function databaseChecks(sql: Sql): Promise<DoctorCheck[]> {
   return checks;
 }
 
+/** Whether prepared statements and LISTEN would cross a transaction pooler (pooler-guard.ts). */
+async function poolerCheck(config: Config): Promise<DoctorCheck> {
+  const name = "connection pooler";
+  const verdict = poolerVerdict(config, await detectTransactionPooler({ dsn: config.dsn, env: config.env, connectTimeoutMs: config.database.connectTimeoutMs, applicationName: "reproq doctor" }));
+  switch (verdict.kind) {
+    case "none":
+      return { name, status: "ok", detail: "no transaction pooler detected (the server connection stays the same between statements)" };
+    case "safe":
+      return { name, status: "ok", detail: "transaction pooler detected; prepared statements and LISTEN are off" };
+    case "switch":
+      return { name, status: "warn", detail: `transaction pooler detected; the worker switches ${verdict.settings.join(" and ")} off at start-up: make it explicit with ${SAFE_FLAGS} (or ${SAFE_ENV})` };
+    case "refuse":
+      return { name, status: "fail", detail: refusalMessage(verdict.settings) };
+  }
+}
+
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const { config, checks } = await configChecks(options);
   if (config) checks.push(...(await workerSettingChecks(config)));
@@ -119,7 +137,7 @@ async function connectAndCheck(config: Config, checks: DoctorCheck[]): Promise<v
       env: config.env,
       poolSize: 2,
       connectTimeoutMs: config.database.connectTimeoutMs,
-      prepare: config.database.prepare,
+      prepare: false, // a handful of statements, safe through any pooler (the pooler check is below)
       applicationName: "reproq doctor",
     });
   } catch (error) {
@@ -128,6 +146,7 @@ async function connectAndCheck(config: Config, checks: DoctorCheck[]): Promise<v
   }
   try {
     checks.push({ name: "connect", status: "ok", detail: `connected in ${Math.round(performance.now() - started)} ms` });
+    checks.push(await poolerCheck(config));
     checks.push(...(await databaseChecks(sql)));
     if (checks.some((check) => check.name === "table task_runs" && check.status === "ok")) {
       checks.push(await queuedTaskPathCheck(sql, config.worker.allowedTaskModules));
