@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBinary } from "../helpers/binary.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { PGBOUNCER, PGBOUNCER_MISSING, startPgBouncer, type PgBouncer } from "../helpers/pgbouncer.ts";
+import { PGBOUNCER, startPgBouncer, type PgBouncer } from "../helpers/pgbouncer.ts";
+import { describeWithTools } from "../helpers/tools.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
 setDefaultTimeout(90_000);
@@ -20,8 +21,6 @@ const databases: TestDatabase[] = [];
 const workers: WorkerProcess[] = [];
 let transaction: PgBouncer | undefined;
 let session: PgBouncer | undefined;
-
-if (!PGBOUNCER) console.warn(`skipping PgBouncer tests: ${PGBOUNCER_MISSING}`);
 
 beforeAll(async () => {
   if (!PGBOUNCER) return;
@@ -56,7 +55,7 @@ async function doctorPooler(dsn: string, extra: string[] = [], env: Record<strin
   return { exitCode: result.exitCode, check: report.checks.find((check) => check.name === "connection pooler") };
 }
 
-describe.skipIf(!PGBOUNCER)("PgBouncer in transaction pooling mode", () => {
+describeWithTools(["pgbouncer"], "PgBouncer in transaction pooling mode", () => {
   test(`default settings: the pooler is detected, ${TASKS} tasks succeed exactly once, SIGTERM with tasks running stops promptly`, async () => {
     const db = await database();
     const ledger = join(scratch, "ledger.txt");
@@ -137,7 +136,7 @@ describe.skipIf(!PGBOUNCER)("PgBouncer in transaction pooling mode", () => {
   });
 });
 
-describe.skipIf(!PGBOUNCER)("not flagged", () => {
+describeWithTools(["pgbouncer"], "not flagged", () => {
   for (const via of ["session-mode PgBouncer", "a direct connection"] as const) {
     test(`${via}: no pooler warning, LISTEN stays on, doctor says no transaction pooler`, async () => {
       const db = await database();
