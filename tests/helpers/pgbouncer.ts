@@ -35,7 +35,9 @@ export async function startPgBouncer(poolMode: "transaction" | "session", option
   const ini = join(dir, "pgbouncer.ini");
   writeFileSync(ini, [
     "[databases]",
-    `* = host=${base.host} port=${base.port}`,
+    // The server's password (the embedded server uses scram) goes in the connection string;
+    // clients are trusted, so theirs is ignored.
+    `* = host=${base.host} port=${base.port}${base.password ? ` password=${base.password}` : ""}`,
     "[pgbouncer]",
     "listen_addr = 127.0.0.1",
     `listen_port = ${port}`,
