@@ -120,10 +120,11 @@ export class Worker {
   async run(): Promise<void> {
     const { logger, worker } = this.options;
     logger.info("Starting reproq worker", { concurrency: worker.concurrency, queues: worker.queues, listen: worker.listen });
-    await this.register();
-    // Before the first claim and before the rescue service: a row still RUNNING under a previous
-    // run's lease gets that run's outcome (fenced; rows reclaimed or rescued meanwhile are skipped).
+    // Before registering (a restart under the same id requeues the previous run's RUNNING rows
+    // there), the first claim and the rescue service: a row still RUNNING under a previous run's
+    // lease gets that run's outcome (fenced; rows reclaimed or rescued meanwhile are skipped).
     await replayJournals({ sql: this.options.sql, logger, dir: worker.journalDir, workerId: worker.workerId, signal: this.claiming.signal });
+    await this.register();
     const listeners = worker.listen ? await this.listen() : [];
     const background = this.startServices(listeners.length > 0);
     try {

@@ -95,8 +95,10 @@ describe("SIGTERM during a database outage", () => {
       expect(entries.every((e) => e.worker_id === "journal-w1" && e.attempt === 1)).toBe(true);
 
       proxy.restore();
-      // Another worker id: the journal belongs to the directory, not to one worker id.
-      const next = startWorker([...baseWorkerArgs(db.dsn), "--journal-dir", dir, "--worker-id", "journal-w2"]);
+      // The same worker id, restarted: its previous run is still registered (the deregistration
+      // failed in the outage), so the restart takes over that run's rows (worker_lost) once its
+      // deadline passes. The journal must be written before that, so the rows keep their outcome.
+      const next = startWorker([...baseWorkerArgs(db.dsn), "--journal-dir", dir, "--worker-id", "journal-w1"]);
       await waitFor(async () => journalFiles(dir).length === 0 && (await statusCounts(db.sql)).RUNNING === undefined, { what: "journal replayed" });
       const [first, second, failed] = await Promise.all(ids.map((id) => readTask(db.sql, id)));
       for (const row of [first, second]) {
