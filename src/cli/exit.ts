@@ -1,10 +1,12 @@
 // The one place where errors become exit codes and stderr lines (SPEC §2):
-// 0 success, 1 runtime error, 2 usage error (bad flag, bad setting, bad argument).
+// 0 success, 1 runtime error, 2 usage error (bad flag, bad setting, bad argument); `reproq worker`
+// also exits 3 when it stopped with task results it could not write (they are in the result journal).
 import { ReproqError } from "../errors.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_RESULTS_UNWRITTEN = 3;
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ReproqError) return error.code === "usage" || error.code === "config" ? EXIT_USAGE : EXIT_FAILURE;

@@ -16,6 +16,7 @@ import { Worker } from "../worker/runtime.ts";
 import { Telemetry } from "../worker/telemetry.ts";
 import { poolerVerdict, refusalMessage, switchMessage, withoutSessionState } from "../worker/pooler-guard.ts";
 import { configuredPooler, flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { EXIT_OK, EXIT_RESULTS_UNWRITTEN } from "./exit.ts";
 import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("worker");
@@ -118,8 +119,11 @@ export default defineCommand({
     // Everything the worker held is released; do not let a stray reconnect timer of the driver, or
     // a bun-inprocess task abandoned at shutdown (its timers), keep the process alive. The short
     // delay lets the last log lines reach a slow reader.
-    setTimeout(() => process.exit(0), 250).unref();
-    return 0;
+    // Results that could not be written (database unreachable until the end): a distinct code, so
+    // a supervisor or an operator sees that the result journal holds them.
+    const code = runtime.unwrittenResults > 0 ? EXIT_RESULTS_UNWRITTEN : EXIT_OK;
+    setTimeout(() => process.exit(code), 250).unref();
+    return code;
   },
 });
 

@@ -86,6 +86,7 @@ export function buildConfig(input: BuildInput): Config {
       maxStdoutBytes: r.num("worker.max_stdout_bytes"),
       maxStderrBytes: r.num("worker.max_stderr_bytes"),
       logsDir: r.str("worker.logs_dir"),
+      journalDir: r.str("worker.journal_dir"),
       execTimeoutMs: r.num("worker.exec_timeout"),
       maxAttemptsDefault: r.num("worker.max_attempts_default"),
       shutdownTimeoutMs: r.num("worker.shutdown_timeout"),

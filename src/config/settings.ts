@@ -130,6 +130,8 @@ export const SETTINGS: readonly Setting[] = [
     default: MIB, scopes: WORKER, hint: "bytes", description: "Executor stderr kept per attempt (over it: first and last halves)" },
   { key: "worker.logs_dir", kind: "string", env: ["REPROQ_LOGS_DIR"], flag: "logs-dir", default: "", scopes: WORKER,
     hint: "dir", description: "Directory for per-attempt task logs (empty = off)" },
+  { key: "worker.journal_dir", kind: "string", nonEmpty: true, env: ["REPROQ_JOURNAL_DIR"], flag: "journal-dir", default: ".reproq",
+    scopes: WORKER, hint: "dir", description: "Directory for results that could not be written at shutdown (replayed at the next start)" },
   { key: "worker.exec_timeout", kind: "duration", above: 0, env: ["REPROQ_EXEC_TIMEOUT"], flag: "exec-timeout",
     default: "1h", scopes: WORKER, description: "Longest a task may run (a task's own timeout can only shorten it)" },
   { key: "worker.max_attempts_default", kind: "int", min: 1, env: ["REPROQ_MAX_ATTEMPTS_DEFAULT"],

@@ -50,6 +50,8 @@ export interface WorkerConfig {
   readonly maxStderrBytes: number;
   /** "" disables log files. */
   readonly logsDir: string;
+  /** Where unwritten results go at shutdown and are replayed from at start (relative = to the working directory). */
+  readonly journalDir: string;
   readonly execTimeoutMs: number;
   readonly maxAttemptsDefault: number;
   readonly shutdownTimeoutMs: number;

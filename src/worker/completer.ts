@@ -10,6 +10,7 @@ import type { Logger } from "../observability/logger.ts";
 import { DbOperations } from "../observability/db-operations.ts";
 import { taskCompleteFailure, taskCompleteSuccessMany } from "../queue/index.ts";
 import type { FailureCompletion, SuccessCompletion } from "../queue/types.ts";
+import type { Unwritten } from "./journal.ts";
 import { OutageTracker } from "./outage.ts";
 
 /**
@@ -31,6 +32,8 @@ export class Completer {
   private flushing: Promise<void> | null = null;
   private readonly giveUp = new AbortController();
   private readonly outage: OutageTracker;
+  /** Outcomes abandoned because the database could not be reached (for the result journal). */
+  readonly unwritten: Unwritten[] = [];
 
   constructor(private readonly sql: Sql, private readonly logger: Logger, private readonly db = new DbOperations(null, 1)) {
     this.outage = new OutageTracker(logger, "Recording task results");
@@ -48,7 +51,9 @@ export class Completer {
       const written = await this.retrying(() => this.db.run("complete_failure", () => taskCompleteFailure(this.sql, completion)));
       return written ? "written" : "fenced";
     } catch (error) {
-      return this.abandoned(error, [completion.resultId]);
+      const result = this.abandoned(error, [completion.resultId]);
+      if (result === "abandoned") this.unwritten.push({ kind: "failure", completion });
+      return result;
     }
   }
 
@@ -57,7 +62,7 @@ export class Completer {
     while (this.flushing) await this.flushing;
   }
 
-  /** Stop retrying: pending writes resolve as abandoned (their rows are reclaimed later). */
+  /** Stop retrying: pending writes resolve as abandoned (kept in `unwritten` for the journal). */
   abandon(): void {
     this.giveUp.abort(new Error("completer stopped"));
   }
@@ -87,7 +92,10 @@ export class Completer {
         return;
       }
       const result = this.abandoned(error, batch.map((p) => p.completion.resultId));
-      for (const pending of batch) pending.resolve(result);
+      for (const pending of batch) {
+        if (result === "abandoned") this.unwritten.push({ kind: "success", completion: pending.completion });
+        pending.resolve(result);
+      }
     }
   }
 
@@ -114,7 +122,7 @@ export class Completer {
       this.logger.error("The database rejected a task result", { result_ids: resultIds, error: errorMessage(error) });
       return "rejected";
     }
-    this.logger.error("Failed to record task result; the row stays RUNNING until its lease expires and it is reclaimed", {
+    this.logger.error("Failed to record task result; it goes to the result journal", {
       result_ids: resultIds,
       reason: this.giveUp.signal.aborted ? "gave up at shutdown" : "database unavailable",
       error: errorMessage(error),

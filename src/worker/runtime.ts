@@ -2,7 +2,8 @@
 // turns, rotation.ts), a pipeline per task (pipeline.ts), a completer that writes outcomes
 // (completer.ts), and background services (services.ts). Shutdown: stop claiming, let tasks
 // finish for shutdown_timeout, then stop the rest (recorded as `shutdown`, attempt given back),
-// flush results, deregister.
+// flush results (what cannot be written goes to the result journal, journal.ts), deregister.
+// Start: replay any result journal before the first claim.
 import { aborted } from "../abort.ts";
 import type { RetentionConfig, WorkerConfig } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
@@ -13,6 +14,7 @@ import { taskClaimBatch, taskNextRunAfter, workerDeregister, type WorkerIdentity
 import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
 import { Completer } from "./completer.ts";
+import { appendJournal, replayJournals } from "./journal.ts";
 import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
 import { QueueRotation } from "./rotation.ts";
@@ -59,6 +61,7 @@ export class Worker {
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
   private stopped = false;
+  private unwrittenCount = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
@@ -97,6 +100,11 @@ export class Worker {
     return this.running.size;
   }
 
+  /** After run(): how many task results could not be written to the database (0 = all written). */
+  get unwrittenResults(): number {
+    return this.unwrittenCount;
+  }
+
   /** First call: stop claiming and drain. A second call stops running tasks (and result retries) at once. */
   requestShutdown(): void {
     if (this.claiming.signal.aborted) {
@@ -112,6 +120,10 @@ export class Worker {
   async run(): Promise<void> {
     const { logger, worker } = this.options;
     logger.info("Starting reproq worker", { concurrency: worker.concurrency, queues: worker.queues, listen: worker.listen });
+    // Before registering (a restart under the same id requeues the previous run's RUNNING rows
+    // there), the first claim and the rescue service: a row still RUNNING under a previous run's
+    // lease gets that run's outcome (fenced; rows reclaimed or rescued meanwhile are skipped).
+    await replayJournals({ sql: this.options.sql, logger, dir: worker.journalDir, workerId: worker.workerId, signal: this.claiming.signal });
     await this.register();
     const listeners = worker.listen ? await this.listen() : [];
     const background = this.startServices(listeners.length > 0);
@@ -122,6 +134,7 @@ export class Worker {
       await this.produce();
     } finally {
       await this.drain();
+      this.journalUnwritten();
       await this.options.executor.stop?.();
       this.services.abort();
       this.liveness.stop();
@@ -251,9 +264,28 @@ export class Worker {
     clearTimeout(forcedDeadline);
     this.force.signal.removeEventListener("abort", onForce);
     if (!settled) {
-      logger.error("Gave up writing task results at shutdown; those rows stay RUNNING until their lease expires and they are reclaimed");
+      logger.error("Gave up writing task results at shutdown; they go to the result journal");
       this.completer.abandon();
       await allDone();
+    }
+  }
+
+  /** Keeps the outcomes the completer could not write in the journal for the next start. */
+  private journalUnwritten(): void {
+    const { logger, worker } = this.options;
+    const unwritten = this.completer.unwritten;
+    this.unwrittenCount = unwritten.length;
+    if (unwritten.length === 0) return;
+    const resultIds = unwritten.map((u) => u.completion.resultId);
+    try {
+      const file = appendJournal(worker.journalDir, worker.workerId, unwritten);
+      logger.error("Task results could not be written; they are in the result journal and are written at the next worker start", { file, count: unwritten.length, result_ids: resultIds });
+    } catch (error) {
+      logger.error("Task results could not be written, nor kept in the result journal; those rows stay RUNNING until they are reclaimed and run again", {
+        journal_dir: worker.journalDir,
+        result_ids: resultIds,
+        error: errorMessage(error),
+      });
     }
   }
 

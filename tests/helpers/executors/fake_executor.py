@@ -154,6 +154,8 @@ def main():
                                      "text": "NaN and Infinity stay in strings"}})
     elif mode == "sleep":
         time.sleep(float(kwargs.get("seconds", 1)))
+        if kwargs.get("then") == "raise":
+            emit({"ok": False, "exception_class": "ValueError", "message": "failed after sleeping", "traceback": ""}, 1)
         success(args, payload, file_mode, spec, slept=kwargs.get("seconds", 1))
     elif mode == "hang":
         # Never exits on its own and ignores SIGTERM, as does its grandchild (SIG_IGN survives exec).

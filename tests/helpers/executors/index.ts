@@ -1,5 +1,7 @@
 // Test helpers for the executor layer: paths of the fake executors, a complete WorkerConfig,
 // payload builders and a way to run one request with sensible defaults.
+import { randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WorkerConfig } from "../../../src/config/index.ts";
 import { createExecutor, type ExecutionRequest, type ExecutionResult, type ExecutorOptions } from "../../../src/executor/index.ts";
@@ -35,6 +37,8 @@ export function workerConfig(overrides: Partial<WorkerConfig> = {}): WorkerConfi
     maxStdoutBytes: 1024 * 1024,
     maxStderrBytes: 1024 * 1024,
     logsDir: "",
+    // Per config: a test's unwritten results never reach another test (created only when written).
+    journalDir: join(tmpdir(), `reproq-test-journal-${randomUUID()}`),
     execTimeoutMs: 60_000,
     maxAttemptsDefault: 3,
     shutdownTimeoutMs: 30_000,
