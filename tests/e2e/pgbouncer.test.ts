@@ -63,7 +63,7 @@ describeWithTools(["pgbouncer"], "PgBouncer in transaction pooling mode", () => 
     const worker = startWorker([...baseWorkerArgs(transaction!.dsnFor(db.name)), "--concurrency", "8", "--claim-batch-size", "8"], { LEDGER_FILE: ledger });
     workers.push(worker);
     await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === TASKS || worker.proc.exitCode !== null, { timeoutMs: 75_000, intervalMs: 250, what: `${TASKS} SUCCESSFUL rows` });
-    expect(worker.proc.exitCode).toBeNull();
+    expect(worker.proc.exitCode, `${worker.stderr()}\n${JSON.stringify(worker.logs.slice(-5))}`).toBeNull();
     // SIGTERM while tasks run: they finish, the worker exits promptly, nothing stays RUNNING.
     const busy = await enqueue(db.sql, Array.from({ length: 8 }, () => ({ kwargs: { mode: "ledger", first_seconds: 1, later_seconds: 0 } })));
     ids.push(...busy);

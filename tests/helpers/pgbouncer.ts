@@ -31,13 +31,13 @@ export async function startPgBouncer(poolMode: "transaction" | "session", option
   chmodSync(dir, 0o755);
   const port = await freePort();
   const users = join(dir, "users.txt");
-  writeFileSync(users, `"${base.user}" ""\n`, { mode: 0o644 });
+  // Clients are trusted; PgBouncer logs in to the server with this password (the embedded test
+  // server uses scram-sha-256; the local one trusts and ignores it).
+  writeFileSync(users, `"${base.user}" "${base.password ?? ""}"\n`, { mode: 0o644 });
   const ini = join(dir, "pgbouncer.ini");
   writeFileSync(ini, [
     "[databases]",
-    // The server's password (the embedded server uses scram) goes in the connection string;
-    // clients are trusted, so theirs is ignored.
-    `* = host=${base.host} port=${base.port}${base.password ? ` password=${base.password}` : ""}`,
+    `* = host=${base.host} port=${base.port}`,
     "[pgbouncer]",
     "listen_addr = 127.0.0.1",
     `listen_port = ${port}`,
