@@ -18,6 +18,7 @@ export {
 } from "./task-path.ts";
 export { checkLogsDir, logsDirProblem, writeTaskLog } from "./task-log.ts";
 export { truncationMarker } from "./capture.ts";
+export { KillAtOnce } from "./types.ts";
 export {
   type Envelope,
   type ExecutionOutcome,

@@ -53,18 +53,38 @@ class Reaper {
   }
 
   remove(pgid: number): void {
-    if (this.groups.delete(pgid)) this.send(`-${pgid}\n`);
+    if (!this.groups.delete(pgid)) return;
+    if (this.send(`-${pgid}\n`) || this.groups.size === 0) return;
+    // The reaper is gone while other tasks still run: replace it now, not at the next start.
+    try {
+      this.restart();
+    } catch {
+      // no shell to start: the next registration tries again and reports it
+    }
+  }
+
+  /** A group whose task never started: dropped without a word to the reaper. */
+  forget(pgid: number): void {
+    this.groups.delete(pgid);
   }
 
   /** Writes to the lifeline; false when there is no live reaper to write to. */
   private send(line: string): boolean {
     if (this.fd === null) return false;
-    try {
-      writeSync(this.fd, line); // small writes to a socket: complete or EPIPE, never partial
-      return true;
-    } catch {
-      this.closeLifeline();
-      return false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        writeSync(this.fd, line); // small writes to a socket: complete or EPIPE, never partial
+        return true;
+      } catch (error) {
+        // A full socket (a starved reaper) is not a dead one: closing our end would make a live
+        // reaper kill every task. Wait for it to drain; only a broken lifeline is given up.
+        if ((error as NodeJS.ErrnoException).code === "EAGAIN" && attempt < 2_000) {
+          Bun.sleepSync(1);
+          continue;
+        }
+        this.closeLifeline();
+        return false;
+      }
     }
   }
 
@@ -145,6 +165,7 @@ export function armLifeline(child: Child): void {
   try {
     reaper.add(child.pid);
   } catch (error) {
+    reaper.forget(child.pid); // never started: its pid must not stay on the reaper's kill list
     closeSync(gate); // no go-ahead: the shell exits instead of running an unprotected task
     throw new Error(`cannot start the process reaper (${SHELL}): ${error instanceof Error ? error.message : String(error)}`);
   }

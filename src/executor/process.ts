@@ -6,6 +6,7 @@
 // The group dies with the worker, however the worker ends (lifeline.ts).
 import { BoundedCapture, pump, STDERR_CAPTURE, STDOUT_CAPTURE } from "./capture.ts";
 import { armLifeline, lifelineSpawn, releaseLifeline } from "./lifeline.ts";
+import { killsAtOnce } from "./types.ts";
 
 /** The largest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -101,9 +102,14 @@ export async function superviseProcess(
   let stopReason: StopReason | null = null;
   let sentSignal: ProcessRun["sentSignal"] = null;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  const stop = (why: StopReason): void => {
+  const stop = (why: StopReason, atOnce = false): void => {
     if (stopReason !== null) return;
     stopReason = why;
+    if (atOnce) {
+      sentSignal = "SIGKILL";
+      signalGroup(pid, "SIGKILL");
+      return;
+    }
     sentSignal = "SIGTERM";
     signalGroup(pid, "SIGTERM");
     graceTimer = setTimeout(() => {
@@ -111,7 +117,7 @@ export async function superviseProcess(
       signalGroup(pid, "SIGKILL");
     }, limits.killGraceMs);
   };
-  const onAbort = (): void => stop("aborted");
+  const onAbort = (): void => stop("aborted", killsAtOnce(limits.signal));
   // setTimeout fires at once beyond 2^31−1 ms (~24.8 days): treat such timeouts as none.
   const hasTimeout = Number.isFinite(limits.timeoutMs) && limits.timeoutMs > 0 && limits.timeoutMs <= MAX_TIMER_MS;
   const timeoutTimer = hasTimeout ? setTimeout(() => stop("timeout"), limits.timeoutMs) : undefined;

@@ -118,6 +118,18 @@ export interface PoolTiming {
 }
 
 export const DEFAULT_KILL_GRACE_MS = 5000;
+
+/**
+ * An abort reason that skips the kill grace: the task's process group gets SIGKILL at once. The
+ * worker uses it when other workers may declare it dead any moment (its rows are about to be
+ * rescued), so nothing of the task may outlive that.
+ */
+export class KillAtOnce extends Error {}
+
+/** The signal was aborted with KillAtOnce. */
+export function killsAtOnce(signal: AbortSignal): boolean {
+  return signal.reason instanceof KillAtOnce;
+}
 /** bun-inprocess at shutdown: how long a stopped task may take to settle before it is abandoned. */
 export const SHUTDOWN_GRACE_MS = 1000;
 export const DEFAULT_PIPE_DRAIN_MS = 2000;

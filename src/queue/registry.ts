@@ -74,14 +74,16 @@ export interface DeadWorkerFilter {
 
 // Locks (FOR UPDATE SKIP LOCKED: one live worker handles each dead one) up to `limit` rows whose
 // alive_until has passed on the DB clock, filtered by `exceptWorkerId` / `onlyWorkerId`. Rows
-// without alive_until are never returned. Returns them, oldest deadline first. Changes nothing.
+// without alive_until are never returned, nor rows renewed after their deadline was written (a Go or
+// older reproq worker reusing the id renews last_seen_at only: it is not ours to declare dead).
+// Returns them, oldest deadline first. Changes nothing.
 export async function workerLockDeadMany(sql: Queryable, params: DeadWorkerFilter): Promise<DeadWorker[]> {
   const except = params.exceptWorkerId === undefined ? sql`` : sql`and worker_id <> ${params.exceptWorkerId}`;
   const only = params.onlyWorkerId === undefined ? sql`` : sql`and worker_id = ${params.onlyWorkerId}`;
   const rows = await sql<{ worker_id: string; last_seen_at: Date }[]>`
     select worker_id, last_seen_at
     from reproq_workers
-    where alive_until < now() ${except} ${only}
+    where alive_until < now() and last_seen_at < alive_until ${except} ${only}
     order by alive_until, worker_id
     limit ${params.limit}::int
     for update skip locked`;

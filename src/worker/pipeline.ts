@@ -1,6 +1,6 @@
 // One claimed row, start to finish, as named steps: resolve → validate → run → classify → record.
 import type { WorkerConfig } from "../config/index.ts";
-import { allowListRejection, isTaskPathAllowed, resolveTaskPath, settingsModuleRefusal, writeTaskLog, type ExecutionResult, type Executor } from "../executor/index.ts";
+import { allowListRejection, isTaskPathAllowed, KillAtOnce, resolveTaskPath, settingsModuleRefusal, writeTaskLog, type ExecutionResult, type Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import { taskRedactor, type Redact } from "../observability/redact.ts";
 import type { ClaimedTask } from "../queue/types.ts";
@@ -21,7 +21,8 @@ export class RunningTask {
   stop(reason: AbortReason): void {
     if (this.abortReason !== null) return;
     this.abortReason = reason;
-    this.controller.abort(new Error(reason));
+    // worker_lost: other workers may rescue the row any moment now; nothing of it may outlive that.
+    this.controller.abort(reason === "worker_lost" ? new KillAtOnce(reason) : new Error(reason));
   }
 }
 

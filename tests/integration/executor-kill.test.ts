@@ -2,7 +2,7 @@
 // grandchildren holding the pipes cannot hang us, and floods of output never break the child.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eventually, grandchildPid, isAlive, payloadFor, runFake } from "../helpers/executors/index.ts";
-import { truncationMarker } from "../../src/executor/index.ts";
+import { KillAtOnce, truncationMarker } from "../../src/executor/index.ts";
 import { expectQuick } from "../helpers/timing.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
@@ -67,6 +67,19 @@ describe("abort (cancel, lost lease, shutdown)", () => {
     const result = await runFake(payloadFor("hang"), { request: { signal: controller.signal }, executor });
     expect(result.outcome).toBe("aborted");
     expect(result.message).toBe("aborted (shutdown); killed by SIGKILL after SIGTERM grace (1s)");
+    const grandchild = grandchildPid(result.stderr);
+    expect(await eventually(() => !isAlive(grandchild))).toBe(true);
+  });
+
+  test("an abort with KillAtOnce (worker_lost) skips the grace: SIGKILL at once, grandchild too", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new KillAtOnce("worker_lost")), 500);
+    const started = performance.now();
+    // A 30 s grace that a plain abort would wait out for this SIGTERM-ignoring child.
+    const result = await runFake(payloadFor("hang"), { request: { signal: controller.signal }, executor: { killGraceMs: 30_000 } });
+    expect(result.outcome).toBe("aborted");
+    expect(result.signal).toBe("SIGKILL");
+    expectQuick(performance.now() - started, 1_500, "a KillAtOnce abort after 500 ms"); // not the 30 s grace
     const grandchild = grandchildPid(result.stderr);
     expect(await eventually(() => !isAlive(grandchild))).toBe(true);
   });

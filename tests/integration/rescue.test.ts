@@ -119,6 +119,16 @@ describe.each(TASK_SCHEMAS)("dead-worker rescue (%s schema)", (schema) => {
     expect(await registered(sql(), "legacy-1")).toBe(true);
   });
 
+  test("a row renewed after its deadline was written (a Go or older worker reusing the id) is not declared dead", async () => {
+    await worker("reused-1", -1);
+    await sql()`update reproq_workers set last_seen_at = now() where worker_id = ${"reused-1"}`;
+    const [task] = await insertClaimed(sql(), "reused-1", 1);
+    const before = await taskRowText(sql(), task!);
+    expect(await rescueAll()).toEqual([]);
+    expect(await taskRowText(sql(), task!)).toBe(before);
+    expect(await registered(sql(), "reused-1")).toBe(true);
+  });
+
   test("a dead worker with no tasks only loses its row", async () => {
     await worker("dead-idle", -1);
     const rescued = await rescueAll();

@@ -7,6 +7,7 @@
 // process per task for good (logged once).
 import type { Logger } from "../../observability/logger.ts";
 import type { StopReason } from "../process.ts";
+import { killsAtOnce } from "../types.ts";
 import { PoolProcess, type PoolJob, type PoolProcessOptions } from "./pool-process.ts";
 import type { DoneEvent, RejectedEvent, RunRequest } from "./protocol.ts";
 
@@ -90,7 +91,8 @@ class Job implements PoolJob {
     if (this.settled || this.stopReason !== null) return;
     this.stopReason = reason;
     if (this.pool) {
-      this.pool.kill(this, this.supervisor.killGraceMs, reason === "timeout" ? "timeout" : "kill");
+      const graceMs = reason !== "timeout" && killsAtOnce(this.spec.signal) ? 0 : this.supervisor.killGraceMs;
+      this.pool.kill(this, graceMs, reason === "timeout" ? "timeout" : "kill");
       return;
     }
     this.supervisor.unqueue(this);
