@@ -5,7 +5,7 @@
 // run's attempt). A row reclaimed or rescued meanwhile fails the fence and is skipped, so a late
 // replay never overwrites a newer run. Entries hold what the row would have been given (return
 // JSON text, error entry, disposition), never the payload.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { withDbRetry } from "../db/retryable.ts";
 import type { Sql } from "../db/client.ts";
@@ -30,6 +30,8 @@ type Entry = SuccessEntry | FailureEntry;
 
 const PREFIX = "reproq-journal-";
 const SUFFIX = ".jsonl";
+/** A journal being replayed: `<journal>.jsonl.replaying-<worker id>-<random>`. */
+const CLAIMED = ".replaying-";
 
 export function journalPath(dir: string, workerId: string): string {
   return join(dir, `${PREFIX}${workerId.replace(/[^A-Za-z0-9._-]/g, "_")}${SUFFIX}`);
@@ -102,34 +104,54 @@ export interface ReplayOptions {
 
 /**
  * Writes every journal in `dir` (fenced), then deletes it. A journal is claimed by renaming it, so
- * two workers starting together never replay the same file. Retries through outages until
- * `signal`; then the file is renamed back. Lines that cannot be read are kept in `<file>.invalid`.
+ * two workers starting together never replay the same file. A file left claimed by a replay that
+ * died (`….jsonl.replaying-<id>-<random>`) is taken over the same way: replaying a journal twice is harmless,
+ * since every write is fenced on the row still being RUNNING under that attempt. Retries through
+ * outages until `signal`; then the file is put back. Lines that cannot be read are kept in
+ * `<file>.invalid`.
  */
 export async function replayJournals(options: ReplayOptions): Promise<void> {
   const { dir, logger } = options;
   let names: string[];
   try {
-    names = readdirSync(dir).filter((name) => name.startsWith(PREFIX) && name.endsWith(SUFFIX));
+    names = readdirSync(dir).filter((name) => name.startsWith(PREFIX) && (name.endsWith(SUFFIX) || name.includes(`${SUFFIX}${CLAIMED}`)));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") logger.error("Cannot read the result journal directory", { journal_dir: dir, error: errorMessage(error) });
     return;
   }
   for (const name of names) {
-    const path = join(dir, name);
-    const claimed = `${path}.replaying-${options.workerId.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+    const base = name.slice(0, name.indexOf(SUFFIX) + SUFFIX.length);
+    const path = join(dir, base);
+    const found = join(dir, name);
+    // A name of its own for every claim: renaming onto another claimed file would replace it.
+    const claimed = `${path}${CLAIMED}${options.workerId.replace(/[^A-Za-z0-9._-]/g, "_")}-${crypto.randomUUID().slice(0, 8)}`;
     try {
-      renameSync(path, claimed);
+      renameSync(found, claimed);
     } catch {
       continue; // another worker took it
     }
     try {
-      await replayFile(options, name, claimed);
+      await replayFile(options, base, claimed);
       unlinkSync(claimed);
       syncDir(dir);
     } catch (error) {
-      renameSync(claimed, path);
+      putBack(claimed, path);
       logger.error("Result journal not replayed; it stays for the next start", { file: path, error: errorMessage(error) });
     }
+  }
+}
+
+/** Returns a claimed journal to its name; appends when a new journal of that name appeared meanwhile. */
+function putBack(claimed: string, path: string): void {
+  try {
+    if (existsSync(path)) {
+      appendFileSync(path, readFileSync(claimed));
+      unlinkSync(claimed);
+    } else {
+      renameSync(claimed, path);
+    }
+  } catch {
+    // taken over by another worker meanwhile: it replays the file
   }
 }
 

@@ -1,7 +1,7 @@
 // The result journal against a real database: entries are written with the completion fence
 // (worker, RUNNING, attempt), unreadable lines are kept aside, the journal is gone afterwards.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendJournal, journalPath, replayJournals } from "../../src/worker/journal.ts";
@@ -68,6 +68,35 @@ describe("result journal replay", () => {
     expect(readdirSync(dir)).toEqual(["reproq-journal-w.jsonl"]);
     expect((await readTask(sql(), id)).status).toBe("RUNNING");
     expect(lines.some((l) => l.msg.startsWith("Result journal not replayed"))).toBe(true);
+  });
+
+  test("a journal left claimed by a replay that died is taken over and written", async () => {
+    const dir = tempDir();
+    const [id] = await insertClaimed(sql(), "w", 1);
+    if (!id) throw new Error("row not inserted");
+    appendJournal(dir, "w", [{ kind: "success", completion: { resultId: id, workerId: "w", attempt: 1, returnJson: '"kept"', logsUri: null } }]);
+    // A worker claimed it for replay (the rename), then was killed before it finished.
+    const path = journalPath(dir, "w");
+    renameSync(path, `${path}.replaying-dead-replayer`);
+    await replayJournals({ sql: sql(), logger: memoryLogger([]), dir, workerId: "w3", signal: new AbortController().signal });
+    expect(await readTask(sql(), id)).toMatchObject({ status: "SUCCESSFUL", return_text: '"kept"' });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("put back next to a journal written meanwhile: appended, nothing overwritten", async () => {
+    const dir = tempDir();
+    const [first, second] = await insertClaimed(sql(), "w", 2);
+    if (!first || !second) throw new Error("rows not inserted");
+    const path = journalPath(dir, "w");
+    appendJournal(dir, "w", [{ kind: "success", completion: { resultId: first, workerId: "w", attempt: 1, returnJson: null, logsUri: null } }]);
+    renameSync(path, `${path}.replaying-w4`); // this worker's own claim, from a run that died
+    appendJournal(dir, "w", [{ kind: "success", completion: { resultId: second, workerId: "w", attempt: 1, returnJson: null, logsUri: null } }]);
+    const stopped = new AbortController();
+    stopped.abort();
+    await replayJournals({ sql: sql(), logger: memoryLogger([]), dir, workerId: "w4", signal: stopped.signal });
+    expect(readdirSync(dir)).toEqual(["reproq-journal-w.jsonl"]);
+    const ids = readFileSync(path, "utf8").trim().split("\n").map((line) => String((JSON.parse(line) as { result_id: unknown }).result_id));
+    expect(ids.sort()).toEqual([first, second].sort());
   });
 
   test("no directory: nothing to do, nothing logged", async () => {
