@@ -31,6 +31,8 @@ export interface StatementPlan extends Statement {
   pages: number;
   /** Node types of the scans on `relation`. */
   scans: string[];
+  /** Indexes those scans used. */
+  indexes: string[];
   /** Rows the scans on `relation` produced, plus the rows they removed by filter (per loop × loops). */
   rowsRead: number;
 }
@@ -63,6 +65,7 @@ export async function explainStatement(sql: postgres.Sql, statement: Statement, 
     plan,
     pages: (plan["Shared Hit Blocks"] ?? 0) + (plan["Shared Read Blocks"] ?? 0),
     scans: onRelation.map((node) => node["Node Type"]),
+    indexes: onRelation.map((node) => node["Index Name"] ?? "").filter((name) => name !== ""),
     rowsRead: onRelation.reduce((n, node) => n + ((node["Actual Rows"] ?? 0) + (node["Rows Removed by Filter"] ?? 0)) * (node["Actual Loops"] ?? 1), 0),
   };
 }
