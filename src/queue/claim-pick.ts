@@ -103,10 +103,11 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
           -- One "blocked?" expression rather than three filters: the planner rates an opaque
           -- boolean as passing 1/3 of rows (2/3 negated), so three filters would make it expect
           -- 1/27 to pass and drift towards reading whole levels. Branches run in order, so the
-          -- subqueries (index probes) run only for keyed rows.
+          -- subqueries (index probes) run only for keyed rows. "r.lock_key IS NOT NULL" lets
+          -- idx_task_runs_lock_key (RUNNING rows that have a key) serve the probe in its hashed form too.
           AND NOT CASE
                 WHEN t.lock_key IS NOT NULL
-                 AND EXISTS (SELECT 1 FROM task_runs r WHERE r.status = 'RUNNING' AND r.lock_key = t.lock_key)
+                 AND EXISTS (SELECT 1 FROM task_runs r WHERE r.status = 'RUNNING' AND r.lock_key IS NOT NULL AND r.lock_key = t.lock_key)
                   THEN true
                 WHEN t.concurrency_key <> '' AND t.concurrency_limit > 0
                  AND (SELECT count(*) FROM task_runs r
