@@ -47,40 +47,13 @@ describe.each(FLAVOURS)("claim plan (%s schema)", (flavour) => {
   });
   afterAll(() => db?.drop());
 
-  /** Runs `run` to capture the statement containing `marker`, then EXPLAIN ANALYZEs it (rolled back). */
-  async function explainStatement(marker: string, run: (sql: postgres.Sql) => Promise<void>): Promise<PlanNode> {
-    let captured: { query: string; parameters: unknown[] } | undefined;
-    const capture = postgres(db.dsn, {
-      max: 1,
-      onnotice: () => {},
-      debug: (_conn, query, parameters) => {
-        if (query.includes(marker) && parameters.length > 0) captured = { query, parameters };
-      },
-    });
-    try {
-      await run(capture);
-      expect(captured).toBeDefined();
-      let plan: PlanNode | undefined;
-      await capture.begin(async (tx) => {
-        await tx`SET LOCAL jit = off`; // as the claim transaction does
-        const [row] = await tx.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${captured!.query}`, captured!.parameters as never[]);
-        plan = (row!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
-        throw new Rollback();
-      }).catch((err) => {
-        if (!(err instanceof Rollback)) throw err;
-      });
-      return plan!;
-    } finally {
-      await capture.end({ timeout: 1 });
-    }
-  }
-
   /**
-   * Like explainStatement, but of the statement's generic plan (the one a prepared statement reuses
-   * under force_generic_plan): PREPAREd with its parameters' types inferred, then EXPLAIN ANALYZE
-   * EXECUTE with the captured values as literals. Rolled back.
+   * Runs `run` to capture the statement containing `marker`, then EXPLAIN ANALYZEs it (rolled back).
+   * `generic`: of the statement's generic plan (the one a prepared statement reuses under
+   * force_generic_plan), PREPAREd with its parameters' types inferred and EXECUTEd with the
+   * captured values as literals; otherwise of the custom plan for the captured values.
    */
-  async function explainGeneric(marker: string, run: (sql: postgres.Sql) => Promise<void>): Promise<PlanNode> {
+  async function explainStatement(marker: string, run: (sql: postgres.Sql) => Promise<void>, generic = false): Promise<PlanNode> {
     let captured: { query: string; parameters: unknown[] } | undefined;
     const capture = postgres(db.dsn, {
       max: 1,
@@ -99,11 +72,16 @@ describe.each(FLAVOURS)("claim plan (%s schema)", (flavour) => {
       expect(captured).toBeDefined();
       let plan: PlanNode | undefined;
       await capture.begin(async (tx) => {
-        await tx`SET LOCAL jit = off`;
-        await tx`SET LOCAL plan_cache_mode = force_generic_plan`;
-        await tx.unsafe(`PREPARE generic_probe AS ${captured!.query}`);
-        const [row] = await tx.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE generic_probe(${captured!.parameters.map(literal).join(", ")})`);
-        plan = (row!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
+        await tx`SET LOCAL jit = off`; // as the claim transaction does
+        let rows: postgres.Row[];
+        if (generic) {
+          await tx`SET LOCAL plan_cache_mode = force_generic_plan`;
+          await tx.unsafe(`PREPARE generic_probe AS ${captured!.query}`);
+          rows = await tx.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE generic_probe(${captured!.parameters.map(literal).join(", ")})`);
+        } else {
+          rows = await tx.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${captured!.query}`, captured!.parameters as never[]);
+        }
+        plan = (rows[0]!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
         throw new Rollback();
       }).catch((err) => {
         if (!(err instanceof Rollback)) throw err;
@@ -197,9 +175,9 @@ describe.each(FLAVOURS)("claim plan (%s schema)", (flavour) => {
     await insertRows(db.sql, backlog(50_000));
     await db.sql`ANALYZE task_runs`;
     const custom = await explainPick();
-    const generic = await explainGeneric("WITH RECURSIVE", async (sql) => {
+    const generic = await explainStatement("WITH RECURSIVE", async (sql) => {
       expect(await taskClaimBatch(sql, PARAMS)).toHaveLength(32);
-    });
+    }, true);
     const nodes = [...walk(generic)];
     expect(nodes.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "task_runs")).toEqual([]);
     expect(nodes.some((n) => n["Node Type"] === "Index Scan" && n["Index Name"] === "idx_task_runs_ready_order")).toBe(true);
