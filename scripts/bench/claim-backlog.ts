@@ -20,6 +20,7 @@
 // Options (env): BENCH_SECONDS (5), BENCH_BATCH (32), BENCH_SIZES ("10000,1000000"),
 // BENCH_READERS (4; 0 skips the reader runs).
 
+import postgres from "postgres";
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { taskClaimBatch } from "../../src/queue/claim.ts";
@@ -92,7 +93,7 @@ function startReaders(sql: Sql, count: number, mode: ReaderMode): { stop: () => 
   };
 }
 
-async function measure(sql: Sql, size: number, mode: ReaderMode): Promise<{ claimRate: number; loopRate: number; p50: number; counts: number }> {
+async function measure(sql: Sql, size: number, mode: ReaderMode): Promise<{ claimRate: number; loopRate: number; p50: number; counts: number; pages: number }> {
   // Dead row versions of the previous run go first, so each run starts from the same table.
   await sql`VACUUM task_runs`;
   for (let i = 0; i < 20; i++) await cycle(sql, `warm-${size}-${mode}-${i}`); // plans cached, pages warm
@@ -108,15 +109,51 @@ async function measure(sql: Sql, size: number, mode: ReaderMode): Promise<{ clai
     latencies.push(ms);
   }
   const elapsed = (performance.now() - started) / 1000;
+  const pages = await pickPages(size); // while the readers still read
   const counts = await reading.stop();
   latencies.sort((a, b) => a - b);
   const [ready] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM task_runs WHERE status = 'READY'`;
   if (ready!.n !== size) throw new Error(`backlog drifted: ${ready!.n} READY rows, expected ${size}`);
-  return { claimRate: claimed / (claimMs / 1000), loopRate: claimed / elapsed, p50: latencies[latencies.length >> 1] ?? NaN, counts };
+  return { claimRate: claimed / (claimMs / 1000), loopRate: claimed / elapsed, p50: latencies[latencies.length >> 1] ?? NaN, counts, pages };
 }
+
+/**
+ * Shared buffers one pick statement touches right now (EXPLAIN (ANALYZE, BUFFERS) of a real
+ * claim's pick, in a transaction rolled back): the server-side work of a claim, which CPU
+ * contention from the readers does not change but dead row versions at the head of the READY
+ * index do.
+ */
+async function pickPages(size: number): Promise<number> {
+  const url = dbs.find((d) => d.size === size)!.url;
+  let captured: { query: string; parameters: unknown[] } | undefined;
+  const probe = postgres(url, {
+    max: 1, onnotice: () => {},
+    debug: (_conn, query, parameters) => {
+      if (query.includes("WITH RECURSIVE")) captured = { query, parameters: [...parameters] };
+    },
+  });
+  let pages = NaN;
+  try {
+    await probe.begin(async (tx) => {
+      await taskClaimBatch(tx as unknown as Sql, params);
+      const [row] = await tx.unsafe(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${captured!.query}`, captured!.parameters as never[]);
+      const plan = (row!["QUERY PLAN"] as { Plan: { "Shared Hit Blocks": number; "Shared Read Blocks": number } }[])[0]!.Plan;
+      pages = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"];
+      throw new Error("rollback");
+    });
+  } catch (err) {
+    if (!String(err).includes("rollback")) throw err;
+  } finally {
+    await probe.end({ timeout: 1 });
+  }
+  return pages;
+}
+
+let cycles = 0;
 
 /** One claim of `batch` rows, then complete them and enqueue as many (the backlog stays level). */
 async function cycle(sql: Sql, tag: string): Promise<{ rows: number; ms: number }> {
+  tag = `${tag}-${cycles++}`; // unique across rounds: the new rows' spec_hash must not repeat
   const t0 = performance.now();
   const tasks = await taskClaimBatch(sql, params);
   const ms = performance.now() - t0;
@@ -133,7 +170,7 @@ const admin = createDb({ dsn, env: process.env, poolSize: 1, connectTimeoutMs: 1
 const prefix = `reproq_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
 // One database per size, loaded once, so the rounds can alternate sizes: on a busy machine both
 // sizes then see the same load, and the ratio (from medians) is fairer than two back-to-back runs.
-const dbs: { size: number; name: string; sql: Sql }[] = [];
+const dbs: { size: number; name: string; url: string; sql: Sql }[] = [];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 try {
   for (const size of sizes) {
@@ -142,13 +179,14 @@ try {
     const url = new URL(dsn);
     url.pathname = `/${name}`;
     const sql = createDb({ dsn: url.toString(), env: process.env, poolSize: 2 + readers, connectTimeoutMs: 10_000, prepare: true });
-    dbs.push({ size, name, sql });
+    dbs.push({ size, name, url: url.toString(), sql });
     await migrate(sql);
     await load(sql, size);
   }
   console.log(`claim backlog benchmark: batch ${batch}, aging factor 60, ~${seconds} s per run, ${rounds} rounds alternating sizes (medians)`);
   const modes: ReaderMode[] = readers > 0 ? ["none", "short", "held"] : ["none"];
   const rates = new Map<string, number[]>();
+  const pagesByKey = new Map<string, number[]>();
   for (let round = 1; round <= rounds; round++) {
     for (const { size, sql } of dbs) {
       for (const mode of modes) {
@@ -156,16 +194,18 @@ try {
         const key = `${size}/${mode}`;
         rates.set(key, [...(rates.get(key) ?? []), r.claimRate]);
         const label = mode === "none" ? "alone" : `${readers} readers, ${mode}`;
+        pagesByKey.set(key, [...(pagesByKey.get(key) ?? []), r.pages]);
         console.log(`  round ${round}: ${size.toLocaleString("en").padStart(9)} READY, ${label.padEnd(16)}: ${r.claimRate.toFixed(0).padStart(6)} claimed rows/s ` +
-          `(claim p50 ${r.p50.toFixed(2)} ms/batch; with completion + refill ${r.loopRate.toFixed(0)} rows/s${mode === "none" ? "" : `; ${r.counts} counts`})`);
+          `(claim p50 ${r.p50.toFixed(2)} ms/batch; pick ${r.pages} pages; with completion + refill ${r.loopRate.toFixed(0)} rows/s${mode === "none" ? "" : `; ${r.counts} counts`})`);
       }
     }
   }
   console.log("medians:");
   for (const { size } of dbs) {
     const alone = median(rates.get(`${size}/none`)!);
-    const withReaders = modes.slice(1).map((mode) => `${mode} readers ${median(rates.get(`${size}/${mode}`)!).toFixed(0)} (${(median(rates.get(`${size}/${mode}`)!) / alone).toFixed(2)} × alone)`);
-    console.log(`  ${size.toLocaleString("en").padStart(9)} READY: alone ${alone.toFixed(0)} claimed rows/s${withReaders.length ? `; ${withReaders.join("; ")}` : ""}`);
+    const pagesOf = (mode: ReaderMode) => median(pagesByKey.get(`${size}/${mode}`)!).toFixed(0);
+    const withReaders = modes.slice(1).map((mode) => `${mode} readers ${median(rates.get(`${size}/${mode}`)!).toFixed(0)} (${(median(rates.get(`${size}/${mode}`)!) / alone).toFixed(2)} × alone, pick ${pagesOf(mode)} pages)`);
+    console.log(`  ${size.toLocaleString("en").padStart(9)} READY: alone ${alone.toFixed(0)} claimed rows/s (pick ${pagesOf("none")} pages)${withReaders.length ? `; ${withReaders.join("; ")}` : ""}`);
   }
   if (dbs.length >= 2) {
     const first = dbs[0]!.size;
