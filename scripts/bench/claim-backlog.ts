@@ -23,7 +23,8 @@
 import postgres from "postgres";
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { taskClaimBatch } from "../../src/queue/claim.ts";
+import { claimSettingsApply, taskClaimBatch } from "../../src/queue/claim.ts";
+import { taskClaimPick } from "../../src/queue/claim-pick.ts";
 
 const dsn = process.env.REPROQ_BENCH_DSN || process.env.DATABASE_URL;
 if (!dsn) {
@@ -135,7 +136,8 @@ async function pickPages(size: number): Promise<number> {
   let pages = NaN;
   try {
     await probe.begin(async (tx) => {
-      await taskClaimBatch(tx as unknown as Sql, params);
+      await claimSettingsApply(tx);
+      await taskClaimPick(tx, params);
       const [row] = await tx.unsafe(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${captured!.query}`, captured!.parameters as never[]);
       const plan = (row!["QUERY PLAN"] as { Plan: { "Shared Hit Blocks": number; "Shared Read Blocks": number } }[])[0]!.Plan;
       pages = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"];
