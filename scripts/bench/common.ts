@@ -17,3 +17,72 @@ export async function enqueueNoops(sql: Sql, count: number, taskPath: string): P
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
+
+/**
+ * Server counters read before and after a burn-down, to price it per task: WAL bytes
+ * (pg_current_wal_lsn), statements (pg_stat_statements when the server preloads it, else null),
+ * transactions (pg_stat_database xact_commit + xact_rollback of this database), task_runs row
+ * writes (n_tup_ins / n_tup_upd / n_tup_hot_upd; HOT = no index entry written) and the calls of
+ * the trigger functions (pg_stat_user_functions; needs track_functions = 'pl', which the caller
+ * sets on the database). WAL and pg_stat_statements are server-wide: on a shared server other
+ * sessions' work lands in them too (BENCH_PRIVATE_PG=1 in bench:worker starts a private server).
+ */
+export interface WriteCounters {
+  walLsn: string;
+  statements: number | null;
+  transactions: number;
+  inserts: number;
+  updates: number;
+  hotUpdates: number;
+  triggerCalls: Record<string, number>;
+}
+
+export async function writeCountersRead(sql: Sql): Promise<WriteCounters> {
+  await sql`select pg_stat_clear_snapshot()`; // stats views are cached per transaction
+  const [row] = await sql<{ lsn: string; xacts: string; ins: string; upd: string; hot: string }[]>`
+    select pg_current_wal_lsn()::text as lsn,
+      (select (xact_commit + xact_rollback)::text from pg_stat_database where datname = current_database()) as xacts,
+      coalesce(s.n_tup_ins, 0)::text as ins, coalesce(s.n_tup_upd, 0)::text as upd, coalesce(s.n_tup_hot_upd, 0)::text as hot
+    from (select 1) one left join pg_stat_user_tables s on s.relid = 'task_runs'::regclass`;
+  const functions = await sql<{ name: string; calls: string }[]>`
+    select funcname as name, calls::text as calls from pg_stat_user_functions where funcname like 'reproq\\_%'`;
+  let statements: number | null = null;
+  try {
+    const [s] = await sql<{ calls: string }[]>`
+      select coalesce(sum(calls), 0)::text as calls from pg_stat_statements /* bench-probe */
+      where dbid = (select oid from pg_database where datname = current_database())
+        and query not like '%bench-probe%'`;
+    statements = Number(s!.calls);
+  } catch {
+    statements = null; // extension absent or not preloaded
+  }
+  return {
+    walLsn: row!.lsn,
+    statements,
+    transactions: Number(row!.xacts),
+    inserts: Number(row!.ins),
+    updates: Number(row!.upd),
+    hotUpdates: Number(row!.hot),
+    triggerCalls: Object.fromEntries(functions.map((f) => [f.name, Number(f.calls)])),
+  };
+}
+
+/** One line per measure: the difference between two reads, per task. */
+export async function writeCountersReport(sql: Sql, before: WriteCounters, after: WriteCounters, tasks: number): Promise<string> {
+  const [wal] = await sql<{ bytes: string }[]>`select pg_wal_lsn_diff(${after.walLsn}::pg_lsn, ${before.walLsn}::pg_lsn)::text as bytes`;
+  const per = (n: number) => (n / tasks).toFixed(2);
+  const updates = after.updates - before.updates;
+  const hot = after.hotUpdates - before.hotUpdates;
+  const triggers = Object.entries(after.triggerCalls)
+    .map(([name, calls]) => `${name} ${per(calls - (before.triggerCalls[name] ?? 0))}`)
+    .join(", ");
+  return [
+    `WAL ${Math.round(Number(wal!.bytes) / tasks)} bytes/task`,
+    after.statements === null || before.statements === null
+      ? "statements: pg_stat_statements not loaded"
+      : `${per(after.statements - before.statements)} statements/task`,
+    `${per(after.transactions - before.transactions)} transactions/task`,
+    `task_runs: ${per(after.inserts - before.inserts)} inserts, ${per(updates)} updates (${hot} HOT of ${updates}) per task`,
+    `trigger function calls/task: ${triggers || "none"}`,
+  ].join("; ");
+}

@@ -11,6 +11,7 @@ import m0007 from "../../migrations/0007_failed_queue_index.sql" with { type: "t
 import m0008 from "../../migrations/0008_ready_concurrency_index.sql" with { type: "text" };
 import m0009 from "../../migrations/0009_ready_run_after_index.sql" with { type: "text" };
 import m0010 from "../../migrations/0010_worker_alive_until.sql" with { type: "text" };
+import m0011 from "../../migrations/0011_leaner_task_indexes.sql" with { type: "text" };
 import { isNoTransaction } from "./sql-split.ts";
 
 export interface Migration {
@@ -52,4 +53,5 @@ export const MIGRATIONS: readonly Migration[] = [
   defineMigration("0008_ready_concurrency_index.sql", m0008),
   defineMigration("0009_ready_run_after_index.sql", m0009),
   defineMigration("0010_worker_alive_until.sql", m0010),
+  defineMigration("0011_leaner_task_indexes.sql", m0011),
 ];

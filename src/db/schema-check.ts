@@ -58,7 +58,6 @@ const TABLES: Readonly<Record<string, Readonly<Record<string, Kind>>>> = {
 
 /** Index name → table it must be on. */
 export const EXPECTED_INDEXES: Readonly<Record<string, string>> = {
-  idx_task_runs_claim: "task_runs",
   idx_task_runs_spec_unique: "task_runs",
   idx_task_runs_lock_key: "task_runs",
   idx_task_runs_concurrency_active: "task_runs",

@@ -104,7 +104,7 @@ export async function taskClaimKeyed(
         AND l.conc_key IS NOT DISTINCT FROM l.want_conc
         AND bk.bucket IS NOT DISTINCT FROM l.want_bucket
         AND (l.lock_key IS NULL
-             OR NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.status = 'RUNNING' AND r.lock_key = l.lock_key))
+             OR NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.status = 'RUNNING' AND r.lock_key IS NOT NULL AND r.lock_key = l.lock_key))
     ),
     ${batchLimitsCtes(sql)},
     claimed AS (

