@@ -1,9 +1,11 @@
 // The metrics collector: one round every metrics.collect_interval refreshes the database-wide
-// gauges (each count served by an index) and this process's CPU and memory gauges. A failed
+// gauges (each count served by an index), the database's hazards (observability/hazards.ts) and
+// this process's CPU and memory gauges. A failed
 // query logs a warning once per outage and leaves the previous value in place.
 import type { Sql } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import { CpuSampler, type DbOperations } from "../observability/db-operations.ts";
+import { collectHazards, TaskCostSampler } from "../observability/hazards.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { statsConcurrencyBlocked, statsLiveWorkers, statsPausedQueues, statsTaskCounts } from "../queue/index.ts";
 import { OutageTracker } from "./outage.ts";
@@ -13,7 +15,18 @@ const QUERY_TIMEOUT_MS = 10_000;
 
 export function metricsCollector(sql: Sql, logger: Logger, metrics: Metrics, db: DbOperations) {
   const cpu = new CpuSampler();
+  const cost = new TaskCostSampler(sql, metrics, db);
   const parts = [
+    // First: the hazard reads are bounded server-side, while a lock on task_runs can hold the
+    // count queries below for their whole timeout.
+    {
+      outage: new OutageTracker(logger, "Database hazard metrics collection"),
+      collect: () => collectHazards(sql, metrics),
+    },
+    {
+      outage: new OutageTracker(logger, "Task cost metrics collection"),
+      collect: () => cost.collect(),
+    },
     {
       outage: new OutageTracker(logger, "Queue metrics collection"),
       collect: async () => {
