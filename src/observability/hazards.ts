@@ -10,6 +10,7 @@ import {
   dbTaskRunsLockWaitRead,
   dbTaskRunsVacuumRead,
   hazardReadsBounded,
+  type HorizonHolder,
   type StatementCounters,
 } from "../queue/hazards.ts";
 import type { DbOperations } from "./db-operations.ts";
@@ -104,4 +105,29 @@ export class TaskCostSampler {
     }
     return { tasks, operations, commits: counters.commits, walBytes: counters.walBytes, statements };
   }
+}
+
+/** Thresholds shared by `reproq doctor` and `reproq top` (SPEC §9 warnings; docs/operations.md). */
+export const HORIZON_WARN_SECONDS = 60;
+export const HORIZON_FAIL_SECONDS = 600;
+/** task_runs dead rows worth a warning: at least this many, and more than autovacuum's 20% of live rows. */
+export const DEAD_TUPLES_WARN = 10_000;
+
+export function deadTuplesHigh(stats: { deadTuples: number; liveTuples: number }): boolean {
+  return stats.deadTuples >= DEAD_TUPLES_WARN && stats.deadTuples > 0.2 * stats.liveTuples;
+}
+
+/** "pid 123, application "psql", idle in transaction" — the holder as an operator finds it. */
+export function describeHolder(holder: HorizonHolder): string {
+  const who = holder.kind === "backend"
+    ? `pid ${holder.pid}, application "${holder.application}"`
+    : holder.kind === "prepared_xact"
+      ? `prepared transaction "${holder.application}"`
+      : `replication slot "${holder.application}"${holder.pid === null ? "" : ` (pid ${holder.pid})`}`;
+  return `${who}, ${holder.state || "no state"}`;
+}
+
+/** Whole seconds, or "unknown" (a replication slot has no start time). */
+export function holderAge(holder: HorizonHolder): string {
+  return holder.ageSeconds === null ? "age unknown" : `${Math.floor(holder.ageSeconds)} s`;
 }

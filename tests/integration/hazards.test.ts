@@ -3,54 +3,34 @@
 // dead rows are counted; a session blocked by an ACCESS EXCLUSIVE lock on task_runs names its
 // blocker; pg_stat_statements that exists but is not preloaded falls back to the WAL position.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import postgres from "postgres";
-import type { Sql } from "../../src/db/client.ts";
 import { DbOperations } from "../../src/observability/db-operations.ts";
 import { collectHazards, TaskCostSampler } from "../../src/observability/hazards.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 import { dbHorizonHolderRead, dbTaskRunsLockWaitRead, dbTaskRunsVacuumRead, hazardReadsBounded } from "../../src/queue/hazards.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { HazardSessions } from "../helpers/hazards.ts";
 import { parsePrometheusText } from "../helpers/prom.ts";
 import { enqueue, waitFor } from "../helpers/worker.ts";
 
 setDefaultTimeout(60_000);
 
 let db: TestDatabase;
-const extra: Sql[] = [];
+let sessions: HazardSessions;
 
 beforeAll(async () => {
   db = await createTestDatabase({ flavour: "reproq", label: "hazards" });
+  sessions = new HazardSessions(db.dsn);
 });
 afterAll(async () => {
-  await Promise.all(extra.map((sql) => sql.end({ timeout: 1 })));
+  await sessions.close();
   await db.drop();
 });
 
-function connect(applicationName: string): Sql {
-  const sql = postgres(db.dsn, { max: 1, connection: { application_name: applicationName }, onnotice: () => {} });
-  extra.push(sql);
-  return sql;
-}
 
-/** A transaction on its own connection that stays open (REPEATABLE READ, one read done) until released. */
-async function holdSnapshot(applicationName: string): Promise<{ pid: number; release: () => Promise<void> }> {
-  const sql = connect(applicationName);
-  const reserved = await sql.reserve();
-  await reserved`begin isolation level repeatable read`;
-  await reserved`select count(*) from task_runs`;
-  const [row] = await reserved<{ pid: number }[]>`select pg_backend_pid() as pid`;
-  return {
-    pid: row!.pid,
-    release: async () => {
-      await reserved`rollback`;
-      reserved.release();
-    },
-  };
-}
 
 describe("xmin horizon holder", () => {
   test("a REPEATABLE READ snapshot on another connection is the holder, with its pid, application and state", async () => {
-    const holder = await holdSnapshot("hazard-test-holder");
+    const holder = await sessions.holdSnapshot("hazard-test-holder");
     try {
       await Bun.sleep(1_100);
       const found = await hazardReadsBounded(db.sql, 2_000, (tx) => dbHorizonHolderRead(tx));
@@ -67,9 +47,9 @@ describe("xmin horizon holder", () => {
   });
 
   test("the worker's metrics name the single oldest holder and drop it once it ends", async () => {
-    const older = await holdSnapshot("hazard-test-older");
+    const older = await sessions.holdSnapshot("hazard-test-older");
     await Bun.sleep(300);
-    const younger = await holdSnapshot("hazard-test-younger");
+    const younger = await sessions.holdSnapshot("hazard-test-younger");
     const metrics = new Metrics({ processMetrics: false });
     try {
       await Bun.sleep(1_000);
@@ -116,12 +96,12 @@ describe("task_runs statistics", () => {
 
 describe("locks on task_runs", () => {
   test("a write waiting behind an ACCESS EXCLUSIVE lock names the lock's holder", async () => {
-    const locker = await connect("hazard-test-locker").reserve();
+    const locker = await sessions.connect("hazard-test-locker").reserve();
     await locker`begin`;
     await locker`lock table task_runs in access exclusive mode`;
     const [lockerRow] = await locker<{ pid: number }[]>`select pg_backend_pid() as pid`;
     const lockerPid = lockerRow!.pid;
-    const writer = connect("hazard-test-writer");
+    const writer = sessions.connect("hazard-test-writer");
     const blocked = writer`update task_runs set priority = priority where false`.catch(() => {});
     try {
       const wait = await waitFor(async () => dbTaskRunsLockWaitRead(db.sql), { what: "the blocked writer", timeoutMs: 10_000 });
