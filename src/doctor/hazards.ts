@@ -1,20 +1,21 @@
 // Doctor checks for the database's own hazards: who holds back the xmin horizon (VACUUM cannot
 // remove task_runs' dead rows while a snapshot is open), task_runs' dead rows and last vacuum,
 // and sessions waiting for a lock on task_runs. Thresholds are shared with `reproq top`.
+import { boundedReads } from "../db/bounded.ts";
 import type { Sql } from "../db/client.ts";
 import {
   deadTuplesHigh,
   describeHolder,
-  HAZARD_STATEMENT_TIMEOUT_MS,
+  HAZARD_BOUNDS,
   holderAge,
   HORIZON_FAIL_SECONDS,
   HORIZON_WARN_SECONDS,
 } from "../observability/hazards.ts";
-import { dbHorizonHolderRead, dbTaskRunsLockWaitRead, dbTaskRunsVacuumRead, hazardReadsBounded } from "../queue/hazards.ts";
+import { dbHorizonHolderRead, dbTaskRunsLockWaitRead, dbTaskRunsVacuumRead } from "../queue/hazards.ts";
 import type { DoctorCheck } from "./index.ts";
 
 export async function hazardChecks(sql: Sql): Promise<DoctorCheck[]> {
-  const { holder, vacuum, lockWait } = await hazardReadsBounded(sql, HAZARD_STATEMENT_TIMEOUT_MS, async (tx) => ({
+  const { holder, vacuum, lockWait } = await boundedReads(sql, HAZARD_BOUNDS, async (tx) => ({
     holder: await dbHorizonHolderRead(tx),
     vacuum: await dbTaskRunsVacuumRead(tx),
     lockWait: await dbTaskRunsLockWaitRead(tx),

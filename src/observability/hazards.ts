@@ -2,6 +2,7 @@
 // last vacuum, lock waits on task_runs, and what each task costs the database. Read by the
 // worker's metrics collector every round, each read bounded by a short statement_timeout so a
 // hazard (a lock queue, a wedged catalog) never blocks the collector or the scrape.
+import { boundedReads, type ReadBounds } from "../db/bounded.ts";
 import type { Sql } from "../db/client.ts";
 import {
   dbCountersRead,
@@ -9,20 +10,19 @@ import {
   dbStatementCountersRead,
   dbTaskRunsLockWaitRead,
   dbTaskRunsVacuumRead,
-  hazardReadsBounded,
   type HorizonHolder,
   type StatementCounters,
 } from "../queue/hazards.ts";
 import type { DbOperations } from "./db-operations.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** Each hazard read gives up after this long (server-side statement_timeout). */
-export const HAZARD_STATEMENT_TIMEOUT_MS = 2_000;
+/** Each hazard read gives up after this long (server-side statement_timeout and lock_timeout). */
+export const HAZARD_BOUNDS: ReadBounds = { statementTimeoutMs: 2_000 };
 
 /** Reads the horizon holder, task_runs' vacuum state and lock waits into the gauges. */
 export async function collectHazards(sql: Sql, metrics: Metrics): Promise<void> {
   try {
-    const { holder, vacuum, lockWait } = await hazardReadsBounded(sql, HAZARD_STATEMENT_TIMEOUT_MS, async (tx) => ({
+    const { holder, vacuum, lockWait } = await boundedReads(sql, HAZARD_BOUNDS, async (tx) => ({
       holder: await dbHorizonHolderRead(tx),
       vacuum: await dbTaskRunsVacuumRead(tx),
       lockWait: await dbTaskRunsLockWaitRead(tx),
@@ -92,11 +92,11 @@ export class TaskCostSampler {
   private async sample(): Promise<CostSample> {
     const tasks = (await this.metrics.tasksCompleted.get()).values.reduce((sum, v) => sum + v.value, 0);
     const operations = this.db.count;
-    const counters = await hazardReadsBounded(this.sql, HAZARD_STATEMENT_TIMEOUT_MS, (tx) => dbCountersRead(tx));
+    const counters = await boundedReads(this.sql, HAZARD_BOUNDS, (tx) => dbCountersRead(tx));
     let statements: StatementCounters | null = null;
     if (this.statementsUsable) {
       try {
-        statements = await hazardReadsBounded(this.sql, HAZARD_STATEMENT_TIMEOUT_MS, (tx) => dbStatementCountersRead(tx));
+        statements = await boundedReads(this.sql, HAZARD_BOUNDS, (tx) => dbStatementCountersRead(tx));
       } catch {
         // The extension exists but is not preloaded (or the server has no wal_bytes): WAL position it is.
         this.statementsUsable = false;

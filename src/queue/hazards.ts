@@ -2,8 +2,8 @@
 // (so VACUUM cannot remove task_runs' dead rows), how many dead rows task_runs has and when it
 // was last vacuumed, who blocks writes to task_runs with a lock, and the database's commit, WAL
 // and statement counters. Read-only catalog reads, no locks on reproq's tables; callers bound
-// them with hazardReadsBounded (a short statement_timeout) so a hazard never blocks its reader.
-import type { Queryable, Sql } from "../db/client.ts";
+// them with boundedReads (db/bounded.ts: a short statement_timeout) so a hazard never blocks its reader.
+import type { Queryable } from "../db/client.ts";
 
 /** Who holds the oldest snapshot: a session, a prepared transaction or a replication slot. */
 export type HorizonHolderKind = "backend" | "prepared_xact" | "replication_slot";
@@ -162,15 +162,4 @@ export async function dbStatementCountersRead(sql: Queryable): Promise<Statement
     WHERE userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
       AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`;
   return row ?? { calls: 0, walBytes: 0 };
-}
-
-/**
- * Runs hazard reads in one transaction with a short statement_timeout (and lock_timeout), so a
- * wedged catalog or a lock queue costs the reader at most `timeoutMs`, never a stuck connection.
- */
-export function hazardReadsBounded<T>(sql: Sql, timeoutMs: number, reads: (tx: Queryable) => Promise<T>): Promise<T> {
-  return sql.begin(async (tx) => {
-    await tx`SELECT set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('lock_timeout', ${String(timeoutMs)}, true)`;
-    return reads(tx);
-  }) as Promise<T>;
 }

@@ -204,7 +204,8 @@ export class Worker {
   private async idleSleepMs(backoff: PollBackoff): Promise<number> {
     const sleepMs = backoff.next();
     try {
-      const dueAt = await this.telemetry.db.run(null, () => taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues }));
+      // Part of looking for work: a lock on task_runs holds this read as it holds the claim.
+      const dueAt = await this.claimProgress.track(() => this.telemetry.db.run(null, () => taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues })));
       // A wake-up hint only (the claim compares with the database clock), so clock skew between
       // this host and the database costs at most one extra empty claim.
       return dueAt === null ? sleepMs : Math.max(0, Math.min(sleepMs, dueAt.getTime() - Date.now()));

@@ -25,9 +25,9 @@ afterAll(async () => {
 });
 
 
-async function startServing(env: Record<string, string> = {}): Promise<{ worker: WorkerProcess; base: string }> {
+async function startServing(env: Record<string, string> = {}, concurrency = 4): Promise<{ worker: WorkerProcess; base: string }> {
   const port = await freePort();
-  const worker = startWorker([...baseWorkerArgs(db.dsn), "--metrics-addr", `127.0.0.1:${port}`, "--metrics-collect-interval", "300ms", "--concurrency", "4"], env);
+  const worker = startWorker([...baseWorkerArgs(db.dsn), "--metrics-addr", `127.0.0.1:${port}`, "--metrics-collect-interval", "300ms", "--concurrency", String(concurrency)], env);
   await waitFor(async () => worker.logs.some((line) => line.msg === "Serving health and metrics"), { what: "the HTTP server", timeoutMs: 20_000 });
   return { worker, base: `http://127.0.0.1:${port}` };
 }
@@ -38,9 +38,34 @@ async function health(base: string): Promise<{ status: number; body: Record<stri
 }
 
 describe("/healthz and a lock on task_runs", () => {
+  test("an idle worker whose claims wait behind the lock: 503 claims_stalled, then 200", async () => {
+    const { worker, base } = await startServing({ REPROQ_HEALTH_STALL_TIMEOUT: "1s" });
+    try {
+      await waitFor(async () => (await health(base)).status === 200, { what: "a healthy worker", timeoutMs: 15_000 });
+      const locker = await sessions.connect("hazard-e2e-claim-locker").reserve();
+      await locker`begin`;
+      await locker`lock table task_runs in access exclusive mode`;
+      try {
+        const unhealthy = await waitFor(async () => {
+          const answer = await health(base);
+          return answer.status === 503 ? answer : null;
+        }, { what: "/healthz to report the stalled claims", timeoutMs: 20_000, intervalMs: 250 });
+        expect(unhealthy.body.reasons).toEqual(["claims_stalled"]);
+        expect((unhealthy.body.claims as { stalled_ms: number }).stalled_ms).toBeGreaterThan(1_000);
+      } finally {
+        await locker`rollback`;
+        locker.release();
+      }
+      await waitFor(async () => (await health(base)).status === 200, { what: "/healthz to recover", timeoutMs: 20_000 });
+    } finally {
+      expect(await stopWorker(worker)).toBe(0);
+    }
+  });
+
   test("503 with result_writes_stalled while the lock holds finished results; 200 and every result recorded after", async () => {
-    // Set through the environment so an older binary (no such flag) still runs and shows the old behaviour.
-    const { worker, base } = await startServing({ REPROQ_HEALTH_STALL_TIMEOUT: "2s" });
+    // Set through the environment so an older binary (no such flag) still runs and shows the old
+    // behaviour. Three slots for three tasks: no claim runs (and waits) until a result is written.
+    const { worker, base } = await startServing({ REPROQ_HEALTH_STALL_TIMEOUT: "2s" }, 3);
     try {
       await waitFor(async () => (await health(base)).status === 200, { what: "a healthy worker", timeoutMs: 15_000 });
       const ids = await enqueue(db.sql, Array.from({ length: 3 }, () => ({ taskPath: "tasks.sleepy", kwargs: { mode: "sleep", seconds: 1.5 } })));
@@ -59,7 +84,7 @@ describe("/healthz and a lock on task_runs", () => {
         // The tasks finish after ~1.5 s and the threshold is 2 s: not before 3 s under the lock.
         expect(performance.now() - lockedAt).toBeGreaterThan(2_500);
         expect(unhealthy.body.status).toBe("unhealthy");
-        expect(unhealthy.body.reasons).toContain("result_writes_stalled");
+        expect(unhealthy.body.reasons).toEqual(["result_writes_stalled"]);
         expect((unhealthy.body.database as { ok: boolean }).ok).toBe(true);
         const writes = unhealthy.body.result_writes as { ok: boolean; pending: number; stalled_ms: number };
         expect(writes.ok).toBe(false);

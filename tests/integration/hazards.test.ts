@@ -4,9 +4,10 @@
 // blocker; pg_stat_statements that exists but is not preloaded falls back to the WAL position.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { DbOperations } from "../../src/observability/db-operations.ts";
-import { collectHazards, TaskCostSampler } from "../../src/observability/hazards.ts";
+import { boundedReads } from "../../src/db/bounded.ts";
+import { collectHazards, HAZARD_BOUNDS, TaskCostSampler } from "../../src/observability/hazards.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
-import { dbHorizonHolderRead, dbTaskRunsLockWaitRead, dbTaskRunsVacuumRead, hazardReadsBounded } from "../../src/queue/hazards.ts";
+import { dbHorizonHolderRead, dbTaskRunsLockWaitRead, dbTaskRunsVacuumRead } from "../../src/queue/hazards.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { HazardSessions } from "../helpers/hazards.ts";
 import { parsePrometheusText } from "../helpers/prom.ts";
@@ -33,7 +34,7 @@ describe("xmin horizon holder", () => {
     const holder = await sessions.holdSnapshot("hazard-test-holder");
     try {
       await Bun.sleep(1_100);
-      const found = await hazardReadsBounded(db.sql, 2_000, (tx) => dbHorizonHolderRead(tx));
+      const found = await boundedReads(db.sql, HAZARD_BOUNDS, (tx) => dbHorizonHolderRead(tx));
       expect(found).not.toBeNull();
       expect(found!.kind).toBe("backend");
       expect(found!.pid).toBe(holder.pid);
