@@ -21,7 +21,7 @@ export function hazardWarnings(hazards: DbHazards | undefined): string[] {
     const blocker = lockWait.blockerPid === null
       ? "the blocker has gone"
       : `pid ${lockWait.blockerPid}, application "${lockWait.blockerApplication ?? ""}", ${lockWait.blockerState ?? "no state"}${lockWait.blockerMode ? `, ${lockWait.blockerMode}` : ""}`;
-    lines.push(`⚠ writes to task_runs blocked ${formatAge(lockWait.waitSeconds)} (${lockWait.waiting} waiting) by ${blocker}`);
+    lines.push(`⚠ task_runs locked: ${lockWait.waiting} waiting up to ${formatAge(lockWait.waitSeconds)} on ${blocker}`);
   }
   return lines;
 }

@@ -64,9 +64,9 @@ test("a write waiting for a lock on task_runs names the lock's holder", async ()
   const blocked = sessions.connect("tui-hazard-writer")`update task_runs set priority = priority where false`.catch(() => {});
   const ui = open(60);
   try {
-    const frame = await ui.waitFor((f) => f.includes("⚠ writes to task_runs blocked"), 15_000);
-    const line = frame.split("\n").find((l) => l.includes("⚠ writes to task_runs"))!;
-    expect(line).toContain(`by pid ${row!.pid}, application "tui-hazard-locker", idle in transaction, AccessExclusiveLock`);
+    const frame = await ui.waitFor((f) => f.includes("⚠ task_runs locked"), 15_000);
+    const line = frame.split("\n").find((l) => l.includes("⚠ task_runs locked"))!;
+    expect(line).toContain(`on pid ${row!.pid}, application "tui-hazard-locker", idle in transaction, AccessExclusiveLock`);
   } finally {
     ui.unmount();
     await locker`rollback`;
