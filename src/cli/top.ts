@@ -13,14 +13,17 @@ import { uiOf } from "./ui.ts";
 const settingArgs = configArgs("db");
 const DEFAULT_REFRESH = "2s";
 const MIN_REFRESH_MS = 100;
+const DEFAULT_HORIZON_WARN = "60s";
 const POOL_SIZE = 3;
 
 /**
  * Session settings of the dashboard's pool: the server cancels any statement after 10 s (that
  * refresh shows as degraded/down and the next one tries again), so one pathological query can
- * never hold the database; JIT off (it costs tens of ms per read and never pays off here).
+ * never hold the database; a lock wait ends after 3 s (an ACCESS EXCLUSIVE lock on task_runs
+ * must not hold the pool's three connections, so the hazard warning that names the lock's holder
+ * gets through); JIT off (it costs tens of ms per read and never pays off here).
  */
-export const TOP_SESSION_SETTINGS: Readonly<Record<string, string>> = { statement_timeout: "10s", jit: "off" };
+export const TOP_SESSION_SETTINGS: Readonly<Record<string, string>> = { statement_timeout: "10s", lock_timeout: "3s", jit: "off" };
 
 /**
  * openDatabase (context.ts) with TOP_SESSION_SETTINGS. A pooler that refuses them as startup
@@ -49,6 +52,7 @@ const topArgs = {
   "events-url": { type: "string", valueHint: "url", description: "A worker's /events URL to tail live, e.g. http://worker:9100/events (key e)" },
   token: { type: "string", valueHint: "token", description: "Bearer token for --events-url (default env METRICS_AUTH_TOKEN)" },
   "no-color": { type: "boolean", description: "No colours (also when NO_COLOR is set or TERM=dumb)" },
+  "horizon-warn": { type: "string", valueHint: "duration", description: `Warn when a snapshot has held back the xmin horizon this long, a Go duration (default ${DEFAULT_HORIZON_WARN})` },
 } as const;
 
 export function parseRefresh(value: unknown): number {
@@ -61,6 +65,18 @@ export function parseRefresh(value: unknown): number {
   }
   if (!(ms >= MIN_REFRESH_MS)) throw new UsageError(`--refresh must be at least ${MIN_REFRESH_MS}ms, got "${text}"`);
   return ms;
+}
+
+export function parseHorizonWarn(value: unknown): number {
+  const text = typeof value === "string" && value.trim() !== "" ? value.trim() : DEFAULT_HORIZON_WARN;
+  let ms: number;
+  try {
+    ms = parseGoDuration(text);
+  } catch {
+    throw new UsageError(`--horizon-warn must be a duration such as 30s or 2m, got "${text}"`);
+  }
+  if (!(ms >= 0)) throw new UsageError(`--horizon-warn must not be negative, got "${text}"`);
+  return ms / 1000;
 }
 
 function eventsUrl(value: unknown): string | null {
@@ -81,6 +97,7 @@ export default defineCommand({
     const ui = uiOf(context);
     const args = context.args as Record<string, unknown>;
     const refreshMs = parseRefresh(args.refresh);
+    const horizonWarnSeconds = parseHorizonWarn(args["horizon-warn"]);
     const url = eventsUrl(args["events-url"]);
     if (!isatty(1) || !isatty(0)) throw new UsageError("reproq top needs a terminal (stdin and stdout must be a TTY); for scripts use 'reproq queue' or 'reproq triage'");
     const config = await loadCommandConfig(ui, "db", flagValues(args, Object.keys(settingArgs)));
@@ -91,7 +108,7 @@ export default defineCommand({
     const sql = await openTopDatabase(config);
     const [{ createDashboardSource }, { renderTop }] = await Promise.all([import("../tui/data.ts"), import("../tui/index.tsx")]);
     // The READY list shows the claim order of workers configured like this file/environment.
-    const source = createDashboardSource(sql, { readOnly, ownsPool: false, priorityAgingFactor: config.worker.priorityAgingFactor });
+    const source = createDashboardSource(sql, { readOnly, ownsPool: false, priorityAgingFactor: config.worker.priorityAgingFactor, horizonWarnSeconds });
     try {
       await renderTop({ source, refreshMs, readOnly, colour, eventsUrl: url, token });
     } finally {

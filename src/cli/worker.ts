@@ -103,6 +103,7 @@ export default defineCommand({
             pingTimeoutMs: 5_000,
             concurrency: worker.concurrency,
             workerId: worker.workerId,
+            stallTimeoutMs: config.metrics.healthStallTimeoutMs,
           }),
         });
       }

@@ -126,6 +126,7 @@ export function buildConfig(input: BuildInput): Config {
       tlsKey: r.str("metrics.tls_key"),
       tlsClientCa: r.str("metrics.tls_client_ca"),
       collectIntervalMs: r.num("metrics.collect_interval"),
+      healthStallTimeoutMs: r.num("metrics.health_stall_timeout"),
     },
   };
   const unread = SETTINGS.filter((s) => !r.read.has(s.key)).map((s) => s.key);

@@ -225,6 +225,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: "metrics.collect_interval", kind: "duration", above: 0, env: ["METRICS_COLLECT_INTERVAL"],
     flag: "metrics-collect-interval", default: "5s", scopes: WORKER,
     description: "How often the database-wide gauges (queue depth, workers, paused queues) are refreshed" },
+  { key: "metrics.health_stall_timeout", kind: "duration", above: 0, env: ["REPROQ_HEALTH_STALL_TIMEOUT"],
+    flag: "health-stall-timeout", default: "30s", scopes: WORKER,
+    description: "/healthz answers 503 once task results could not be written, or claims have failed or waited, for this long (e.g. a lock on task_runs)" },
 ];
 
 /** File sections (tables) and the commands that read them. */

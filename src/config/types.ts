@@ -110,6 +110,8 @@ export interface MetricsConfig {
   readonly tlsClientCa: string;
   /** How often the collector refreshes the database-wide gauges. */
   readonly collectIntervalMs: number;
+  /** /healthz fails once result writes or claims have made no progress for this long. */
+  readonly healthStallTimeoutMs: number;
 }
 
 /** Where a setting's value came from: "default" | "file <path>" | "env NAME" | "flag --name". */

@@ -11,6 +11,7 @@ import { MIN_SERVER_VERSION, serverInfo } from "../db/server.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { probeExecutor, type ProbeStatus } from "../executor/probe.ts";
 import { poolerVerdict, refusalMessage, SAFE_ENV, SAFE_FLAGS } from "../worker/pooler-guard.ts";
+import { hazardChecks } from "./hazards.ts";
 import { queuedTaskPathCheck, workerSettingChecks } from "./worker-settings.ts";
 
 export type CheckStatus = ProbeStatus;
@@ -151,6 +152,7 @@ async function connectAndCheck(config: Config, checks: DoctorCheck[]): Promise<v
     if (checks.some((check) => check.name === "table task_runs" && check.status === "ok")) {
       checks.push(await queuedTaskPathCheck(sql, config.worker.allowedTaskModules));
     }
+    checks.push(...(await hazardChecks(sql).catch((error: unknown): DoctorCheck[] => [{ name: "database hazards", status: "warn", detail: `could not read: ${errorMessage(error)}` }])));
   } catch (error) {
     checks.push({ name: "database", status: "fail", detail: errorMessage(error) });
   } finally {

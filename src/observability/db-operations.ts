@@ -10,12 +10,19 @@ import type { DbOperation, Metrics } from "./metrics.ts";
  */
 export class DbOperations {
   private inFlight = 0;
+  private started = 0;
 
   constructor(private readonly metrics: Metrics | null, private readonly poolSize: number) {}
+
+  /** Operations started so far (counted only with metrics on). */
+  get count(): number {
+    return this.started;
+  }
 
   async run<T>(operation: DbOperation | null, statement: () => Promise<T>): Promise<T> {
     const metrics = this.metrics;
     if (!metrics) return statement();
+    this.started += 1;
     this.inFlight += 1;
     if (this.inFlight > this.poolSize) metrics.poolWaitCount.inc();
     metrics.poolConnectionsInUse.set(Math.min(this.inFlight, this.poolSize));

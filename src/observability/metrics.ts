@@ -38,6 +38,23 @@ export class Metrics {
   readonly queuesPaused = this.gauge("reproq_queues_paused", "Paused queues");
   readonly concurrencyBlockedTasks = this.gauge("reproq_concurrency_blocked_tasks", "READY tasks held back because their concurrency_key is at its limit");
 
+  // The database's hazards (database-wide too; hazards.ts in src/queue/ reads them).
+  readonly xminHorizonAgeSeconds = this.gauge("reproq_db_xmin_horizon_age_seconds", "Age of the transaction holding back the oldest xmin (VACUUM cannot remove rows it may see); 0 when none, NaN for a replication slot");
+  readonly xminHorizonAgeXids = this.gauge("reproq_db_xmin_horizon_age_xids", "Transactions since the oldest xmin horizon holder's xmin");
+  readonly xminHorizonHolder = this.labelledGauge("reproq_db_xmin_horizon_holder_info", "The oldest xmin horizon holder (one series: value 1): kind backend|prepared_xact|replication_slot, its pid, application_name and state", ["kind", "pid", "application_name", "state"]);
+  readonly taskRunsDeadTuples = this.gauge("reproq_task_runs_dead_tuples", "Dead row versions in task_runs (pg_stat_user_tables.n_dead_tup)");
+  readonly taskRunsLiveTuples = this.gauge("reproq_task_runs_live_tuples", "Live rows in task_runs (pg_stat_user_tables.n_live_tup)");
+  readonly taskRunsVacuumAgeSeconds = this.gauge("reproq_task_runs_last_vacuum_age_seconds", "Seconds since task_runs was last vacuumed or autovacuumed; -1 when never");
+  readonly taskRunsLockWaiters = this.gauge("reproq_task_runs_lock_waiters", "Sessions waiting for a lock on task_runs");
+  readonly taskRunsLockWaitSeconds = this.gauge("reproq_task_runs_lock_wait_seconds", "How long the longest waiter for a lock on task_runs has waited; 0 when none");
+  readonly hazardsUp = this.gauge("reproq_db_hazards_collect_success", "1 when the last hazard collection (horizon, vacuum, locks) answered within its timeout, else 0");
+
+  // Cost per task over the last collection interval in which this worker recorded tasks (kept while idle).
+  readonly dbOperationsPerTask = this.gauge("reproq_worker_db_operations_per_task", "This worker's database operations (each one statement or one short transaction) per task it recorded, over the last collection interval");
+  readonly statementsPerTask = this.labelledGauge("reproq_database_role_statements_per_task", "Statements of the worker's database role in this database (every worker of the role together) per task this worker recorded, over the last collection interval; only with source pg_stat_statements", ["source"]);
+  readonly commitsPerTask = this.gauge("reproq_database_commits_per_task", "Commits in this database (pg_stat_database.xact_commit, all clients) per task this worker recorded, over the last collection interval");
+  readonly walBytesPerTask = this.labelledGauge("reproq_database_wal_bytes_per_task", "WAL bytes per task this worker recorded, over the last collection interval: source pg_stat_statements (the worker's role in this database) or wal_lsn (the whole cluster)", ["source"]);
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
@@ -48,6 +65,10 @@ export class Metrics {
 
   private gauge(name: string, help: string): Gauge {
     return new Gauge({ name, help, registers: [this.registry] });
+  }
+
+  private labelledGauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
   }
 
   private histogram<L extends string>(name: string, help: string, labelNames: L[], buckets: number[]): Histogram<L> {

@@ -17,3 +17,4 @@ export * from "./stats.ts";
 export * from "./dashboard.ts";
 export { summarizeLastError } from "./text.ts";
 export * from "./rescue.ts";
+export * from "./hazards.ts";

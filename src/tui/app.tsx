@@ -1,6 +1,7 @@
 // The root of `reproq top`: owns navigation, dialogs and refresh control, polls the current
-// screen through usePoll, and lays out header, tabs, body and footer to exactly the terminal size.
-import { Box, useApp } from "ink";
+// screen through usePoll, and lays out header, hazard warnings (hazards.ts), tabs, body and footer
+// to exactly the terminal size.
+import { Box, Text, useApp } from "ink";
 import { useCallback, useRef, useState } from "react";
 import { Header } from "./components/header.tsx";
 import { Tabs } from "./components/tabs.tsx";
@@ -12,10 +13,11 @@ import { errorText, usePoll } from "./hooks/use-poll.ts";
 import { useTerminalSize } from "./hooks/use-terminal-size.ts";
 import { handleKey, type Ctx, type Message, type Modal } from "./keys.ts";
 import { loadScreen, type ScreenData } from "./load.ts";
-import type { Action, ActionProgress, DashboardSource } from "./model.ts";
+import { hazardWarnings } from "./hazards.ts";
+import type { Action, ActionProgress, DashboardSource, DbHazards } from "./model.ts";
 import { current, initialNav, pageOffset, screenKey, type NavState } from "./navigation.ts";
 import { ScreenView } from "./screen-view.tsx";
-import { ColourContext } from "./theme.tsx";
+import { ColourContext, Styled } from "./theme.tsx";
 import { ConfirmDialog, confirmHeight, type ConfirmState } from "./views/confirm.tsx";
 import { Footer } from "./views/footer.tsx";
 import { HelpView } from "./views/help.tsx";
@@ -58,7 +60,8 @@ function Top(props: AppProps) {
   const events = useEvents({ url: props.eventsUrl ?? null, token: props.token ?? null });
 
   const frame = current(nav);
-  const bodyHeight = Math.max(3, size.rows - CHROME_LINES);
+  const warnings = useHazardWarnings(props.source, props.refreshMs, paused);
+  const bodyHeight = Math.max(3, size.rows - CHROME_LINES - warnings.length);
   const dialogHeight = modal?.kind === "confirm" ? confirmHeight(modal.state, size.columns) : 0;
   const viewHeight = Math.max(3, bodyHeight - dialogHeight);
   const limit = tasksPageSize(viewHeight);
@@ -86,6 +89,11 @@ function Top(props: AppProps) {
   return (
     <Box flexDirection="column" width={size.columns} height={size.rows}>
       <Header state={status.state} error={status.error} refreshedAgo={status.lastOkAt === null ? null : (now - status.lastOkAt) / 1000} dbMs={status.dbMs} paused={paused} readOnly={readOnly} refreshing={status.refreshing} />
+      {warnings.map((line) => (
+        <Text key={line.slice(0, 24)} wrap="truncate">
+          <Styled bold tone="warn">{line}</Styled>
+        </Text>
+      ))}
       <Tabs active={nav.tabIndex} crumbs={crumbs(nav)} />
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
         {modal?.kind === "help" ? (
@@ -98,6 +106,25 @@ function Top(props: AppProps) {
       <Footer modal={modal} message={message} width={size.columns} readOnly={readOnly} screen={frame.screen} />
     </Box>
   );
+}
+
+/**
+ * The database's hazards, polled apart from the screen: their reads touch only the catalogs, so
+ * the warning still shows while a lock on task_runs holds every screen's queries. A failed read
+ * keeps the last lines (the header already shows the connection state).
+ */
+function useHazardWarnings(source: DashboardSource, refreshMs: number, paused: boolean): string[] {
+  const first = useRef(true);
+  const load = useCallback(async () => {
+    // The screen's first load goes alone: it decides how fast top looks ready.
+    if (first.current) await Bun.sleep(1_000);
+    first.current = false;
+    const started = performance.now();
+    const data = source.hazards ? await source.hazards() : null;
+    return { data, dbMs: performance.now() - started };
+  }, [source]);
+  const poll = usePoll<DbHazards | null>("hazards", load, { intervalMs: Math.max(refreshMs, 1_000), paused });
+  return hazardWarnings(poll.data ?? undefined);
 }
 
 /**

@@ -38,12 +38,16 @@ import { retryFailedTasks, taskRetryPlanRead, type RetryOutcome } from "../queue
 import { taskCancel } from "../queue/cancel.ts";
 import { replayTask } from "../queue/replay.ts";
 import { statsLiveWorkers } from "../queue/stats.ts";
+import { dbHorizonHolderRead, dbTaskRunsLockWaitRead, dbTaskRunsVacuumRead } from "../queue/hazards.ts";
+import { boundedReads } from "../db/bounded.ts";
+import { HAZARD_BOUNDS, HORIZON_WARN_SECONDS } from "../observability/hazards.ts";
 import type {
   Action,
   ActionControl,
   ActionPreview,
   ActionResult,
   DashboardSource,
+  DbHazards,
   ErrorEntryView,
   FailureSummary,
   Overview,
@@ -99,12 +103,15 @@ export interface DashboardSourceOptions {
   queueCountCap?: number;
   /** The workers' worker.priority_aging_factor, for the READY list's claim order (default 60). */
   priorityAgingFactor?: number;
+  /** An xmin horizon holder at least this old gets a warning line (default HORIZON_WARN_SECONDS). */
+  horizonWarnSeconds?: number;
 }
 
 export function createDashboardSource(sql: Sql, options: DashboardSourceOptions): DashboardSource {
   const queueCountCap = options.queueCountCap ?? QUEUE_COUNT_CAP;
   const priorityAgingFactor = options.priorityAgingFactor ?? DEFAULT_PRIORITY_AGING_FACTOR;
   const lastQueryMs: Record<string, number> = {};
+  const horizonWarnSeconds = options.horizonWarnSeconds ?? HORIZON_WARN_SECONDS;
 
   async function timed<T>(name: string, run: () => Promise<T>): Promise<T> {
     const started = performance.now();
@@ -174,6 +181,16 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
       groupCount: rows[0]?.groupCount ?? 0,
       groups: rows.map(({ scanned: _scanned, groupCount: _groups, ...group }) => group),
     };
+  }
+
+  /** Catalog reads only (no lock on task_runs), bounded to 2 s: they answer while a lock blocks the screens. */
+  function hazards(): Promise<DbHazards> {
+    return timed("hazards", () => boundedReads(sql, HAZARD_BOUNDS, async (tx) => ({
+      holder: await dbHorizonHolderRead(tx),
+      vacuum: await dbTaskRunsVacuumRead(tx),
+      lockWait: await dbTaskRunsLockWaitRead(tx),
+      horizonWarnSeconds,
+    })));
   }
 
   async function overview(): Promise<Overview> {
@@ -276,6 +293,7 @@ export function createDashboardSource(sql: Sql, options: DashboardSourceOptions)
     readOnly: options.readOnly,
     lastQueryMs,
     overview,
+    hazards,
     workers: () => timed("workers", async (): Promise<WorkerRow[]> => [...(await dashboardWorkersRead(sql))]),
     failureGroups: () => timed("failureGroups", failureSummary),
     periodic: () =>

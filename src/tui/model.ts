@@ -2,6 +2,7 @@
 // the DashboardSource the app reads them from (src/tui/data.ts implements it over queue/
 // functions; views never see SQL). Times are database-clock Dates; ages and durations are seconds
 // computed by the database; a value the database does not have is null (rendered "–").
+import type { HorizonHolder, LockBlock, TableVacuumStats } from "../queue/hazards.ts";
 import type { TaskStatus } from "../queue/types.ts";
 
 /**
@@ -73,6 +74,15 @@ export interface FailureRow {
   failedAt: Date | null;
   attempts: number;
   maxAttempts: number;
+}
+
+/** The database's hazards as top shows them (warning lines above the queues). */
+export interface DbHazards {
+  holder: HorizonHolder | null;
+  vacuum: TableVacuumStats | null;
+  lockWait: LockBlock | null;
+  /** A holder at least this old is worth a warning (top --horizon-warn). */
+  horizonWarnSeconds: number;
 }
 
 export interface Overview {
@@ -281,6 +291,8 @@ export interface ActionResult {
 /** Everything the app reads or changes. Every method may reject (database down): the app shows it. */
 export interface DashboardSource {
   overview(): Promise<Overview>;
+  /** The database's hazards for the warning lines under the header (polled apart from the screen). */
+  hazards?(): Promise<DbHazards>;
   workers(): Promise<WorkerRow[]>;
   failureGroups(): Promise<FailureSummary>;
   periodic(): Promise<PeriodicRow[]>;

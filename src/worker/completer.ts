@@ -8,6 +8,7 @@ import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { DbOperations } from "../observability/db-operations.ts";
+import { ProgressWatch } from "../observability/progress.ts";
 import { taskCompleteFailure, taskCompleteSuccessMany } from "../queue/index.ts";
 import type { FailureCompletion, SuccessCompletion } from "../queue/types.ts";
 import type { Unwritten } from "./journal.ts";
@@ -32,6 +33,8 @@ export class Completer {
   private flushing: Promise<void> | null = null;
   private readonly giveUp = new AbortController();
   private readonly outage: OutageTracker;
+  /** Writes waiting or failing now, for /healthz (a write stuck behind a lock never fails: it waits). */
+  readonly progress = new ProgressWatch();
   /** Outcomes abandoned because the database could not be reached (for the result journal). */
   readonly unwritten: Unwritten[] = [];
 
@@ -100,6 +103,15 @@ export class Completer {
   }
 
   private async retrying<T>(write: () => Promise<T>): Promise<T> {
+    const end = this.progress.begin();
+    try {
+      return await this.retryingUntilWritten(write);
+    } finally {
+      end();
+    }
+  }
+
+  private async retryingUntilWritten<T>(write: () => Promise<T>): Promise<T> {
     const attempt = withDbRetry(write, {
       ...RETRY,
       signal: this.giveUp.signal,

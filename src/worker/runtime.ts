@@ -15,6 +15,7 @@ import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
 import { Completer } from "./completer.ts";
 import { appendJournal, replayJournals } from "./journal.ts";
+import { ProgressWatch } from "../observability/progress.ts";
 import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
 import { QueueRotation } from "./rotation.ts";
@@ -57,6 +58,8 @@ export class Worker {
   private readonly telemetry: Telemetry;
   private readonly taskLogs: OutageTracker;
   private readonly liveness: Liveness;
+  /** Claim statements waiting or failing now (for /healthz). */
+  readonly claimProgress = new ProgressWatch();
   private lastClaimFull = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
@@ -94,6 +97,11 @@ export class Worker {
   /** The producer loop is running: started, not shutting down, and went round recently. */
   loopAlive(maxAgeMs: number): boolean {
     return !this.stopped && !this.claiming.signal.aborted && this.loopAgeMs <= maxAgeMs;
+  }
+
+  /** Result writes waiting or failing now (for /healthz). */
+  get resultProgress(): ProgressWatch {
+    return this.completer.progress;
   }
 
   get runningCount(): number {
@@ -165,7 +173,7 @@ export class Worker {
       let claimed: ClaimedTask[];
       try {
         const started = performance.now();
-        claimed = await this.telemetry.db.run("claim", () =>
+        claimed = await this.claimProgress.track(() => this.telemetry.db.run("claim", () =>
           taskClaimBatch(sql, {
             workerId: worker.workerId,
             queues: rotation.order(),
@@ -173,7 +181,7 @@ export class Worker {
             leaseSeconds: worker.leaseSeconds,
             priorityAgingFactor: worker.priorityAgingFactor,
           }),
-        );
+        ));
         this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, claimed);
         rotation.advancePast(claimed.at(-1)?.queueName);
         if (claimed.length > 0) this.lastClaimAtMs = Date.now();
@@ -196,7 +204,8 @@ export class Worker {
   private async idleSleepMs(backoff: PollBackoff): Promise<number> {
     const sleepMs = backoff.next();
     try {
-      const dueAt = await this.telemetry.db.run(null, () => taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues }));
+      // Part of looking for work: a lock on task_runs holds this read as it holds the claim.
+      const dueAt = await this.claimProgress.track(() => this.telemetry.db.run(null, () => taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues })));
       // A wake-up hint only (the claim compares with the database clock), so clock skew between
       // this host and the database costs at most one extra empty claim.
       return dueAt === null ? sleepMs : Math.max(0, Math.min(sleepMs, dueAt.getTime() - Date.now()));

@@ -227,8 +227,24 @@ describe("/metrics after running tasks", () => {
       reproq_queues_paused: "gauge",
       reproq_concurrency_blocked_tasks: "gauge",
     };
+    // Beyond the Go worker: the database's hazards and cost per task (docs/observability.md).
+    const hazards: Record<string, string> = {
+      reproq_db_xmin_horizon_age_seconds: "gauge",
+      reproq_db_xmin_horizon_age_xids: "gauge",
+      reproq_db_xmin_horizon_holder_info: "gauge",
+      reproq_task_runs_dead_tuples: "gauge",
+      reproq_task_runs_live_tuples: "gauge",
+      reproq_task_runs_last_vacuum_age_seconds: "gauge",
+      reproq_task_runs_lock_waiters: "gauge",
+      reproq_task_runs_lock_wait_seconds: "gauge",
+      reproq_db_hazards_collect_success: "gauge",
+      reproq_worker_db_operations_per_task: "gauge",
+      reproq_database_role_statements_per_task: "gauge",
+      reproq_database_commits_per_task: "gauge",
+      reproq_database_wal_bytes_per_task: "gauge",
+    };
     const found = Object.fromEntries([...families.values()].filter((f) => f.name.startsWith("reproq_")).map((f) => [f.name, f.type]));
-    expect(found).toEqual(expected);
+    expect(found).toEqual({ ...expected, ...hazards });
     for (const name of Object.keys(expected)) expect(families.get(name)?.samples.length ?? 0).toBeGreaterThan(0);
     // prom-client's process metrics stand in for the Go runtime's.
     for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds"]) {

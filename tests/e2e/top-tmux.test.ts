@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { seedDashboard, type SeedInfo } from "../helpers/dashboard-seed.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { baseConnection, buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { HazardSessions } from "../helpers/hazards.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { closeAllTerminals, PROMPT, Terminal } from "../helpers/tmux.ts";
 import { describeWithTools } from "../helpers/tools.ts";
@@ -96,6 +97,25 @@ describeWithTools(["tmux"], "reproq top in tmux (compiled binary)", () => {
     const after = await term.waitFor((s) => s.trimEnd().endsWith(PROMPT), "the shell prompt after quitting");
     expect(after).not.toContain("● OK"); // the alternate screen is gone
     term.close();
+  });
+
+  test("a snapshot held past --horizon-warn shows a warning line naming its pid, application, state and age", async () => {
+    const sessions = new HazardSessions(db.dsn);
+    const holder = await sessions.holdSnapshot("top-tmux-holder");
+    try {
+      const term = await startTop("--horizon-warn 1s --read-only");
+      const screen = await term.waitFor((s) => s.includes("⚠ xmin horizon"), "the horizon warning");
+      const line = screen.split("\n").find((l) => l.includes("⚠ xmin horizon"))!;
+      expect(line).toMatch(new RegExp(`⚠ xmin horizon held \\d+s by pid ${holder.pid}, application "top-tmux-holder", idle in transaction`));
+      await holder.release();
+      await term.waitFor((s) => !s.includes("⚠ xmin horizon"), "the warning to go once the snapshot ends");
+      term.keys("q");
+      await term.waitFor((s) => s.trimEnd().endsWith(PROMPT), "the shell prompt");
+      term.close();
+    } finally {
+      await holder.release().catch(() => {});
+      await sessions.close();
+    }
   });
 
   test("--read-only hides and refuses actions; the database is unchanged", async () => {
