@@ -10,6 +10,7 @@ import { EXECUTORS_DIR } from "../helpers/executors/index.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type EnqueueRow } from "../helpers/worker.ts";
 import { expectQuick } from "../helpers/timing.ts";
+import { checkLedger, explain, ledgerRows, readLedger, summarize } from "../helpers/ledger.ts";
 
 setDefaultTimeout(180_000); // fault tests wait out leases, outages and slow polls
 
@@ -122,20 +123,23 @@ describe("database outage while tasks run", () => {
     }
   });
 
-  test("SIGTERM during an outage still exits (a second signal cuts the result retries) with code 3; the journal writes the rows later", async () => {
+  test("SIGTERM during an outage still exits (a second signal cuts the result retries) with code 3; the journal writes the rows later, none run again (ledger)", async () => {
     const db = await database("outage_shutdown");
     const target = parseDsn(db.dsn, process.env);
     const proxy = await startTcpProxy({ host: target.host, port: target.port });
+    const scratch = mkdtempSync(join(tmpdir(), "reproq-outage-shutdown-"));
     try {
       const viaProxy = buildDsn({ ...target, host: "127.0.0.1", port: proxy.port });
-      await enqueue(db.sql, Array.from({ length: 3 }, () => ({ kwargs: { mode: "sleep", seconds: 1 } })));
-      const leaseArgs = ["--lease-seconds", "3", "--heartbeat-seconds", "1", "--reclaim-interval-seconds", "1"];
+      const ledger = join(scratch, "ledger");
+      // 6 run when the database goes away and finish during the outage; 4 wait READY.
+      await enqueue(db.sql, Array.from({ length: 10 }, () => ({ kwargs: { mode: "ledger", first_seconds: 1, later_seconds: 1 } })));
+      const leaseArgs = ["--lease-seconds", "3", "--heartbeat-seconds", "1", "--reclaim-interval-seconds", "1", "--registry-heartbeat-seconds", "2"];
       // By environment variable, as a deployment would set it.
-      const journal = { REPROQ_JOURNAL_DIR: mkdtempSync(join(tmpdir(), "reproq-journal-")) };
-      const worker = startWorker([...baseWorkerArgs(viaProxy), ...leaseArgs, "--concurrency", "3"], journal);
-      await waitFor(async () => (await statusCounts(db.sql)).RUNNING === 3, { what: "tasks running" });
+      const env = { REPROQ_JOURNAL_DIR: join(scratch, "journal"), LEDGER_FILE: ledger };
+      const worker = startWorker([...baseWorkerArgs(viaProxy), ...leaseArgs, "--concurrency", "6", "--worker-id", "cut-off"], env);
+      await waitFor(async () => readLedger(ledger).filter((line) => line.word === "start").length === 6, { what: "6 tasks running" });
       proxy.cut();
-      await Bun.sleep(1_500); // the tasks finish; their results cannot be written
+      await waitFor(async () => readLedger(ledger).filter((line) => line.word === "end").length === 6, { what: "the tasks to finish during the outage" });
       const started = performance.now();
       worker.signal("SIGTERM");
       await Bun.sleep(2_000);
@@ -145,20 +149,28 @@ describe("database outage while tasks run", () => {
       clearTimeout(timer);
       if (code !== 3) console.log(JSON.stringify(worker.logs.slice(-12), null, 1), worker.stderr());
       expect(code).toBe(3); // results not written; they are in the journal
-      expect(readdirSync(journal.REPROQ_JOURNAL_DIR).filter((name) => name.endsWith(".jsonl")).length).toBe(1);
+      expect(readdirSync(env.REPROQ_JOURNAL_DIR).filter((name) => name.endsWith(".jsonl")).length).toBe(1);
       // Bounded (it used to wait forever): 5 s for writes after the second signal, then a few
       // short, bounded clean-up steps against the unreachable database.
       expectQuick(performance.now() - started, 4_000, "a shutdown during an outage");
+      expect((await statusCounts(db.sql)).RUNNING).toBe(6); // what the database still says
       proxy.restore();
 
-      const next = startWorker([...baseWorkerArgs(db.dsn), ...leaseArgs], journal);
-      await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 3, { timeoutMs: 60_000, what: "written from the journal" });
+      // The next start (another worker id, on the same journal directory) writes the six outcomes
+      // before it claims or rescues anything, then runs the four that waited.
+      const next = startWorker([...baseWorkerArgs(db.dsn), ...leaseArgs, "--worker-id", "next"], env);
+      await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 10, { timeoutMs: 60_000, what: "written from the journal" });
       expect(await stopWorker(next)).toBe(0);
-      const [row] = await db.sql<{ attempts: number }[]>`select max(attempts)::int as attempts from task_runs`;
-      expect(row?.attempts).toBe(1); // written from the journal, not run again
-      rmSync(journal.REPROQ_JOURNAL_DIR, { recursive: true, force: true });
+      const rows = await ledgerRows(db.sql);
+      const report = checkLedger(readLedger(ledger), rows);
+      console.log(`SIGTERM during an outage: ${summarize(report)}`);
+      const faults = { lost: report.lost, concurrent: report.concurrent, leftRunning: report.leftRunning, storedWrongly: report.storedWrongly, phantom: report.phantom, doubles: report.doubles };
+      expect(faults, explain(report, rows)).toEqual({ lost: [], concurrent: [], leftRunning: [], storedWrongly: [], phantom: [], doubles: [] });
+      expect(report.runs).toHaveLength(10); // written from the journal, not run again
+      expect(rows.map((row) => row.attempts)).toEqual(rows.map(() => 1));
     } finally {
       await proxy.close();
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 });
