@@ -15,7 +15,7 @@ import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor
 setDefaultTimeout(150_000);
 
 /** Registry heartbeat of the short runs: the victim is dead 1.5 heartbeats after its last one. */
-const HEARTBEAT_SECONDS = 2;
+const HEARTBEAT_SECONDS = 3;
 const TASKS = 3;
 
 const scratch = mkdtempSync(join(tmpdir(), "reproq-chaos-kill9-"));

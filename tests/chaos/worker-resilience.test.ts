@@ -133,7 +133,9 @@ describe("database outage while tasks run", () => {
       const ledger = join(scratch, "ledger");
       // 6 run when the database goes away and finish during the outage; 4 wait READY.
       await enqueue(db.sql, Array.from({ length: 10 }, () => ({ kwargs: { mode: "ledger", first_seconds: 1, later_seconds: 1 } })));
-      const leaseArgs = ["--lease-seconds", "3", "--heartbeat-seconds", "1", "--reclaim-interval-seconds", "1", "--registry-heartbeat-seconds", "2"];
+      // Registry heartbeat 6 s: the cut-off worker would stop its own tasks 8 s after its last
+      // renewal, after these 1 s tasks have finished.
+      const leaseArgs = ["--lease-seconds", "3", "--heartbeat-seconds", "1", "--reclaim-interval-seconds", "1", "--registry-heartbeat-seconds", "6"];
       // By environment variable, as a deployment would set it.
       const env = { REPROQ_JOURNAL_DIR: join(scratch, "journal"), LEDGER_FILE: ledger };
       const worker = startWorker([...baseWorkerArgs(viaProxy), ...leaseArgs, "--concurrency", "6", "--worker-id", "cut-off"], env);
@@ -156,8 +158,10 @@ describe("database outage while tasks run", () => {
       expect((await statusCounts(db.sql)).RUNNING).toBe(6); // what the database still says
       proxy.restore();
 
-      // The next start (another worker id, on the same journal directory) writes the six outcomes
-      // before it claims or rescues anything, then runs the four that waited.
+      // The next start (another worker id, on the same journal directory), once the cut-off worker
+      // is past its registry deadline (dead for anyone who looks), writes the six outcomes before
+      // it claims or rescues anything, then runs the four that waited.
+      await waitFor(async () => (await db.sql`select 1 from reproq_workers where worker_id = 'cut-off' and alive_until < now()`).length === 1, { timeoutMs: 20_000, what: "the cut-off worker's registry deadline to pass" });
       const next = startWorker([...baseWorkerArgs(db.dsn), ...leaseArgs, "--worker-id", "next"], env);
       await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 10, { timeoutMs: 60_000, what: "written from the journal" });
       expect(await stopWorker(next)).toBe(0);
