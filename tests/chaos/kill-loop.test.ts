@@ -1,10 +1,10 @@
-// Three `bun` workers over 2,000 short tasks while a loop kills a random one with kill -9 every
+// Three `bun` workers over 2,000 short tasks (5 % of them a few seconds long) while a loop kills a random one with kill -9 every
 // 5–10 s and starts it again — under the same worker id for one of them (a container restarted in
 // place), under a new id for the other two (a new pod) — until every task is done. Matched
 // against the task ledger: 0 lost, 0 run twice at the same time, 0 left RUNNING, 0 stored wrongly.
-// A task killed mid-run may run again after its rescue (attempt counted, worker_lost entry); one
-// whose body had finished when its worker died may finish twice, but only then, and never
-// overlapping in time.
+// No task outlives its killed worker. A task killed mid-run may run again after its rescue
+// (attempt counted, worker_lost entry); one whose body had finished when its worker died may
+// finish twice, but only then, and never overlapping in time.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,8 +30,10 @@ describe("3 workers, one killed with -9 every 5–10 s and restarted, over 2,000
   test("every task done; none lost, none run twice at once, none left RUNNING, none stored wrongly", async () => {
     db = await createTestDatabase({ flavour: "reproq", label: "chaos_kill_loop" });
     const sql = db.sql;
-    await enqueue(sql, Array.from({ length: TASKS }, () => {
-      const seconds = Number(between(0.02, 0.2).toFixed(3));
+    // 20–200 ms each; every 20th task 3–5 s, longer than a rescue takes here, so a task process
+    // that outlived its killed worker would still be running when its row runs again.
+    await enqueue(sql, Array.from({ length: TASKS }, (_, n) => {
+      const seconds = Number((n % 20 === 0 ? between(3, 5) : between(0.02, 0.2)).toFixed(3));
       return { taskPath: "tasks.ledger.run", maxAttempts: 5, kwargs: { mode: "ledger", first_seconds: seconds, later_seconds: seconds } };
     }));
     const watcher = new PidWatcher(ledger);
@@ -49,6 +51,8 @@ describe("3 workers, one killed with -9 every 5–10 s and restarted, over 2,000
     const ids = ["loop-same", "loop-b-0", "loop-c-0"];
     const slots = ids.map(start);
     const killedPids: number[] = [];
+    /** Worker pid → epoch ms of its kill -9. */
+    const killedAt = new Map<number, number>();
     const killedIds: string[] = [];
 
     const terminal = async () => {
@@ -66,6 +70,7 @@ describe("3 workers, one killed with -9 every 5–10 s and restarted, over 2,000
         const victim = slots[slot]!;
         killedPids.push(victim.proc.pid);
         killedIds.push(ids[slot]!);
+        killedAt.set(victim.proc.pid, Date.now());
         victim.proc.kill("SIGKILL");
         await victim.exited;
         if (slot !== 0) ids[slot] = ids[slot]!.replace(/-\d+$/, `-${killedPids.length}`);
@@ -93,6 +98,15 @@ describe("3 workers, one killed with -9 every 5–10 s and restarted, over 2,000
     expect(faults, explain(report, rows)).toEqual({ lost: [], concurrent: [], leftRunning: [], storedWrongly: [], phantom: [] });
     expect(codes).toEqual([0, 0, 0]);
     expect(killedPids.length).toBeGreaterThanOrEqual(3);
+    // No task outlives its killed worker: none starts or finishes after the kill (1 s allows for
+    // a line written as the kill lands), none is still running 3 s after it.
+    const outlived = report.runs.filter((run) => {
+      const kill = run.ppid === null ? undefined : killedAt.get(run.ppid);
+      if (kill === undefined) return false;
+      if (run.startAt > kill + 1_000) return true;
+      return run.finished ? run.endAt! > kill + 1_000 : (run.endAt ?? Infinity) > kill + 3_000;
+    });
+    expect(outlived, JSON.stringify(outlived.slice(0, 5).map((run) => ({ ...run, killedAt: killedAt.get(run.ppid!) })))).toEqual([]);
     // A body finished twice only after a lost attempt: its worker killed before the result was
     // written, or a live worker that missed its registry deadline (a loaded machine) and stopped
     // its tasks or was declared dead. Either way the row counts that attempt as worker_lost.
