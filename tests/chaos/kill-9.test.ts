@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { checkLedger, cleanUpScene, explain, ledgerRows, PidWatcher, readLedger, running, summarize, writeLedgerTasks } from "../helpers/ledger.ts";
+import { checkLedger, cleanUpScene, expectNoFaults, ledgerRows, PidWatcher, readLedger, running, summarize, writeLedgerTasks } from "../helpers/ledger.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
 setDefaultTimeout(150_000);
@@ -87,8 +87,7 @@ async function killAndRescue(kind: Kind, heartbeatSeconds: number | null, firstS
   const lines = readLedger(ledger);
   const report = checkLedger(lines, rows, (pid) => watcher.diedAt(pid));
   console.log(`kill -9 ${kind.name}: ${summarize(report)}`);
-  const faults = { lost: report.lost, concurrent: report.concurrent, leftRunning: report.leftRunning, storedWrongly: report.storedWrongly, phantom: report.phantom };
-  expect(faults, explain(report, rows)).toEqual({ lost: [], concurrent: [], leftRunning: [], storedWrongly: [], phantom: [] });
+  expectNoFaults(report, rows);
   // Each row: attempt 1 killed on the victim (never finished), attempt 2 finished on the rescuer.
   for (const row of rows) {
     const runs = report.runs.filter((run) => run.id === row.result_id).map((run) => [run.attempt, run.finished]);

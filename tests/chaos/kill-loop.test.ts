@@ -10,7 +10,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { checkLedger, cleanUpScene, explain, ledgerRows, PidWatcher, readLedger, summarize, writeLedgerTasks } from "../helpers/ledger.ts";
+import { checkLedger, cleanUpScene, expectNoFaults, explain, ledgerRows, PidWatcher, readLedger, summarize, writeLedgerTasks } from "../helpers/ledger.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
 setDefaultTimeout(300_000);
@@ -94,8 +94,7 @@ describe("3 workers, one killed with -9 every 5–10 s and restarted, over 2,000
     const report = checkLedger(readLedger(ledger), rows, (pid) => watcher.diedAt(pid));
     const workerLost = rows.reduce((sum, row) => sum + row.errors.length, 0);
     console.log(`kill loop: ${TASKS} tasks in ${seconds.toFixed(1)} s, ${killedPids.length} kills (${killedIds.join(", ")}), ${workerLost} worker_lost entries; ${summarize(report)}`);
-    const faults = { lost: report.lost, concurrent: report.concurrent, leftRunning: report.leftRunning, storedWrongly: report.storedWrongly, phantom: report.phantom };
-    expect(faults, explain(report, rows)).toEqual({ lost: [], concurrent: [], leftRunning: [], storedWrongly: [], phantom: [] });
+    expectNoFaults(report, rows);
     expect(codes).toEqual([0, 0, 0]);
     expect(killedPids.length).toBeGreaterThanOrEqual(3);
     // No task outlives its killed worker: none starts or finishes after the kill (1 s allows for

@@ -11,6 +11,7 @@
 // checkLedger() matches a ledger against the task_runs rows and counts the four faults the chaos
 // suite must never see: a task lost, a task run twice at the same time, a row left RUNNING, a row
 // stored wrongly. PidWatcher supplies when each unfinished attempt's process was seen dead.
+import { expect } from "bun:test";
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Queryable } from "../../src/db/client.ts";
@@ -353,4 +354,16 @@ export async function cleanUpScene(scene: FaultScene): Promise<void> {
   for (const line of scene.ledgers.flatMap(readLedger)) if (line.word !== "end" && running(line.pid)) process.kill(line.pid, "SIGKILL");
   await Promise.all(scene.databases.map((db) => db?.drop()));
   rmSync(scene.scratch, { recursive: true, force: true });
+}
+
+/**
+ * Fails unless every fault list is empty (`doubles` too when asked: where no worker is killed, no
+ * task body may finish twice); the message shows the faulty rows and their runs.
+ */
+export function expectNoFaults(report: LedgerReport, rows: LedgerRow[], options: { doubles?: boolean } = {}): void {
+  const { lost, concurrent, leftRunning, storedWrongly, phantom, doubles } = report;
+  const faults: Record<string, string[]> = { lost, concurrent, leftRunning, storedWrongly, phantom };
+  if (options.doubles) faults.doubles = doubles;
+  const none = Object.fromEntries(Object.keys(faults).map((key) => [key, []]));
+  expect(faults, explain(report, rows)).toEqual(none);
 }
