@@ -66,6 +66,9 @@ export function classify(input: ClassifyInput): Decision {
           lastError: "",
         };
       case "worker_lost": {
+        // Killed while exiting after its body had returned and printed success: the row is still
+        // this worker's (the stop comes before its deadline), so the success counts, not a re-run.
+        if (result.envelope?.ok) return { type: "success", returnJson: result.envelope.returnJson };
         // As when another worker rescues the row: attempt counted, READY at once while attempts remain.
         const message = "the worker could not renew its registry heartbeat and stopped the task before other workers could declare it dead";
         const error: ErrorEntry = { kind: "worker_lost", message, ...common };

@@ -10,6 +10,7 @@ import { EXECUTORS_DIR } from "../helpers/executors/index.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type EnqueueRow } from "../helpers/worker.ts";
 import { expectQuick } from "../helpers/timing.ts";
+import { checkLedger, expectNoFaults, ledgerRows, readLedger, summarize } from "../helpers/ledger.ts";
 
 setDefaultTimeout(180_000); // fault tests wait out leases, outages and slow polls
 
@@ -87,15 +88,17 @@ describe("4 workers × concurrency 8 over 2,000 tasks", () => {
 });
 
 describe("database outage while tasks run", () => {
-  test("no task lost: running tasks finish and are recorded once the database is back", async () => {
+  test("no task lost: running tasks finish and are recorded once the database is back (ledger)", async () => {
     const db = await database("outage");
     const target = parseDsn(db.dsn, process.env);
     const proxy = await startTcpProxy({ host: target.host, port: target.port });
+    const scratch = mkdtempSync(join(tmpdir(), "reproq-outage-"));
     try {
       const viaProxy = buildDsn({ ...target, host: "127.0.0.1", port: proxy.port });
-      await enqueue(db.sql, Array.from({ length: 12 }, () => ({ kwargs: { mode: "sleep", seconds: 2 } })));
+      const ledger = join(scratch, "ledger");
+      await enqueue(db.sql, Array.from({ length: 12 }, () => ({ kwargs: { mode: "ledger", first_seconds: 2, later_seconds: 2 } })));
       // Slow polling, so the last check below can only pass if LISTEN came back after the outage.
-      const worker = startWorker([...baseWorkerArgs(viaProxy), "--concurrency", "4", "--heartbeat-seconds", "1", "--lease-seconds", "60", "--poll-min-backoff", "30s", "--poll-max-backoff", "30s"]);
+      const worker = startWorker([...baseWorkerArgs(viaProxy), "--concurrency", "4", "--heartbeat-seconds", "1", "--lease-seconds", "60", "--poll-min-backoff", "30s", "--poll-max-backoff", "30s"], { LEDGER_FILE: ledger, REPROQ_JOURNAL_DIR: join(scratch, "journal") });
       await waitFor(async () => (await statusCounts(db.sql)).RUNNING === 4, { what: "first tasks running" });
       proxy.cut(); // the "restart": every connection dropped, new ones refused
       await Bun.sleep(4_000); // the running tasks finish during the outage
@@ -104,7 +107,7 @@ describe("database outage while tasks run", () => {
       await Bun.sleep(1_000); // LISTEN re-established by now; the next wake-up must come from NOTIFY
       // Polling every 30 s would make each of these wait 0–30 s; three quick starts in a row mean NOTIFY.
       for (let done = 13; done <= 15; done++) {
-        await enqueue(db.sql, [{ kwargs: { mode: "success" } }]);
+        await enqueue(db.sql, [{ kwargs: { mode: "ledger", first_seconds: 0 } }]);
         const enqueuedAt = performance.now();
         await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === done, { timeoutMs: 40_000, intervalMs: 20, what: "a task after the outage" });
         expectQuick(performance.now() - enqueuedAt, 1_000, "a task woken by NOTIFY");
@@ -112,30 +115,39 @@ describe("database outage while tasks run", () => {
       const code = await stopWorker(worker);
       if (code !== 0) console.log(worker.logs.slice(-15), worker.stderr());
       expect(code).toBe(0);
-      const [row] = await db.sql<{ attempts: number }[]>`select max(attempts)::int as attempts from task_runs`;
-      expect(row?.attempts).toBe(1); // nothing was run twice
+      const rows = await ledgerRows(db.sql);
+      const report = checkLedger(readLedger(ledger), rows);
+      console.log(`outage while tasks run: ${summarize(report)}`);
+      expectNoFaults(report, rows, { doubles: true });
+      expect(rows.map((row) => row.attempts)).toEqual(rows.map(() => 1)); // nothing was run twice
       const outageLines = worker.logs.filter((line) => typeof line.msg === "string" && (line.msg as string).includes("retrying until the database answers"));
       expect(outageLines.length).toBeGreaterThan(0);
       expect(outageLines.length).toBeLessThanOrEqual(4); // once per outage per activity, not per attempt
     } finally {
       await proxy.close();
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 
-  test("SIGTERM during an outage still exits (a second signal cuts the result retries) with code 3; the journal writes the rows later", async () => {
+  test("SIGTERM during an outage still exits (a second signal cuts the result retries) with code 3; the journal writes the rows later, none run again (ledger)", async () => {
     const db = await database("outage_shutdown");
     const target = parseDsn(db.dsn, process.env);
     const proxy = await startTcpProxy({ host: target.host, port: target.port });
+    const scratch = mkdtempSync(join(tmpdir(), "reproq-outage-shutdown-"));
     try {
       const viaProxy = buildDsn({ ...target, host: "127.0.0.1", port: proxy.port });
-      await enqueue(db.sql, Array.from({ length: 3 }, () => ({ kwargs: { mode: "sleep", seconds: 1 } })));
-      const leaseArgs = ["--lease-seconds", "3", "--heartbeat-seconds", "1", "--reclaim-interval-seconds", "1"];
+      const ledger = join(scratch, "ledger");
+      // 6 run when the database goes away and finish during the outage; 4 wait READY.
+      await enqueue(db.sql, Array.from({ length: 10 }, () => ({ kwargs: { mode: "ledger", first_seconds: 1, later_seconds: 1 } })));
+      // Registry heartbeat 6 s: the cut-off worker would stop its own tasks 8 s after its last
+      // renewal, after these 1 s tasks have finished.
+      const leaseArgs = ["--lease-seconds", "3", "--heartbeat-seconds", "1", "--reclaim-interval-seconds", "1", "--registry-heartbeat-seconds", "6"];
       // By environment variable, as a deployment would set it.
-      const journal = { REPROQ_JOURNAL_DIR: mkdtempSync(join(tmpdir(), "reproq-journal-")) };
-      const worker = startWorker([...baseWorkerArgs(viaProxy), ...leaseArgs, "--concurrency", "3"], journal);
-      await waitFor(async () => (await statusCounts(db.sql)).RUNNING === 3, { what: "tasks running" });
+      const env = { REPROQ_JOURNAL_DIR: join(scratch, "journal"), LEDGER_FILE: ledger };
+      const worker = startWorker([...baseWorkerArgs(viaProxy), ...leaseArgs, "--concurrency", "6", "--worker-id", "cut-off"], env);
+      await waitFor(async () => readLedger(ledger).filter((line) => line.word === "start").length === 6, { what: "6 tasks running" });
       proxy.cut();
-      await Bun.sleep(1_500); // the tasks finish; their results cannot be written
+      await waitFor(async () => readLedger(ledger).filter((line) => line.word === "end").length === 6, { what: "the tasks to finish during the outage" });
       const started = performance.now();
       worker.signal("SIGTERM");
       await Bun.sleep(2_000);
@@ -145,20 +157,29 @@ describe("database outage while tasks run", () => {
       clearTimeout(timer);
       if (code !== 3) console.log(JSON.stringify(worker.logs.slice(-12), null, 1), worker.stderr());
       expect(code).toBe(3); // results not written; they are in the journal
-      expect(readdirSync(journal.REPROQ_JOURNAL_DIR).filter((name) => name.endsWith(".jsonl")).length).toBe(1);
+      expect(readdirSync(env.REPROQ_JOURNAL_DIR).filter((name) => name.endsWith(".jsonl")).length).toBe(1);
       // Bounded (it used to wait forever): 5 s for writes after the second signal, then a few
       // short, bounded clean-up steps against the unreachable database.
       expectQuick(performance.now() - started, 4_000, "a shutdown during an outage");
+      expect((await statusCounts(db.sql)).RUNNING).toBe(6); // what the database still says
       proxy.restore();
 
-      const next = startWorker([...baseWorkerArgs(db.dsn), ...leaseArgs], journal);
-      await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 3, { timeoutMs: 60_000, what: "written from the journal" });
+      // The next start (another worker id, on the same journal directory), once the cut-off worker
+      // is past its registry deadline (dead for anyone who looks), writes the six outcomes before
+      // it claims or rescues anything, then runs the four that waited.
+      await waitFor(async () => (await db.sql`select 1 from reproq_workers where worker_id = 'cut-off' and alive_until < now()`).length === 1, { timeoutMs: 20_000, what: "the cut-off worker's registry deadline to pass" });
+      const next = startWorker([...baseWorkerArgs(db.dsn), ...leaseArgs, "--worker-id", "next"], env);
+      await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 10, { timeoutMs: 60_000, what: "written from the journal" });
       expect(await stopWorker(next)).toBe(0);
-      const [row] = await db.sql<{ attempts: number }[]>`select max(attempts)::int as attempts from task_runs`;
-      expect(row?.attempts).toBe(1); // written from the journal, not run again
-      rmSync(journal.REPROQ_JOURNAL_DIR, { recursive: true, force: true });
+      const rows = await ledgerRows(db.sql);
+      const report = checkLedger(readLedger(ledger), rows);
+      console.log(`SIGTERM during an outage: ${summarize(report)}`);
+      expectNoFaults(report, rows, { doubles: true });
+      expect(report.runs).toHaveLength(10); // written from the journal, not run again
+      expect(rows.map((row) => row.attempts)).toEqual(rows.map(() => 1));
     } finally {
       await proxy.close();
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 });

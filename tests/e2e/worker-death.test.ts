@@ -4,12 +4,12 @@
 // registry heartbeats, and nothing runs twice at the same time. Each task appends to a ledger
 // file (start / child / end lines with pids and times), so the test sees what ran when.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDsn } from "../../src/db/dsn.ts";
 import { buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { isAlive } from "../helpers/executors/index.ts";
+import { cleanUpScene, readLedger, running, writeLedgerTasks, type LedgerLine } from "../helpers/ledger.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
@@ -23,52 +23,10 @@ const scratch = mkdtempSync(join(tmpdir(), "reproq-worker-death-"));
 const databases: TestDatabase[] = [];
 const workers: WorkerProcess[] = [];
 const ledgers: string[] = [];
-afterAll(async () => {
-  for (const worker of workers) if (worker.proc.exitCode === null) worker.proc.kill("SIGKILL");
-  // A failed run may leave task processes behind: end them, by the pids their ledgers recorded.
-  for (const line of ledgers.flatMap(readLedger)) if (line.word !== "end" && isAlive(line.pid)) process.kill(line.pid, "SIGKILL");
-  await Promise.all(databases.map((db) => db.drop()));
-  rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => cleanUpScene({ workers, ledgers, databases, scratch }));
 
-// The command kind's task: the same ledger protocol as fake_executor.py's "ledger" mode.
-const LEDGER_SH = join(scratch, "ledger.sh");
-writeFileSync(LEDGER_SH, `#!/bin/sh
-id=""; attempt=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --result-id) id="$2"; shift 2 ;;
-    --attempt) attempt="$2"; shift 2 ;;
-    *) shift ;;
-  esac
-done
-cat > /dev/null
-note() { echo "$1 $id $attempt $2 $(date +%s.%N)" >> "$LEDGER_FILE"; }
-note start $$
-if [ "$attempt" = 1 ]; then seconds=60; else seconds=0.3; fi
-sleep "$seconds" &
-note child $!
-wait $!
-note end $$
-echo '{"ok": true, "return": null}'
-`);
-
-// The bun kind's task (tasks.ledger.run under the tasks dir).
-const TASKS_DIR = join(scratch, "ts");
-mkdirSync(join(TASKS_DIR, "tasks"), { recursive: true });
-writeFileSync(join(TASKS_DIR, "tasks", "ledger.ts"), `import { appendFileSync } from "node:fs";
-export async function run(_args: unknown[], kwargs: Record<string, unknown>, ctx: { resultId: string; attempt: number }) {
-  const note = (word: string, pid: number) =>
-    appendFileSync(process.env.LEDGER_FILE!, \`\${word} \${ctx.resultId} \${ctx.attempt} \${pid} \${(Date.now() / 1000).toFixed(6)}\\n\`);
-  note("start", process.pid);
-  const seconds = ctx.attempt === 1 ? Number(kwargs.first_seconds ?? 60) : Number(kwargs.later_seconds ?? 0.3);
-  const child = Bun.spawn(["sleep", String(seconds)], { stdio: ["ignore", "ignore", "ignore"] });
-  note("child", child.pid);
-  await child.exited;
-  note("end", process.pid);
-  return null;
-}
-`);
+// The task processes: tests/helpers/ledger.ts (command script, bun module; python: fake_executor.py).
+const LEDGER_TASKS = writeLedgerTasks(scratch);
 
 interface Kind {
   name: string;
@@ -77,33 +35,11 @@ interface Kind {
 }
 
 const KINDS: Kind[] = [
-  { name: "command", args: ["--executor", "command", "--executor-command", `/bin/sh,${LEDGER_SH}`], taskPath: "tasks.ledger" },
-  { name: "bun", args: ["--executor", "bun", "--tasks-dir", TASKS_DIR], taskPath: "tasks.ledger.run" },
+  { name: "command", args: ["--executor", "command", "--executor-command", LEDGER_TASKS.command.join(",")], taskPath: "tasks.ledger" },
+  { name: "bun", args: ["--executor", "bun", "--tasks-dir", LEDGER_TASKS.tasksDir], taskPath: "tasks.ledger.run" },
   { name: "python", args: ["--executor", "python"], taskPath: "tasks.ledger" },
   { name: "python-pool", args: ["--executor", "python-pool"], taskPath: "tasks.ledger" },
 ];
-
-interface LedgerLine {
-  word: "start" | "child" | "end";
-  id: string;
-  attempt: number;
-  pid: number;
-  /** Epoch milliseconds. */
-  at: number;
-}
-
-function readLedger(path: string): LedgerLine[] {
-  let text = "";
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
-  }
-  return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
-    const [word, id, attempt, pid, at] = line.trim().split(/\s+/);
-    return { word: word as LedgerLine["word"], id: id!, attempt: Number(attempt), pid: Number(pid), at: Number(at) * 1000 };
-  });
-}
 
 interface Row {
   result_id: string;
@@ -138,17 +74,6 @@ function spawnWorker(args: string[], ledger: string): WorkerProcess {
   const worker = startWorker(args, { LEDGER_FILE: ledger });
   workers.push(worker);
   return worker;
-}
-
-/** Gone or a zombie; /proc when there is one (cheap enough to poll every few ms), else ps. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT" && existsSync("/proc/self/stat")) return false;
-    return isAlive(pid);
-  }
 }
 
 /** Milliseconds until every pid is gone (polled every 5 ms); throws after `limitMs`. */
@@ -234,13 +159,7 @@ describe("kill -9 of a worker with tasks in flight", () => {
       for (const ms of outcome.rescueMs) expect(ms).toBeLessThanOrEqual(2 * HEARTBEAT_SECONDS * 1000);
     });
   }
-
-  test("default settings (registry heartbeat 30 s): rescued within 60 s", async () => {
-    const kind = KINDS.find((k) => k.name === "python")!;
-    const outcome = await killAndRescue(kind, { heartbeatSeconds: null, firstSeconds: 150 });
-    console.log(`default settings: task processes gone ${outcome.childDeathMs} ms after kill -9; rows rescued after ${outcome.rescueMs.join(", ")} ms`);
-    for (const ms of outcome.rescueMs) expect(ms).toBeLessThanOrEqual(60_000);
-  });
+  // Default settings (registry heartbeat 30 s): tests/chaos/kill-9.test.ts, with the ledger check.
 });
 
 describe("a worker restarted under the same id after kill -9 (one worker, as in a container)", () => {

@@ -101,6 +101,12 @@ describe("classify", () => {
     if (last.type === "failure") expect(last.lastError).toStartWith("worker_lost: the worker could not renew its registry heartbeat");
     // A task that finished on its own before the stop keeps its real outcome.
     expect(run({ envelope: ok("1") }, { abortReason: "worker_lost" })).toEqual({ type: "success", returnJson: "1" });
+    // One whose body had returned and printed its success, killed while its process was exiting:
+    // the row is still this worker's (the stop comes before its deadline), so the success counts
+    // rather than running the task again.
+    expect(run({ outcome: "aborted", exitCode: null, signal: "SIGKILL", envelope: ok("2") }, { abortReason: "worker_lost" })).toEqual({ type: "success", returnJson: "2" });
+    // A failure envelope is not taken: the stop may have cut the task short.
+    expect(run({ outcome: "aborted", exitCode: null, signal: "SIGKILL", envelope: fail }, { abortReason: "worker_lost" })).toMatchObject({ type: "failure", error: { kind: "worker_lost" } });
   });
 
   test("lease lost → nothing is written, whatever the process printed", () => {

@@ -105,7 +105,8 @@ def spawn_sleeper(seconds, hold_pipes):
 
 
 def ledger_task(args, payload, file_mode, spec, kwargs):
-    """Appends `start|child|end <result_id> <attempt> <pid> <epoch seconds>` lines to $LEDGER_FILE
+    """Appends `start|child|end <result_id> <attempt> <pid> <epoch seconds> <ppid> <monotonic seconds>`
+    lines to $LEDGER_FILE (tests/helpers/ledger.ts reads them)
     around a `sleep` grandchild: first_seconds on attempt 1 (long enough to be killed there),
     later_seconds on later attempts. Tests read the ledger to see what ran when, and which
     processes to look for after a worker died."""
@@ -113,7 +114,8 @@ def ledger_task(args, payload, file_mode, spec, kwargs):
 
     def note(word, pid):
         with open(path, "a") as handle:
-            handle.write("%s %s %s %d %.6f\n" % (word, args["result_id"], args["attempt"], pid, time.time()))
+            handle.write("%s %s %s %d %.6f %d %.6f\n" % (word, args["result_id"], args["attempt"], pid, time.time(),
+                                                       os.getppid(), time.monotonic()))
 
     note("start", os.getpid())
     seconds = kwargs.get("first_seconds", 30) if args["attempt"] == 1 else kwargs.get("later_seconds", 0.3)
