@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { WorkerConfig } from "../../src/config/index.ts";
 import { createExecutor, type ExecutionResult, type ExecutorOptions, type PoolExecutor } from "../../src/executor/index.ts";
+import { pythonSpeedHint } from "../../src/executor/python-pool/speed-hint.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { EXECUTORS_DIR, eventually, isAlive, payloadFor, request, testEnv, workerConfig } from "../helpers/executors/index.ts";
 import { memoryLogger, type LogLine } from "../helpers/memory-logger.ts";
@@ -279,5 +280,17 @@ describe.skipIf(djangoMissing)("real Django: database connections between tasks"
     expect(afterBreak.envelope?.ok).toBe(true);
     expect(afterBreak.pid).toBe(a.pid);
     expect(backendPid(afterBreak)).not.toBe(backendPid(breaking));
+  });
+});
+
+describe("which mode is on", () => {
+  test("the start-up log and doctor hint names the faster setting (and why it is not the default) unless persistent is on", () => {
+    for (const setting of [{ executor: "python", poolMode: "fork" }, { executor: "python-pool", poolMode: "fork" }] as const) {
+      const hint = pythonSpeedHint(setting) ?? "";
+      expect(hint).toContain("--pool-mode persistent");
+      expect(hint).toContain("not the default because");
+    }
+    expect(pythonSpeedHint({ executor: "python-pool", poolMode: "persistent" })).toBeNull();
+    expect(pythonSpeedHint({ executor: "bun", poolMode: "fork" })).toBeNull();
   });
 });

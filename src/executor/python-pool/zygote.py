@@ -958,8 +958,11 @@ def run_as_main(module, argv):
     return finalize(code, interrupted)
 
 
-def run_module(module, argv):
-    """Runs the module as `python -m` does, up to the end of its code: (exit code, interrupted)."""
+def run_module(module, argv, code_cache=None):
+    """Runs the module as `python -m` does, up to the end of its code: (exit code, interrupted).
+    A persistent child passes `code_cache` (a dict): the module is found and compiled once, then
+    its code object runs in a fresh __main__ for every task (the pool is replaced when the file
+    changes, see check_stale)."""
     import runpy
     import types
     import builtins
@@ -971,7 +974,18 @@ def run_module(module, argv):
     interrupted = False
     try:
         run = getattr(runpy, "_run_module_as_main", None)
-        if run is not None:
+        details = code_cache.get(module) if code_cache is not None else None
+        if details is None and code_cache is not None and hasattr(runpy, "_run_code") and hasattr(runpy, "_Error"):
+            try:
+                details = code_cache[module] = runpy._get_module_details(module, runpy._Error)
+            except Exception:
+                details = None  # run() below reports it as `python -m` would
+        if details is not None:
+            # What runpy._run_module_as_main does after finding the module.
+            _, spec, code = details
+            sys.argv[0] = spec.origin
+            runpy._run_code(code, main.__dict__, None, "__main__", spec)
+        elif run is not None:
             run(module, True)  # what `python -m` itself calls
         else:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -1176,6 +1190,7 @@ def child_loop(sock, module, python_bin, max_rss_kb):
     os.dup2(home, 1)
     fresh_stdio()
     baseline = Baseline()
+    code_cache = {}
     idle_title = [python_bin, "-m", module, "(reproq python-pool child, idle)"]
     set_title(idle_title)
     code = 0
@@ -1195,7 +1210,7 @@ def child_loop(sock, module, python_bin, max_rss_kb):
         clean = django_connections(False)  # Django's request_started: drop broken/aged connections
         argv = [str(arg) for arg in request.get("argv") or []]
         set_title([python_bin, "-m", module] + argv)
-        code, interrupted = run_module(module, argv)
+        code, interrupted = run_module(module, argv, code_cache)
         # Threads left behind, or Ctrl-C: end like a fresh process would (join threads, atexit,
         # SIGINT) and let the pool fork a replacement.
         retire = interrupted or thread_count() > 1
