@@ -12,8 +12,11 @@
 # puts /dev/null and its own stderr back (closing the pipes, so the pool sees end of file) and
 # answers {code, retire, maxrss_kb}. Capture, caps, drain and kill logic are the fork mode's; a
 # task "exits" when its answer arrives or its child dies. A child is replaced (a fresh fork from
-# this pool) after max_tasks_per_child tasks, above max_child_rss_kb, when a task left a thread,
-# was interrupted or stopped, or left processes holding its pipes.
+# this pool) after max_tasks_per_child tasks, above max_child_rss_kb, when a task left a thread
+# or an open transaction, was interrupted or stopped, or left processes holding its pipes.
+# Between tasks a child restores what a task may change in its process (Baseline) and does what
+# Django does between requests (django_connections). init adds {mode, children,
+# max_tasks_per_child, max_child_rss_kb}.
 #
 # Protocol: newline-delimited JSON. The pool's original stdin/stdout are moved to private fds at
 # start-up; fd 0 becomes /dev/null and fd 1 points at stderr, so prints during imports cannot
@@ -24,7 +27,7 @@
 #             fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
 #             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout,
 #                   stdout_total, stdout_tail, stderr, stderr_total, stderr_tail, wall_ms, maxrss_kb} |
-#             pong {rss, in_flight, served} | stale {changed}
+#             pong {rss, in_flight, served, children} | stale {changed}
 # Output: the first max bytes of each stream and, when it went over, its last stdout_tail /
 # stderr_tail bytes (the worker shows head and tail; the envelope is the last line of stdout), as
 # text when they are UTF-8, else base64 in <name>_b64 instead; *_total counts every byte the task
