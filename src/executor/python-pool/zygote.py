@@ -744,6 +744,10 @@ class Zygote:
                         info = os.waitid(os.P_PID, task.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
                     except ChildProcessError:
                         info = True
+                    if info is not None and task.child is not None and not task.child.closed:
+                        # A persistent child answers before it exits: an answer still unread
+                        # in its socket is the task's result, not the child's exit status.
+                        self.read_control(task.child.sock.fileno())
                 if info is not None:
                     task.exited = True
                     task.signal_before_exit = task.sent_signal
