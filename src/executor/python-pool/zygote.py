@@ -123,6 +123,7 @@ def prctl(option, value):
 
 
 _title_area = None  # (arg_start, arg_end) of this process's command line
+_setproctitle = None  # setproctitle.setproctitle, False when it is not installed, None: not looked up yet
 
 
 def set_title(argv):
@@ -131,13 +132,19 @@ def set_title(argv):
     Uses setproctitle when it is importable; otherwise overwrites the original argv area, found
     through /proc/self/stat (arg_start, arg_end), with ctypes. The area is as large as this
     script (it came in with -c), so a full executor command line fits."""
-    try:
-        import setproctitle  # type: ignore
-        setproctitle.setproctitle(" ".join(argv))
-        return True
-    except Exception:
-        pass
-    global _title_area
+    global _title_area, _setproctitle
+    if _setproctitle is None:
+        try:
+            import setproctitle  # type: ignore
+            _setproctitle = setproctitle.setproctitle
+        except Exception:
+            _setproctitle = False  # not installed: not looked for again (persistent children retitle per task)
+    if _setproctitle:
+        try:
+            _setproctitle(" ".join(argv))
+            return True
+        except Exception:
+            pass
     try:
         import ctypes
         if _title_area is None:
