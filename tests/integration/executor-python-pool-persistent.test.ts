@@ -150,6 +150,15 @@ describe("children are replaced", () => {
     expect(await eventually(() => !isAlive(threaded.pid ?? 0))).toBe(true);
   });
 
+  test("a task that closes every descriptor above stderr (its child's included): its result stands, a new child serves the next", async () => {
+    const executor = persistent();
+    const closing = await executor.run(request(payloadFor("closefds")));
+    expect([closing.outcome, closing.exitCode, closing.envelope?.ok]).toEqual(["exited", 0, true]);
+    const next = await executor.run(noop());
+    expect(next.envelope?.ok).toBe(true);
+    expect(next.pid).not.toBe(closing.pid);
+  });
+
   test("a child killed mid-task takes only its own task (reported as fork mode reports a killed process); a replacement serves the next", async () => {
     const executor = persistent({ concurrency: 2 });
     const fork = createExecutor({

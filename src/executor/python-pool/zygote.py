@@ -1225,31 +1225,37 @@ def child_loop(sock, module, python_bin, max_rss_kb):
         argv = [str(arg) for arg in request.get("argv") or []]
         set_title([python_bin, "-m", module] + argv)
         code, interrupted = run_module(module, argv, code_cache)
-        # Threads left behind, or Ctrl-C: end like a fresh process would (join threads, atexit,
-        # SIGINT) and let the pool fork a replacement.
-        retire = interrupted or thread_count() > 1
-        if retire:
-            code = finalize(code, interrupted, streams[1:])
-        else:
-            code = flush_stdio(code, streams[1:])
-        os.dup2(devnull, 0)
-        os.dup2(home, 1)
-        os.dup2(home, 2)  # the task's pipes are closed now: the pool sees their end
-        fresh_stdio()
         try:
-            baseline.restore()
-        except Exception:
-            retire = True
-        if max_rss_kb and rss_kb() > max_rss_kb:
-            retire = True
-        if not clean or not django_connections(True):  # Django's request_finished
-            retire = True
-        answer = {"code": code, "retire": retire,
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-        try:
-            sock.send(json.dumps(answer).encode())
-        except OSError:
-            os._exit(code)  # the pool reads the code from the exit status
+            # Threads left behind, or Ctrl-C: end like a fresh process would (join threads, atexit,
+            # SIGINT) and let the pool fork a replacement.
+            retire = interrupted or thread_count() > 1
+            if retire:
+                code = finalize(code, interrupted, streams[1:])
+            else:
+                code = flush_stdio(code, streams[1:])
+            os.dup2(devnull, 0)
+            os.dup2(home, 1)
+            os.dup2(home, 2)  # the task's pipes are closed now: the pool sees their end
+            fresh_stdio()
+            try:
+                baseline.restore()
+            except Exception:
+                retire = True
+            if max_rss_kb and rss_kb() > max_rss_kb:
+                retire = True
+            if not clean or not django_connections(True):  # Django's request_finished
+                retire = True
+            answer = {"code": code, "retire": retire,
+                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            try:
+                sock.send(json.dumps(answer).encode())
+            except OSError:
+                os._exit(code)  # the pool reads the code from the exit status
+        except BaseException:
+            # The task broke what the child needs to carry on (closed its descriptors, a signal
+            # handler raised after the module ended…): end with the task's code, which the pool
+            # reads from the exit status.
+            os._exit(code & 0xFF)
         if retire:
             break
         set_title(idle_title)

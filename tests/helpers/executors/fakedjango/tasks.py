@@ -144,3 +144,9 @@ def task_hog(context, mb=50):
     """Keeps `mb` MiB alive in a module global (a leak in a long-lived process)."""
     HOGGED.append(bytearray(int(mb) * 1024 * 1024))
     return {"hogged": int(mb)}
+
+
+def task_closefds(context):
+    """Closes every descriptor above stderr (as daemonizing code does)."""
+    os.closerange(3, 65536)
+    return {"closed": True}
