@@ -12,9 +12,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
-import { migrate } from "../../src/db/migrate.ts";
-import { enqueueNoops } from "./common.ts";
+import { enqueueNoops, median, waitDone, withDjangoBenchDb } from "./common.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const projectDir = join(root, "tests", "helpers", "executors", "djangoproj");
@@ -71,21 +69,6 @@ function poolPidOf(workerPid: number): number | null {
   return null;
 }
 
-async function countDone(sql: Sql): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from task_runs where status in ('SUCCESSFUL', 'FAILED')`;
-  return row?.n ?? 0;
-}
-
-async function waitDone(sql: Sql, count: number, what: string): Promise<void> {
-  const deadline = performance.now() + 600_000;
-  while ((await countDone(sql)) < count) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-  const [failed] = await sql<{ n: number }[]>`select count(*)::int as n from task_runs where status = 'FAILED'`;
-  if ((failed?.n ?? 0) > 0) throw new Error(`${failed?.n} task(s) failed; see task_runs.errors_json`);
-}
-
 interface Run {
   label: string;
   conc: number;
@@ -98,15 +81,7 @@ interface Run {
 }
 
 async function runOnce(label: string, binary: string, conc: number): Promise<Run> {
-  const name = `reproq_bench_pool_${process.pid}`;
-  const admin = createDb({ dsn: baseDsn, env: process.env, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
-  await admin`drop database if exists ${admin(name)} with (force)`;
-  await admin`create database ${admin(name)}`;
-  const dsn = baseDsn.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
-  const sql = createDb({ dsn, env: process.env, poolSize: 2, connectTimeoutMs: 10_000, prepare: true });
-  try {
-    await migrate(sql);
-    await sql`create table demoapp_note (id bigserial primary key, text text not null)`;
+  return withDjangoBenchDb(baseDsn, `reproq_bench_pool_${process.pid}`, async (sql, dsn) => {
     const worker = Bun.spawn(
       [...binary.split(" "), "worker", "--dsn", dsn, "--executor", "python-pool", "--python-bin", PYTHON,
         "--executor-module", "djangoproj.reproq_executor", "--pool-preload-modules", "demoapp.tasks",
@@ -146,18 +121,9 @@ async function runOnce(label: string, binary: string, conc: number): Promise<Run
     } finally {
       worker.kill("SIGKILL");
     }
-  } finally {
-    await closeDb(sql);
-    await admin`drop database if exists ${admin(name)} with (force)`;
-    await closeDb(admin);
-  }
+  });
 }
 
-const median = (numbers: number[]) => {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
 const f1 = (n: number) => n.toFixed(1).padStart(7);
 const header = "binary       conc tasks/s  worker    pool   tasks     sum    tree";
 const row = (r: Omit<Run, "label" | "conc">, label: string, conc: number) =>

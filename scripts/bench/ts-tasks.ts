@@ -10,7 +10,8 @@ import { migrate } from "../../src/db/migrate.ts";
 import { enqueueNoops, percentile } from "./common.ts";
 
 const root = join(import.meta.dir, "..", "..");
-const binary = join(root, "dist", "reproq");
+// REPROQ_BENCH_BINARY: another build to measure (e.g. the previous commit's, for a before/after in one run).
+const binary = process.env.REPROQ_BENCH_BINARY ?? join(root, "dist", "reproq");
 const total = Number(Bun.argv[2] ?? 20_000);
 const concurrency = Number(Bun.argv[3] ?? 16);
 const kinds = (Bun.argv[4] ?? "bun-inprocess,bun").split(",");

@@ -6,6 +6,7 @@ import { configArgs } from "../config/index.ts";
 import { closeDb } from "../db/client.ts";
 import { ConfigError } from "../errors.ts";
 import { allowListWarning, createExecutor, effectiveAllowList, logsDirProblem } from "../executor/index.ts";
+import { pythonSpeedHint } from "../executor/python-pool/speed-hint.ts";
 import { listenAddress } from "../http/address.ts";
 import type { HttpServer } from "../http/server.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -66,6 +67,9 @@ export default defineCommand({
     const sql = await openDatabase(config);
     const observed = http ? { metrics: new http.Metrics(), events: new http.EventBroker() } : null;
     const executor = createExecutor({ worker, env: config.env, logger });
+    if (worker.executor === "python-pool") logger.info("Python executor: python-pool", { pool_mode: worker.poolMode });
+    const speedHint = pythonSpeedHint(worker);
+    if (speedHint !== null) logger.info("A faster Python executor setting is available", { executor: worker.executor, hint: speedHint });
     const runtime = new Worker({
       sql,
       worker,

@@ -7,6 +7,7 @@ import {
   LOG_FORMATS,
   LOG_LEVELS,
   PAYLOAD_MODES,
+  POOL_MODES,
   type Config,
 } from "./types.ts";
 
@@ -103,7 +104,9 @@ export function buildConfig(input: BuildInput): Config {
       tasksDir: r.str("worker.tasks_dir"),
       executorEnvDeny: r.list("worker.executor_env_deny"),
       poolPreloadModules: r.list("worker.pool_preload_modules"),
+      poolMode: r.oneOf("worker.pool_mode", POOL_MODES),
       poolMaxTasks: r.num("worker.pool_max_tasks"),
+      poolMaxChildRssMb: r.num("worker.pool_max_child_rss_mb"),
       poolMaxAgeMs: r.num("worker.pool_max_age"),
       poolStaleCheckIntervalMs: r.num("worker.pool_stale_check_interval"),
     },

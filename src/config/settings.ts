@@ -3,7 +3,7 @@
 // so adding a setting here (plus one line in build.ts) is the whole job.
 
 import { hostname } from "node:os";
-import { EXECUTOR_KINDS, LOG_FORMATS, LOG_LEVELS, PAYLOAD_MODES, type CommandScope, type ConfigScope } from "./types.ts";
+import { EXECUTOR_KINDS, LOG_FORMATS, LOG_LEVELS, PAYLOAD_MODES, POOL_MODES, type CommandScope, type ConfigScope } from "./types.ts";
 
 export type SettingKind =
   | "string"
@@ -172,8 +172,14 @@ export const SETTINGS: readonly Setting[] = [
   { key: "worker.pool_preload_modules", kind: "list", env: ["REPROQ_POOL_PRELOAD_MODULES"], flag: "pool-preload-modules",
     default: [], example: ["myapp.tasks"], scopes: WORKER, hint: "a,b",
     description: "python-pool: modules imported once in the pool process, besides executor_module (e.g. your task modules)" },
+  { key: "worker.pool_mode", kind: "enum", options: POOL_MODES, env: ["REPROQ_POOL_MODE"], flag: "pool-mode", default: "fork",
+    scopes: WORKER,
+    description: "python-pool: fork (a fresh child forked per task) or persistent (worker.concurrency long-lived children that each run many tasks in sequence, like Celery's prefork; much less CPU per task)" },
   { key: "worker.pool_max_tasks", kind: "int", min: 0, env: ["REPROQ_POOL_MAX_TASKS"], flag: "pool-max-tasks", default: 0,
-    scopes: WORKER, hint: "n", description: "python-pool: start a fresh pool after this many tasks (0 = no limit)" },
+    scopes: WORKER, hint: "n", description: "python-pool: fork mode: start a fresh pool after this many tasks; persistent mode: replace a child after it ran this many (0 = no limit)" },
+  { key: "worker.pool_max_child_rss_mb", kind: "int", min: 0, env: ["REPROQ_POOL_MAX_CHILD_RSS_MB"], flag: "pool-max-child-rss-mb",
+    default: 0, scopes: WORKER, hint: "mb",
+    description: "python-pool persistent mode: replace a child whose resident memory is above this many MiB after a task (0 = no limit)" },
   { key: "worker.pool_max_age", kind: "duration", min: 0, env: ["REPROQ_POOL_MAX_AGE"], flag: "pool-max-age", default: "0s",
     scopes: WORKER, description: "python-pool: start a fresh pool once the current one is this old (0 = no limit)" },
   { key: "worker.pool_stale_check_interval", kind: "duration", min: 0, env: ["REPROQ_POOL_STALE_CHECK_INTERVAL"],

@@ -9,11 +9,13 @@ export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export const PAYLOAD_MODES = ["stdin", "file", "inline"] as const;
 export const EXECUTOR_KINDS = ["python", "python-pool", "command", "bun", "bun-inprocess"] as const;
+export const POOL_MODES = ["fork", "persistent"] as const;
 
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type PayloadMode = (typeof PAYLOAD_MODES)[number];
 export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+export type PoolMode = (typeof POOL_MODES)[number];
 
 export interface DatabaseConfig {
   readonly poolSize: number;
@@ -72,8 +74,12 @@ export interface WorkerConfig {
   readonly executorEnvDeny: readonly string[];
   /** python-pool: modules imported once in the pool process besides executor_module. */
   readonly poolPreloadModules: readonly string[];
-  /** python-pool: replace the pool after this many tasks (0 = never). */
+  /** python-pool: fork (a fresh child per task) or persistent (long-lived children, many tasks each). */
+  readonly poolMode: PoolMode;
+  /** python-pool: fork: replace the pool after this many tasks; persistent: replace a child after this many (0 = never). */
   readonly poolMaxTasks: number;
+  /** python-pool persistent: replace a child whose resident size is above this after a task (0 = never). */
+  readonly poolMaxChildRssMb: number;
   /** python-pool: replace the pool once it is this old (0 = never). */
   readonly poolMaxAgeMs: number;
   /** python-pool: how often loaded source files are checked for changes (0 = never). */

@@ -10,6 +10,7 @@ import { checkSchema, type SchemaCheck } from "../db/schema-check.ts";
 import { MIN_SERVER_VERSION, serverInfo } from "../db/server.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { probeExecutor, type ProbeStatus } from "../executor/probe.ts";
+import { pythonSpeedHint } from "../executor/python-pool/speed-hint.ts";
 import { poolerVerdict, refusalMessage, SAFE_ENV, SAFE_FLAGS } from "../worker/pooler-guard.ts";
 import { hazardChecks } from "./hazards.ts";
 import { queuedTaskPathCheck, workerSettingChecks } from "./worker-settings.ts";
@@ -117,6 +118,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   }
   if (config) {
     checks.push(...(await probeExecutor(config.worker, config.env)));
+    const speedHint = pythonSpeedHint(config.worker);
+    if (speedHint !== null) checks.push({ name: "python executor speed", status: "ok", detail: speedHint });
   }
   return { ok: checks.every((check) => check.status !== "fail"), checks };
 }

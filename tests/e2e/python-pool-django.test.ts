@@ -1,8 +1,8 @@
 // `reproq worker --executor python-pool` against REAL Django (Debian's python3-django 3.2) and a
 // real DB driver (psycopg2): the compiled binary runs the same tasks of the project in
 // tests/helpers/executors/djangoproj once with `--executor python` (one interpreter per task) and
-// once with `--executor python-pool` (forked from a warm pool that ran django.setup()), and the
-// outcomes must match. The project's AppConfig.ready() runs a query, so the process that runs
+// once with `--executor python-pool` (forked from a warm pool that ran django.setup()) and once
+// with `--pool-mode persistent` (long-lived children of that pool), and the outcomes must match. The project's AppConfig.ready() runs a query, so the process that runs
 // django.setup() holds an open connection: the pool must close it before forking, and every task
 // must get a Postgres connection of its own.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
@@ -13,7 +13,7 @@ import { enqueue, startWorker, statusCounts, stopWorker, waitFor, type EnqueueRo
 import { describeWithTools, SYSTEM_PYTHON } from "../helpers/tools.ts";
 import { pgrep } from "../helpers/processes.ts";
 
-setDefaultTimeout(240_000);
+setDefaultTimeout(360_000);
 
 const PYTHON = SYSTEM_PYTHON;
 const PROJECT_DIR = join(EXECUTORS_DIR, "djangoproj");
@@ -26,12 +26,14 @@ afterAll(async () => {
   await Promise.all(databases.map((db) => db.drop()));
 });
 
-type Kind = "python" | "python-pool";
+/** python-pool-persistent: `--executor python-pool --pool-mode persistent`. */
+type Kind = "python" | "python-pool" | "python-pool-persistent";
 
 function workerArgs(dsn: string, kind: Kind): string[] {
   return [
     "worker", "--dsn", dsn,
-    "--executor", kind, "--python-bin", PYTHON, "--executor-module", MODULE,
+    ...(kind === "python-pool-persistent" ? ["--executor", "python-pool", "--pool-mode", "persistent"] : ["--executor", kind]),
+    "--python-bin", PYTHON, "--executor-module", MODULE,
     "--allowed-task-modules", "demoapp.",
     "--poll-min-backoff", "50ms", "--poll-max-backoff", "500ms",
     "--retry-base-seconds", "0.2", "--retry-jitter", "0",
@@ -96,7 +98,7 @@ interface RunOutcome {
 }
 
 async function runKind(kind: Kind): Promise<RunOutcome> {
-  const db = await createTestDatabase({ flavour: "reproq", label: `pp_django_${kind.replace("-", "_")}` });
+  const db = await createTestDatabase({ flavour: "reproq", label: `pp_django_${kind.replaceAll("-", "_")}` });
   databases.push(db);
   await db.sql`create table demoapp_note (id bigserial primary key, text text not null)`;
   await db.sql`create table demoapp_setup_log (os_pid int not null, backend_pid int not null)`;
@@ -107,7 +109,7 @@ async function runKind(kind: Kind): Promise<RunOutcome> {
   });
   let outcome: RunOutcome;
   try {
-    if (kind === "python-pool") {
+    if (kind !== "python") {
       const ready = await waitFor(async () => logged(worker, "Python pool ready")[0], { timeoutMs: 30_000, what: "the pool to be ready" });
       // The pool ran django.setup() and imported the database backend and driver (there AppConfig.ready()
       // had already connected); ready() logged the pool's own connection.
@@ -189,7 +191,7 @@ async function runKind(kind: Kind): Promise<RunOutcome> {
     const tasksPerSecond = BENCH_TASKS / seconds;
     console.log(`real Django (${kind}): ${BENCH_TASKS} add tasks at concurrency ${CONCURRENCY} in ${seconds.toFixed(2)} s = ${tasksPerSecond.toFixed(1)} tasks/s`);
 
-    if (kind === "python-pool") {
+    if (kind !== "python") {
       // Every task ran in the one pool: no fallback, no restart, no replacement.
       expect(logged(worker, "Python pool disabled; running each task as its own process")).toEqual([]);
       expect(logged(worker, "Python pool exited unexpectedly")).toEqual([]);
@@ -211,9 +213,11 @@ describeWithTools(["django", "psycopg2"], "python-pool with a real Django projec
   test("python and python-pool give the same results; the pool runs django.setup() once and every task has its own connection", async () => {
     const spawned = await runKind("python");
     const pooled = await runKind("python-pool");
+    const persistent = await runKind("python-pool-persistent");
 
     // Same statuses, returns, error kinds/classes/messages and metadata with both kinds.
     expect(pooled.summary).toEqual(spawned.summary);
+    expect(persistent.summary).toEqual(spawned.summary);
 
     // Spawn: every executor process ran django.setup() (one setup_log row per attempt; the
     // timeout task's may be missing if it was killed before ready() ran) and the task reused the
@@ -229,8 +233,13 @@ describeWithTools(["django", "psycopg2"], "python-pool with a real Django projec
     expect(pooled.setupLog.length).toBe(1);
     const poolSetupPid = pooled.setupLog[0]?.backend_pid;
     expect(pooled.connectionPids).not.toContain(poolSetupPid);
+    // Persistent children: the same (setup once, in the pool; connections of their own).
+    expect(persistent.setupLog.length).toBe(1);
+    expect(persistent.connectionPids).not.toContain(persistent.setupLog[0]?.backend_pid);
 
     console.log(`real Django speed-up python-pool / python: ${(pooled.tasksPerSecond / spawned.tasksPerSecond).toFixed(1)}x`);
+    console.log(`real Django speed-up python-pool persistent / python: ${(persistent.tasksPerSecond / spawned.tasksPerSecond).toFixed(1)}x`);
     expect(pooled.tasksPerSecond).toBeGreaterThan(spawned.tasksPerSecond * 2);
-  }, 240_000); // explicit: `bun test --timeout 60000` (package.json) would otherwise cap it
+    expect(persistent.tasksPerSecond).toBeGreaterThan(spawned.tasksPerSecond * 2);
+  }, 360_000); // explicit: `bun test --timeout 60000` (package.json) would otherwise cap it
 });

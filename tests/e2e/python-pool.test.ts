@@ -1,6 +1,7 @@
 // `reproq worker --executor python-pool` as a user runs it: the compiled binary, a real Postgres,
 // the fake Django-like project (tests/helpers/executors/fakedjango) forked from a warm pool.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { POOL_MODES, type PoolMode } from "../../src/config/types.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { PYTHON } from "../helpers/executors/index.ts";
 import { enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
@@ -14,10 +15,10 @@ afterAll(async () => {
   await Promise.all(databases.map((db) => db.drop()));
 });
 
-function poolArgs(dsn: string): string[] {
+function poolArgs(dsn: string, mode: PoolMode): string[] {
   return [
     "worker", "--dsn", dsn,
-    "--executor", "python-pool", "--python-bin", PYTHON, "--executor-module", MODULE,
+    "--executor", "python-pool", "--pool-mode", mode, "--python-bin", PYTHON, "--executor-module", MODULE,
     "--allowed-task-modules", "tasks.",
     "--poll-min-backoff", "50ms", "--poll-max-backoff", "500ms",
     "--retry-base-seconds", "0.2", "--retry-jitter", "0",
@@ -51,16 +52,17 @@ function logged(worker: WorkerProcess, msg: string): Record<string, unknown>[] {
   return worker.logs.filter((line) => line.msg === msg);
 }
 
-describe("worker with --executor python-pool", () => {
+for (const mode of POOL_MODES) describe(`worker with --executor python-pool --pool-mode ${mode}`, () => {
   test("runs tasks end to end (success, DB write, failure with retry, timeout); SIGHUP replaces the pool; SIGTERM leaves no python behind", async () => {
-    const db = await createTestDatabase({ flavour: "reproq", label: "python_pool_e2e" });
+    const db = await createTestDatabase({ flavour: "reproq", label: `python_pool_e2e_${mode}` });
     databases.push(db);
     await db.sql`create table fake_side_effects (marker text not null, result_id text)`;
-    const worker = startWorker(poolArgs(db.dsn));
+    const worker = startWorker(poolArgs(db.dsn, mode));
     try {
       await waitFor(async () => logged(worker, "Python pool ready").length > 0, { timeoutMs: 20_000, what: "the pool to be ready" });
       const firstPool = Number(logged(worker, "Python pool ready")[0]?.pool_pid);
       expect(firstPool).toBeGreaterThan(0);
+      expect(logged(worker, "Python pool ready")[0]?.mode).toBe(mode);
 
       const ids = await enqueue(db.sql, [
         { kwargs: { mode: "succeed", value: 5 } },
@@ -81,8 +83,12 @@ describe("worker with --executor python-pool", () => {
       expect(get(2)).toMatchObject({ status: "FAILED", attempts: 2, kinds: ["app_error", "app_error"] });
       expect(get(2).last_error).toContain("boom");
       expect(get(3)).toMatchObject({ status: "FAILED", kinds: ["timeout"] });
-      expect(JSON.parse(get(4).return_text ?? "null")).toEqual({ count: 1, items: ["x"] });
-      expect(JSON.parse(get(5).return_text ?? "null")).toEqual({ count: 1, items: ["x"] });
+      if (mode === "fork") {
+        expect(JSON.parse(get(4).return_text ?? "null")).toEqual({ count: 1, items: ["x"] });
+        expect(JSON.parse(get(5).return_text ?? "null")).toEqual({ count: 1, items: ["x"] });
+      } else {
+        expect([get(4).status, get(5).status]).toEqual(["SUCCESSFUL", "SUCCESSFUL"]); // module state is per child
+      }
       // Every task ran in the pool: no fallback, no restart.
       expect(logged(worker, "Python pool disabled; running each task as its own process")).toEqual([]);
       expect(logged(worker, "Python pool exited unexpectedly")).toEqual([]);

@@ -15,6 +15,14 @@ export interface InitRequest {
   stderr_tail: number;
   /** How long output pipes may stay open after a child exited (grandchildren holding them). */
   drain_ms: number;
+  /** fork: one child per task; persistent: `children` long-lived children running tasks in turn. */
+  mode: "fork" | "persistent";
+  /** persistent: children kept warm (the worker's concurrency). */
+  children: number;
+  /** persistent: a child is replaced after this many tasks (0 = never). */
+  max_tasks_per_child: number;
+  /** persistent: a child whose resident size is above this after a task is replaced (0 = never). */
+  max_child_rss_kb: number;
 }
 
 export interface RunRequest {
@@ -107,6 +115,8 @@ export interface PongEvent {
   rss: number;
   in_flight: number;
   served: number;
+  /** persistent mode: pids of the live children. */
+  children?: number[];
 }
 
 export interface StaleEvent {

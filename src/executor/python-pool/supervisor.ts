@@ -231,7 +231,7 @@ export class PoolSupervisor {
       const old = this.current;
       this.current = pool;
       const { logger } = this.options;
-      const info = { pool_pid: pool.pid, setup_ms: ready.info.setup_ms, django: ready.info.django, databases: ready.info.databases ?? [], watched_files: ready.info.files };
+      const info = { pool_pid: pool.pid, mode: this.options.pool.init.mode, setup_ms: ready.info.setup_ms, django: ready.info.django, databases: ready.info.databases ?? [], watched_files: ready.info.files };
       for (const problem of ready.info.database_errors ?? []) {
         logger?.warn("Python pool could not import a database backend; tasks import it themselves", { pool_pid: pool.pid, ...problem });
       }

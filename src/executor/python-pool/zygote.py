@@ -2,8 +2,21 @@
 # worker as `<python_bin> -c <this source> reproq-python-pool` with the executor's environment and
 # working directory. It imports Django (and runs django.setup()), the executor module, the
 # preload_modules and the backend (and driver) of every configured database, closes every database
-# connection, then forks one child per task; each child runs the executor module exactly as
-# `python -m` would. Python standard library only.
+# connection, then either forks one child per task (mode "fork"), or keeps `children` long-lived
+# children that each run many tasks in sequence (mode "persistent"). Either way a task runs the
+# executor module exactly as `python -m` would. Python standard library only.
+#
+# Persistent children: the pool keeps one SOCK_SEQPACKET socket per child. For each task it makes
+# the stdout/stderr (and payload) pipes itself, exactly as in fork mode, and passes the child its
+# ends with SCM_RIGHTS next to the request; the child puts them on fds 0/1/2, runs the module,
+# puts /dev/null and its own stderr back (closing the pipes, so the pool sees end of file) and
+# answers {code, retire, maxrss_kb}. Capture, caps, drain and kill logic are the fork mode's; a
+# task "exits" when its answer arrives or its child dies. A child is replaced (a fresh fork from
+# this pool) after max_tasks_per_child tasks, above max_child_rss_kb, when a task left a thread
+# or an open transaction, was interrupted or stopped, or left processes holding its pipes.
+# Between tasks a child restores what a task may change in its process (Baseline) and does what
+# Django does between requests (django_connections). init adds {mode, children,
+# max_tasks_per_child, max_child_rss_kb}.
 #
 # Protocol: newline-delimited JSON. The pool's original stdin/stdout are moved to private fds at
 # start-up; fd 0 becomes /dev/null and fd 1 points at stderr, so prints during imports cannot
@@ -14,7 +27,7 @@
 #             fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
 #             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout,
 #                   stdout_total, stdout_tail, stderr, stderr_total, stderr_tail, wall_ms, maxrss_kb} |
-#             pong {rss, in_flight, served} | stale {changed}
+#             pong {rss, in_flight, served, children} | stale {changed}
 # Output: the first max bytes of each stream and, when it went over, its last stdout_tail /
 # stderr_tail bytes (the worker shows head and tail; the envelope is the last line of stdout), as
 # text when they are UTF-8, else base64 in <name>_b64 instead; *_total counts every byte the task
@@ -28,6 +41,7 @@ import resource
 import select
 import selectors
 import signal
+import socket
 import sys
 import time
 
@@ -35,6 +49,11 @@ ZYGOTE_FILE = sys._getframe().f_code.co_filename  # "<string>" under -c
 PR_SET_PDEATHSIG = 1
 READ_CHUNK = 65536
 READS_PER_WAKE = 16
+
+# How the interpreter set up its standard streams (pipes, like a task's): persistent children
+# build the same objects for every task.
+STDIO_PARAMS = [(getattr(stream, "encoding", None) or "utf-8", getattr(stream, "errors", None) or "strict")
+                for stream in (sys.stdin, sys.stdout, sys.stderr)]
 
 PROTO_IN = os.dup(0)
 PROTO_OUT = os.dup(1)
@@ -103,24 +122,37 @@ def prctl(option, value):
         return False
 
 
+_title_area = None  # (arg_start, arg_end) of this process's command line
+_setproctitle = None  # setproctitle.setproctitle, False when it is not installed, None: not looked up yet
+
+
 def set_title(argv):
     """Rewrites /proc/self/cmdline (what ps and pgrep -f show) in place.
 
     Uses setproctitle when it is importable; otherwise overwrites the original argv area, found
     through /proc/self/stat (arg_start, arg_end), with ctypes. The area is as large as this
     script (it came in with -c), so a full executor command line fits."""
-    try:
-        import setproctitle  # type: ignore
-        setproctitle.setproctitle(" ".join(argv))
-        return True
-    except Exception:
-        pass
+    global _title_area, _setproctitle
+    if _setproctitle is None:
+        try:
+            import setproctitle  # type: ignore
+            _setproctitle = setproctitle.setproctitle
+        except Exception:
+            _setproctitle = False  # not installed: not looked for again (persistent children retitle per task)
+    if _setproctitle:
+        try:
+            _setproctitle(" ".join(argv))
+            return True
+        except Exception:
+            pass
     try:
         import ctypes
-        with open("/proc/self/stat", "rb") as handle:
-            stat = handle.read()
-        fields = stat[stat.rindex(b")") + 2:].split()
-        start, end = int(fields[45]), int(fields[46])
+        if _title_area is None:
+            with open("/proc/self/stat", "rb") as handle:
+                stat = handle.read()
+            fields = stat[stat.rindex(b")") + 2:].split()
+            _title_area = (int(fields[45]), int(fields[46]))  # the same in forked children
+        start, end = _title_area
         size = end - start
         if size <= 1:
             return False
@@ -255,6 +287,20 @@ class Task:
         self.timeout_at = self.started + timeout if timeout > 0 else None
         self.drain_at = None
         self.pipes_held_open = False
+        self.child = None  # persistent mode: the Child running it
+        self.reported = None  # persistent mode: the child's answer {code, retire, maxrss_kb}
+
+
+class Child:
+    """A long-lived child (persistent mode), as the pool sees it."""
+
+    def __init__(self, pid, sock):
+        self.pid = pid
+        self.sock = sock
+        self.task = None
+        self.served = 0
+        self.retiring = False  # no more tasks; it exits (or was killed) and is reaped
+        self.closed = False  # its end of the socket is closed: exiting or dead
 
 
 class Zygote:
@@ -274,6 +320,14 @@ class Zygote:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
+        self.persistent = config.get("mode") == "persistent"
+        self.children_target = max(1, int(config.get("children") or 1))
+        self.max_tasks_per_child = max(0, int(config.get("max_tasks_per_child") or 0))
+        self.max_child_rss_kb = max(0, int(config.get("max_child_rss_kb") or 0))
+        self.children = {}  # pid -> Child, live and taking tasks
+        self.by_sock = {}  # socket fd -> Child
+        self.retired = {}  # pid -> Child: leaving (own exit or killed), not reaped yet
+        self.replenish_after = 0.0
 
     # ---- start-up ----------------------------------------------------------------------
     def preload(self):
@@ -312,7 +366,8 @@ class Zygote:
             if task is not None:
                 self.stop(task, request.get("reason") or "kill", request.get("grace_s"))
         elif op == "ping":
-            emit("pong", rss=self.rss_kb(), in_flight=len(self.tasks), served=self.served)
+            emit("pong", rss=self.rss_kb(), in_flight=len(self.tasks), served=self.served,
+                 children=sorted(self.children))
         elif op == "check_stale":
             emit("stale", changed=self.changed_files())
         elif op == "shutdown":
@@ -344,6 +399,9 @@ class Zygote:
         return changed
 
     def run(self, request):
+        if self.persistent:
+            self.run_persistent(request)
+            return
         task_id = request.get("id")
         if not self.accepting:
             emit("rejected", id=task_id, message="the pool is shutting down", fatal=False)
@@ -378,15 +436,20 @@ class Zygote:
             self.child(request, in_r, out_w, err_w, (out_r, err_r, in_w))  # never returns
         os.close(out_w)
         os.close(err_w)
-        task = Task(request, pid, out_r, err_r, self.config)
-        self.tasks[task_id] = task
+        if in_r is not None:
+            os.close(in_r)
+        self.register(Task(request, pid, out_r, err_r, self.config), in_w, payload)
+
+    def register(self, task, in_w, payload):
+        """Watches a started task's pipes (its ends are closed here) and writes its payload."""
+        self.tasks[task.id] = task
         self.served += 1
+        out_r, err_r = task.out_r, task.err_r
         for fd in (out_r, err_r):
             os.set_blocking(fd, False)
             self.by_fd[fd] = task
             self.selector.register(fd, selectors.EVENT_READ, "out")
-        if in_r is not None:
-            os.close(in_r)
+        if in_w is not None:
             os.set_blocking(in_w, False)
             task.payload_fd = in_w
             task.payload = memoryview(payload.encode("utf-8"))
@@ -394,35 +457,213 @@ class Zygote:
             self.write_payload(task)
             if task.payload_fd is not None:
                 self.selector.register(in_w, selectors.EVENT_WRITE, "in")
-        emit("started", id=task_id, pid=pid)
+        emit("started", id=task.id, pid=task.pid)
+
+    # ---- persistent children -------------------------------------------------------------
+    def run_persistent(self, request):
+        task_id = request.get("id")
+        if not self.accepting:
+            emit("rejected", id=task_id, message="the pool is shutting down", fatal=False)
+            return
+        payload = request.get("payload")
+        argv = [str(arg) for arg in request.get("argv") or []]
+        for _ in range(3):  # a child that died while idle is found out here; take another
+            child = next((c for c in self.children.values() if c.task is None), None)
+            if child is None:
+                if thread_count() > 1:
+                    emit("rejected", id=task_id, fatal=True,
+                         message="a background thread appeared in the pool process; forking is unsafe")
+                    return
+                try:
+                    child = self.fork_child()
+                except OSError as error:
+                    emit("rejected", id=task_id, message="fork failed: %s" % error, fatal=False)
+                    return
+            fds = []
+            try:
+                out_r, out_w = os.pipe()
+                fds += [out_r, out_w]
+                err_r, err_w = os.pipe()
+                fds += [err_r, err_w]
+                in_r = in_w = None
+                if payload is not None:
+                    in_r, in_w = os.pipe()
+                    fds += [in_r, in_w]
+                send = [out_w, err_w] + ([in_r] if in_r is not None else [])
+                message = {"argv": argv, "stdin": in_r is not None}
+                data = json.dumps(message).encode()
+                if len(data) > 32768:  # large argv (payload_mode json): in a memfd, not the socket
+                    memfd = os.memfd_create("reproq-task-argv", 0)
+                    fds.append(memfd)
+                    os.write(memfd, data)
+                    send.append(memfd)
+                    data = json.dumps({"argv_fd": True, "stdin": in_r is not None}).encode()
+                socket.send_fds(child.sock, [data], send)
+            except OSError as error:
+                for fd in fds:
+                    os.close(fd)
+                if isinstance(error, (BrokenPipeError, ConnectionError)):
+                    self.retire_child(child, kill=True)
+                    continue
+                emit("rejected", id=task_id, message="could not start the task: %s" % error, fatal=False)
+                return
+            for fd in send:
+                os.close(fd)
+            task = Task(request, child.pid, out_r, err_r, self.config)
+            task.child = child
+            child.task = task
+            child.served += 1
+            self.register(task, in_w, payload)
+            return
+        emit("rejected", id=task_id, message="python pool children keep dying", fatal=False)
+
+    def fork_child(self):
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        try:
+            pid = os.fork()
+        except OSError:
+            parent_sock.close()
+            child_sock.close()
+            raise
+        if pid == 0:
+            parent_sock.close()
+            code = 70
+            try:
+                self.become_child({child_sock.fileno()})
+                code = child_loop(child_sock, self.module, self.python_bin, self.max_child_rss_kb)
+            except BaseException:
+                try:
+                    import traceback
+                    traceback.print_exc()
+                except BaseException:
+                    pass
+            finally:
+                os._exit(code)
+        child_sock.close()
+        parent_sock.setblocking(False)
+        child = Child(pid, parent_sock)
+        self.children[pid] = child
+        self.by_sock[parent_sock.fileno()] = child
+        self.selector.register(parent_sock.fileno(), selectors.EVENT_READ, "ctl")
+        return child
+
+    def read_control(self, fd):
+        child = self.by_sock.get(fd)
+        if child is None:
+            return
+        try:
+            data = child.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close_sock(child)
+            if child.task is None:
+                self.retire_child(child, kill=True)  # died (or left) while idle
+            return  # a busy child's death is seen by poll_children
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            return
+        if answer.get("retire"):
+            child.retiring = True
+        if child.task is not None and child.task.reported is None:
+            child.task.reported = answer
+
+    def close_sock(self, child):
+        if child.closed:
+            return
+        child.closed = True
+        fd = child.sock.fileno()
+        try:
+            self.selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+        self.by_sock.pop(fd, None)
+        child.sock.close()
+
+    def retire_child(self, child, kill=False):
+        """No more tasks for this child: closing its socket makes it exit (atexit handlers run);
+        kill=True SIGKILLs its group. Reaped by reap_retired."""
+        self.children.pop(child.pid, None)
+        if kill:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)  # not reaped yet: the group is still ours
+            except OSError:
+                pass
+        self.close_sock(child)
+        self.retired[child.pid] = child
+
+    def reap_retired(self):
+        for pid in list(self.retired):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                del self.retired[pid]
+
+    def replenish(self, now):
+        """Keeps `children` warm children while the pool takes tasks."""
+        if not self.accepting or not self.input_open or now < self.replenish_after:
+            return
+        while len(self.children) < self.children_target:
+            if thread_count() > 1:
+                return  # the next run reports it
+            try:
+                self.fork_child()
+            except OSError:
+                self.replenish_after = now + 1.0
+                return
 
     # ---- the child ---------------------------------------------------------------------
+    def become_child(self, keep):
+        """In a freshly forked child: own session, dies with the pool, the interpreter's start-up
+        signal dispositions, none of the pool's descriptors except `keep`."""
+        del _outbox[:]  # the pool's events are the pool's to write
+        os.setsid()
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != ZYGOTE_PID:
+            os._exit(1)
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as the interpreter sets it at start-up
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        owned = {PROTO_IN, PROTO_OUT, self.wake_r, self.wake_w}
+        owned.update(self.by_fd.keys())
+        owned.update(self.by_sock.keys())
+        try:
+            owned.add(self.selector.fileno())
+        except Exception:
+            pass
+        for fd in owned - set(keep):
+            if fd > 2:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        import random
+        random.seed()
+
     def child(self, request, in_r, out_w, err_w, parent_ends):
         code = 70
         try:
-            del _outbox[:]  # the pool's events are the pool's to write
-            os.setsid()
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() != ZYGOTE_PID:
-                os._exit(1)
-            signal.set_wakeup_fd(-1)
-            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-                signal.signal(signum, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as the interpreter sets it at start-up
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            self.become_child(())
             stdin_fd = in_r if in_r is not None else os.open(os.devnull, os.O_RDONLY)
             os.dup2(stdin_fd, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            owned = {PROTO_IN, PROTO_OUT, self.wake_r, self.wake_w, stdin_fd, out_w, err_w}
-            owned.update(fd for fd in parent_ends if fd is not None)
-            owned.update(self.by_fd.keys())
-            try:
-                owned.add(self.selector.fileno())
-            except Exception:
-                pass
-            for fd in owned:
+            for fd in {stdin_fd, out_w, err_w} | {fd for fd in parent_ends if fd is not None}:
                 if fd > 2:
                     try:
                         os.close(fd)
@@ -430,8 +671,6 @@ class Zygote:
                         pass
             argv = [str(arg) for arg in request.get("argv") or []]
             set_title([self.python_bin, "-m", self.module] + argv)
-            import random
-            random.seed()
             gc.unfreeze()
             code = run_as_main(self.module, argv)
         except BaseException:
@@ -452,7 +691,7 @@ class Zygote:
             pass
 
     def stop(self, task, reason, grace_s=None):
-        if task.exited or task.kill_reason is not None:
+        if task.exited or task.kill_reason is not None or task.reported is not None:
             return
         task.kill_reason = reason
         task.sent_signal = "SIGTERM"
@@ -504,11 +743,18 @@ class Zygote:
     def poll_children(self, now):
         for task in list(self.tasks.values()):
             if not task.exited:
-                try:
-                    # WNOWAIT: notice the exit but leave the zombie, so the group stays ours.
-                    info = os.waitid(os.P_PID, task.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-                except ChildProcessError:
-                    info = True
+                if task.reported is not None:
+                    info = True  # a persistent child answered: the task has ended
+                else:
+                    try:
+                        # WNOWAIT: notice the exit but leave the zombie, so the group stays ours.
+                        info = os.waitid(os.P_PID, task.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                    except ChildProcessError:
+                        info = True
+                    if info is not None and task.child is not None and not task.child.closed:
+                        # A persistent child answers before it exits: an answer still unread
+                        # in its socket is the task's result, not the child's exit status.
+                        self.read_control(task.child.sock.fileno())
                 if info is not None:
                     task.exited = True
                     task.signal_before_exit = task.sent_signal
@@ -539,11 +785,29 @@ class Zygote:
         if task.payload_fd is not None:
             self.close_fd(task.payload_fd)
             task.payload_fd = None
-        try:
-            _, status, usage = os.wait4(task.pid, 0)
-            maxrss = usage.ru_maxrss
-        except ChildProcessError:
-            status, maxrss = 0, 0
+        child = task.child
+        if child is not None and task.reported is not None:
+            # A persistent child answered; it lives on unless the task was stopped or left
+            # processes holding its pipes (their group, the child's, was killed just now).
+            status = (int(task.reported.get("code") or 0) & 0xFF) << 8
+            maxrss = int(task.reported.get("maxrss_kb") or 0)
+            child.task = None
+            stopped = task.pipes_held_open or task.kill_reason is not None
+            if stopped or child.retiring or child.closed or (
+                    self.max_tasks_per_child and child.served >= self.max_tasks_per_child):
+                self.retire_child(child, kill=stopped)
+        else:
+            try:
+                _, status, usage = os.wait4(task.pid, 0)
+                maxrss = usage.ru_maxrss
+            except ChildProcessError:
+                status, maxrss = 0, 0
+            if child is not None:  # a persistent child that died running the task (reaped now)
+                child.task = None
+                self.children.pop(child.pid, None)
+                self.close_sock(child)
+                if child.served <= 1:
+                    self.replenish_after = time.monotonic() + 0.2
         del self.tasks[task.id]
         exit_code = None
         signal_name = None
@@ -614,6 +878,38 @@ class Zygote:
             except ChildProcessError:
                 pass
             del self.tasks[task.id]
+        for child in list(self.children.values()):
+            self.retire_child(child, kill=True)
+        for pid in list(self.retired):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.retired.clear()
+
+    def retire_all(self, timeout_s):
+        """Idle persistent children exit (their atexit handlers run); SIGKILL after timeout_s."""
+        for child in list(self.children.values()):
+            self.retire_child(child)
+        deadline = time.monotonic() + timeout_s
+        while self.retired and time.monotonic() < deadline:
+            self.reap_retired()
+            if self.retired:
+                time.sleep(0.01)
+        for pid in list(self.retired):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.retired.clear()
 
     def serve(self):
         os.set_blocking(PROTO_IN, False)
@@ -628,8 +924,15 @@ class Zygote:
                 self.kill_all()
                 return 0
             if not self.accepting and not self.tasks:
+                self.retire_all(2.0)
                 return 0
+            if self.persistent:
+                self.reap_retired()
+                self.replenish(now)
             timeout = self.next_timeout(time.monotonic())
+            if self.persistent and self.replenish_after > now and len(self.children) < self.children_target:
+                wait = self.replenish_after - now
+                timeout = wait if timeout is None else min(timeout, wait)
             for key, events in self.selector.select(timeout):
                 kind = key.data
                 if kind == "proto":
@@ -642,6 +945,8 @@ class Zygote:
                         pass
                 elif kind == "out":
                     self.read_output(key.fd)
+                elif kind == "ctl":
+                    self.read_control(key.fd)
                 elif kind == "in":
                     task = self.by_fd.get(key.fd)
                     if task is not None:
@@ -663,7 +968,15 @@ def exit_code_of(error):
 
 def run_as_main(module, argv):
     """`python -m module argv…` inside this (forked) interpreter; returns the exit code."""
-    import atexit
+    code, interrupted = run_module(module, argv)
+    return finalize(code, interrupted)
+
+
+def run_module(module, argv, code_cache=None):
+    """Runs the module as `python -m` does, up to the end of its code: (exit code, interrupted).
+    A persistent child passes `code_cache` (a dict): the module is found and compiled once, then
+    its code object runs in a fresh __main__ for every task (the pool is replaced when the file
+    changes, see check_stale)."""
     import runpy
     import types
     import builtins
@@ -675,7 +988,18 @@ def run_as_main(module, argv):
     interrupted = False
     try:
         run = getattr(runpy, "_run_module_as_main", None)
-        if run is not None:
+        details = code_cache.get(module) if code_cache is not None else None
+        if details is None and code_cache is not None and hasattr(runpy, "_run_code") and hasattr(runpy, "_Error"):
+            try:
+                details = code_cache[module] = runpy._get_module_details(module, runpy._Error)
+            except Exception:
+                details = None  # run() below reports it as `python -m` would
+        if details is not None:
+            # What runpy._run_module_as_main does after finding the module.
+            _, spec, code = details
+            sys.argv[0] = spec.origin
+            runpy._run_code(code, main.__dict__, None, "__main__", spec)
+        elif run is not None:
             run(module, True)  # what `python -m` itself calls
         else:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -692,7 +1016,30 @@ def run_as_main(module, argv):
         except BaseException:
             pass
         code = 1
-    # What interpreter shutdown does: join non-daemon threads, run atexit, flush stdio.
+    return code, interrupted
+
+
+def flush_stdio(code, streams=()):
+    """Flushes sys.stdout/sys.stderr (and `streams`) as interpreter shutdown does: a stdout that
+    cannot be flushed gives exit code 120."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BaseException:
+        code = 120
+    for stream in (sys.stderr,) + tuple(streams):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:
+            pass
+    return code
+
+
+def finalize(code, interrupted, streams=()):
+    """What interpreter shutdown does: join non-daemon threads, run atexit, flush stdio; a
+    KeyboardInterrupt ends the process by SIGINT. Returns the exit code."""
+    import atexit
     try:
         import threading
         threading._shutdown()
@@ -702,21 +1049,223 @@ def run_as_main(module, argv):
         atexit._run_exitfuncs()
     except BaseException:
         pass
-    try:
-        if sys.stdout is not None:
-            sys.stdout.flush()
-    except BaseException:
-        code = 120
-    try:
-        if sys.stderr is not None:
-            sys.stderr.flush()
-    except BaseException:
-        pass
+    code = flush_stdio(code, streams)
     if interrupted:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
         code = 130
     return code
+
+
+# ---- persistent children ------------------------------------------------------------------
+def fresh_stdio():
+    """New sys.stdin/stdout/stderr on fds 0/1/2, built as the interpreter builds them at start-up
+    (nothing buffered from an earlier task). Returns them."""
+    (in_enc, in_err), (out_enc, out_err), (err_enc, _) = STDIO_PARAMS
+    streams = (open(0, "r", closefd=False, encoding=in_enc, errors=in_err),
+               open(1, "w", closefd=False, encoding=out_enc, errors=out_err),
+               open(2, "w", buffering=1, closefd=False, encoding=err_enc, errors="backslashreplace"))
+    sys.stdin, sys.stdout, sys.stderr = streams
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+    return streams
+
+
+def rss_kb():
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Baseline:
+    """Process state a task may change, as it was before the first task; restored after each."""
+
+    def __init__(self):
+        self.environ = dict(os.environ)
+        self.cwd = os.getcwd()
+        self.path = list(sys.path)
+        self.argv = list(sys.argv)
+        self.main = sys.modules.get("__main__")
+        self.excepthook = sys.excepthook
+        self.handlers = {}
+        for signum in signal.valid_signals():
+            if signum in (signal.SIGKILL, signal.SIGSTOP):
+                continue
+            try:
+                handler = signal.getsignal(signum)
+            except (ValueError, OSError):
+                continue
+            if handler is not None:
+                self.handlers[signum] = handler
+
+    def restore(self):
+        for signum, handler in self.handlers.items():
+            if signal.getsignal(signum) is not handler:
+                try:
+                    signal.signal(signum, handler)
+                except (ValueError, OSError):
+                    pass
+        if signal.getitimer(signal.ITIMER_REAL)[0]:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        if dict(os.environ) != self.environ:
+            for key in [key for key in os.environ if key not in self.environ]:
+                del os.environ[key]
+            for key, value in self.environ.items():
+                if os.environ.get(key) != value:
+                    os.environ[key] = value
+        try:
+            changed = os.getcwd() != self.cwd
+        except OSError:
+            changed = True  # it was deleted
+        if changed:
+            os.chdir(self.cwd)
+        if sys.path != self.path:
+            sys.path[:] = self.path
+        sys.argv = list(self.argv)
+        sys.modules["__main__"] = self.main
+        sys.excepthook = self.excepthook
+
+
+def django_connections(close_caches):
+    """What Django does around a request (close_old_connections, reset_queries, close_caches):
+    connections that are broken, in a transaction-mode mismatch or past CONN_MAX_AGE are closed,
+    the others kept. Returns False when a connection is still inside an atomic block (the child
+    is then replaced)."""
+    clean = True
+    db = sys.modules.get("django.db")
+    if db is not None:
+        try:
+            try:
+                connections = db.connections.all(initialized_only=True)
+            except TypeError:  # Django < 4.1
+                connections = db.connections.all()
+            for connection in connections:
+                connection.queries_log.clear()
+                if connection.in_atomic_block:
+                    clean = False
+                    continue
+                connection.close_if_unusable_or_obsolete()
+        except Exception:
+            clean = False
+    cache = sys.modules.get("django.core.cache") if close_caches else None
+    if cache is not None:
+        try:
+            try:
+                caches = cache.caches.all(initialized_only=True)
+            except TypeError:
+                caches = cache.caches.all()
+            for item in caches:
+                item.close()
+        except Exception:
+            pass
+    return clean
+
+
+def receive_task(sock):
+    """The next request and its fds; None when the pool closed the socket (time to exit)."""
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
+            break
+        except InterruptedError:
+            continue
+        except OSError:
+            return None
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None
+    request = json.loads(data)
+    if request.get("argv_fd"):
+        memfd = fds.pop()
+        chunks = []
+        offset = 0
+        while True:
+            chunk = os.pread(memfd, 1 << 20, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        os.close(memfd)
+        request.update(json.loads(b"".join(chunks)))
+    return request, fds
+
+
+def child_loop(sock, module, python_bin, max_rss_kb):
+    """A persistent child: runs tasks until the pool closes the socket or it retires; returns
+    the exit code."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    home = os.dup(2)  # the pool's stderr: fds 1 and 2 between tasks
+    os.set_inheritable(devnull, False)
+    os.set_inheritable(home, False)
+    os.dup2(devnull, 0)
+    os.dup2(home, 1)
+    fresh_stdio()
+    baseline = Baseline()
+    code_cache = {}
+    idle_title = [python_bin, "-m", module, "(reproq python-pool child, idle)"]
+    set_title(idle_title)
+    code = 0
+    while True:
+        received = receive_task(sock)
+        if received is None:
+            break
+        request, fds = received
+        out_w, err_w = fds[0], fds[1]
+        in_r = fds[2] if request.get("stdin") and len(fds) > 2 else None
+        os.dup2(in_r if in_r is not None else devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        for fd in fds:
+            os.close(fd)
+        streams = fresh_stdio()
+        clean = django_connections(False)  # Django's request_started: drop broken/aged connections
+        argv = [str(arg) for arg in request.get("argv") or []]
+        set_title([python_bin, "-m", module] + argv)
+        code, interrupted = run_module(module, argv, code_cache)
+        try:
+            # Threads left behind, or Ctrl-C: end like a fresh process would (join threads, atexit,
+            # SIGINT) and let the pool fork a replacement.
+            retire = interrupted or thread_count() > 1
+            if retire:
+                code = finalize(code, interrupted, streams[1:])
+            else:
+                code = flush_stdio(code, streams[1:])
+            os.dup2(devnull, 0)
+            os.dup2(home, 1)
+            os.dup2(home, 2)  # the task's pipes are closed now: the pool sees their end
+            fresh_stdio()
+            try:
+                baseline.restore()
+            except Exception:
+                retire = True
+            if max_rss_kb and rss_kb() > max_rss_kb:
+                retire = True
+            if not clean or not django_connections(True):  # Django's request_finished
+                retire = True
+            answer = {"code": code, "retire": retire,
+                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            try:
+                sock.send(json.dumps(answer).encode())
+            except OSError:
+                os._exit(code)  # the pool reads the code from the exit status
+        except BaseException:
+            # The task broke what the child needs to carry on (closed its descriptors, a signal
+            # handler raised after the module ended…): end with the task's code, which the pool
+            # reads from the exit status.
+            os._exit(code & 0xFF)
+        if retire:
+            break
+        set_title(idle_title)
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    flush_stdio(0)
+    return 0
 
 
 ZYGOTE_PID = os.getpid()

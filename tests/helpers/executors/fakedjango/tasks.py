@@ -108,3 +108,45 @@ def task_identity(context):
         parts = handle.read().rstrip(b"\0").split(b"\0")
     return {"pgid_is_pid": os.getpgid(0) == os.getpid(), "sid_is_pid": os.getsid(0) == os.getpid(),
             "cmdline": [part.decode() for part in parts], "path0": sys.path[0], "cwd": os.getcwd()}
+
+
+def task_probe(context, set_env=None, chdir=None, handler=False, alarm=False):
+    """What a task sees of the process (then, optionally, changes it): for persistent children,
+    whose next task must see the original environment, directory and signal handlers."""
+    seen = {"mark": os.environ.get("REPROQ_PROBE_MARK"), "cwd": os.getcwd(),
+            "sigterm_default": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+            "sigint_default": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+            "alarm": signal.getitimer(signal.ITIMER_REAL)[0], "path0": sys.path[0]}
+    if set_env:
+        os.environ["REPROQ_PROBE_MARK"] = set_env
+    if chdir:
+        os.chdir(chdir)
+        sys.path.insert(0, chdir)
+    if handler:
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if alarm:
+        signal.setitimer(signal.ITIMER_REAL, 3600)
+    return seen
+
+
+def task_thread(context):
+    """Leaves a daemon thread running behind."""
+    import threading
+    threading.Thread(target=time.sleep, args=(3600,), daemon=True, name="left-behind").start()
+    return {"thread": True}
+
+
+HOGGED = []
+
+
+def task_hog(context, mb=50):
+    """Keeps `mb` MiB alive in a module global (a leak in a long-lived process)."""
+    HOGGED.append(bytearray(int(mb) * 1024 * 1024))
+    return {"hogged": int(mb)}
+
+
+def task_closefds(context):
+    """Closes every descriptor above stderr (as daemonizing code does)."""
+    os.closerange(3, 65536)
+    return {"closed": True}

@@ -58,3 +58,32 @@ def tag_metadata(context, tag):
 
 
 tag_metadata.takes_context = True
+
+
+def close_connection():
+    """Closes this process's default connection after using it (a task cleaning up after itself)."""
+    conn = connections["default"]
+    with conn.cursor() as cursor:
+        cursor.execute("select 1")
+    pid = conn.connection.get_backend_pid()
+    conn.close()
+    return pid
+
+
+def break_connection():
+    """Leaves the default connection broken: its backend is terminated behind Django's back."""
+    conn = connections["default"]
+    with conn.cursor() as cursor:
+        cursor.execute("select pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with connections["default"].cursor() as cursor:
+        try:
+            cursor.execute("select pg_terminate_backend(pg_backend_pid())")
+        except Exception:
+            pass
+    return pid
+
+
+def stamp(*args):
+    """When the task body started (time.time()): the benchmark's enqueue → start latency."""
+    return time.time()

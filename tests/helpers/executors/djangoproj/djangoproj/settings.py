@@ -20,6 +20,10 @@ DATABASES = {
         "PASSWORD": unquote(_url.password or ""),
         "HOST": unquote(_url.hostname or "127.0.0.1"),
         "PORT": str(_url.port or 5432),
+        # Seconds a connection is kept between tasks of a persistent python-pool child (Django's
+        # default 0: closed after each task; "none": kept until it breaks).
+        "CONN_MAX_AGE": (None if os.environ.get("DEMOAPP_CONN_MAX_AGE") == "none"
+                         else int(os.environ.get("DEMOAPP_CONN_MAX_AGE") or 0)),
     }
 }
 # A second alias whose backend does not import (DEMOAPP_EXTRA_DATABASE_ENGINE=<dotted path>).
