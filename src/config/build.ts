@@ -107,6 +107,7 @@ export function buildConfig(input: BuildInput): Config {
       poolMode: r.oneOf("worker.pool_mode", POOL_MODES),
       poolMaxTasks: r.num("worker.pool_max_tasks"),
       poolMaxChildRssMb: r.num("worker.pool_max_child_rss_mb"),
+      poolDbReuse: r.bool("worker.pool_db_reuse"),
       poolMaxAgeMs: r.num("worker.pool_max_age"),
       poolStaleCheckIntervalMs: r.num("worker.pool_stale_check_interval"),
     },

@@ -180,6 +180,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: "worker.pool_max_child_rss_mb", kind: "int", min: 0, env: ["REPROQ_POOL_MAX_CHILD_RSS_MB"], flag: "pool-max-child-rss-mb",
     default: 0, scopes: WORKER, hint: "mb",
     description: "python-pool persistent mode: replace a child whose resident memory is above this many MiB after a task (0 = no limit)" },
+  { key: "worker.pool_db_reuse", kind: "bool", env: ["REPROQ_POOL_DB_REUSE"], flag: "pool-db-reuse", default: true, scopes: WORKER,
+    description: "python-pool persistent mode: a child keeps a healthy Django database connection from one task to the next even with CONN_MAX_AGE = 0 (broken ones, ones left in a transaction and ones past a positive CONN_MAX_AGE are still closed); false: close it after every task as Django does after a request" },
   { key: "worker.pool_max_age", kind: "duration", min: 0, env: ["REPROQ_POOL_MAX_AGE"], flag: "pool-max-age", default: "0s",
     scopes: WORKER, description: "python-pool: start a fresh pool once the current one is this old (0 = no limit)" },
   { key: "worker.pool_stale_check_interval", kind: "duration", min: 0, env: ["REPROQ_POOL_STALE_CHECK_INTERVAL"],

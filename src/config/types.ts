@@ -80,6 +80,8 @@ export interface WorkerConfig {
   readonly poolMaxTasks: number;
   /** python-pool persistent: replace a child whose resident size is above this after a task (0 = never). */
   readonly poolMaxChildRssMb: number;
+  /** python-pool persistent: keep a healthy Django connection between tasks even with CONN_MAX_AGE = 0. */
+  readonly poolDbReuse: boolean;
   /** python-pool: replace the pool once it is this old (0 = never). */
   readonly poolMaxAgeMs: number;
   /** python-pool: how often loaded source files are checked for changes (0 = never). */

@@ -248,11 +248,11 @@ describe.skipIf(djangoMissing)("real Django: database connections between tasks"
     await db?.drop();
   });
 
-  function djangoPool(connMaxAge: string): PoolExecutor {
+  function djangoPool(connMaxAge: string, poolDbReuse = true): PoolExecutor {
     const executor = createExecutor({
       worker: workerConfig({
         executor: "python-pool", poolMode: "persistent", pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor",
-        poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0,
+        poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0, poolDbReuse,
       }),
       env: testEnv({ PYTHONPATH: join(EXECUTORS_DIR, "djangoproj"), DJANGO_SETTINGS_MODULE: "djangoproj.settings", DATABASE_URL: db.dsn, DEMOAPP_SETUP_QUERY: "0", DEMOAPP_CONN_MAX_AGE: connMaxAge }),
       ...FAST,
@@ -263,8 +263,22 @@ describe.skipIf(djangoMissing)("real Django: database connections between tasks"
   const task = (taskPath: string, args: unknown[] = []) => request(JSON.stringify({ task_path: taskPath, args, kwargs: {} }), { taskPath });
   const backendPid = (result: ExecutionResult) => JSON.parse(result.envelope?.returnJson ?? "0") as number;
 
-  test("CONN_MAX_AGE 0 (Django's default): each task gets a fresh connection, as Django closes it after a request", async () => {
+  test("CONN_MAX_AGE 0 (Django's default) with pool_db_reuse (the default): the child keeps its healthy connection", async () => {
     const executor = djangoPool("0");
+    const a = await executor.run(task("demoapp.tasks.which_db_connection"));
+    const b = await executor.run(task("demoapp.tasks.which_db_connection"));
+    expect(b.pid).toBe(a.pid);
+    expect(backendPid(a)).toBeGreaterThan(0);
+    expect(backendPid(b)).toBe(backendPid(a));
+    const breaking = await executor.run(task("demoapp.tasks.break_connection"));
+    expect(breaking.envelope?.ok).toBe(true);
+    const afterBreak = await executor.run(task("demoapp.tasks.which_db_connection"));
+    expect(afterBreak.envelope?.ok).toBe(true);
+    expect(backendPid(afterBreak)).not.toBe(backendPid(breaking));
+  });
+
+  test("CONN_MAX_AGE 0 with pool_db_reuse false: each task gets a fresh connection, as Django closes it after a request", async () => {
+    const executor = djangoPool("0", false);
     const a = await executor.run(task("demoapp.tasks.which_db_connection"));
     const b = await executor.run(task("demoapp.tasks.which_db_connection"));
     expect(b.pid).toBe(a.pid);

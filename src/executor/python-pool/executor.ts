@@ -95,6 +95,7 @@ export function createPythonPoolExecutor(options: ExecutorOptions, spawn: Execut
         children: Math.max(1, worker.concurrency),
         max_tasks_per_child: worker.poolMode === "persistent" ? worker.poolMaxTasks : 0,
         max_child_rss_kb: worker.poolMaxChildRssMb * 1024,
+        db_reuse: worker.poolDbReuse,
       },
     },
     logger: options.logger,

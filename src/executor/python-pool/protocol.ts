@@ -23,6 +23,8 @@ export interface InitRequest {
   max_tasks_per_child: number;
   /** persistent: a child whose resident size is above this after a task is replaced (0 = never). */
   max_child_rss_kb: number;
+  /** persistent: keep healthy Django connections between tasks even when CONN_MAX_AGE is 0. */
+  db_reuse: boolean;
 }
 
 export interface RunRequest {

@@ -324,6 +324,7 @@ class Zygote:
         self.children_target = max(1, int(config.get("children") or 1))
         self.max_tasks_per_child = max(0, int(config.get("max_tasks_per_child") or 0))
         self.max_child_rss_kb = max(0, int(config.get("max_child_rss_kb") or 0))
+        self.db_reuse = bool(config.get("db_reuse", True))
         self.children = {}  # pid -> Child, live and taking tasks
         self.by_sock = {}  # socket fd -> Child
         self.retired = {}  # pid -> Child: leaving (own exit or killed), not reaped yet
@@ -535,7 +536,7 @@ class Zygote:
             code = 70
             try:
                 self.become_child({child_sock.fileno()})
-                code = child_loop(child_sock, self.module, self.python_bin, self.max_child_rss_kb)
+                code = child_loop(child_sock, self.module, self.python_bin, self.max_child_rss_kb, self.db_reuse)
             except BaseException:
                 try:
                     import traceback
@@ -1128,11 +1129,13 @@ class Baseline:
         sys.excepthook = self.excepthook
 
 
-def django_connections(close_caches):
+def django_connections(close_caches, reuse):
     """What Django does around a request (close_old_connections, reset_queries, close_caches):
     connections that are broken, in a transaction-mode mismatch or past CONN_MAX_AGE are closed,
-    the others kept. Returns False when a connection is still inside an atomic block (the child
-    is then replaced)."""
+    the others kept. With `reuse`, a connection of an alias with CONN_MAX_AGE = 0 (Django's
+    default: close after every request) counts as having no age limit, so the child keeps it
+    while it stays healthy, as a worker process keeps its connection (Celery's DB_REUSE_MAX).
+    Returns False when a connection is still inside an atomic block (the child is then replaced)."""
     clean = True
     db = sys.modules.get("django.db")
     if db is not None:
@@ -1146,6 +1149,8 @@ def django_connections(close_caches):
                 if connection.in_atomic_block:
                     clean = False
                     continue
+                if reuse and connection.settings_dict.get("CONN_MAX_AGE") == 0:
+                    connection.close_at = None
                 connection.close_if_unusable_or_obsolete()
         except Exception:
             clean = False
@@ -1193,7 +1198,7 @@ def receive_task(sock):
     return request, fds
 
 
-def child_loop(sock, module, python_bin, max_rss_kb):
+def child_loop(sock, module, python_bin, max_rss_kb, db_reuse):
     """A persistent child: runs tasks until the pool closes the socket or it retires; returns
     the exit code."""
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -1221,7 +1226,7 @@ def child_loop(sock, module, python_bin, max_rss_kb):
         for fd in fds:
             os.close(fd)
         streams = fresh_stdio()
-        clean = django_connections(False)  # Django's request_started: drop broken/aged connections
+        clean = django_connections(False, db_reuse)  # Django's request_started: drop broken/aged connections
         argv = [str(arg) for arg in request.get("argv") or []]
         set_title([python_bin, "-m", module] + argv)
         code, interrupted = run_module(module, argv, code_cache)
@@ -1243,7 +1248,7 @@ def child_loop(sock, module, python_bin, max_rss_kb):
                 retire = True
             if max_rss_kb and rss_kb() > max_rss_kb:
                 retire = True
-            if not clean or not django_connections(True):  # Django's request_finished
+            if not clean or not django_connections(True, db_reuse):  # Django's request_finished
                 retire = True
             answer = {"code": code, "retire": retire,
                       "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}

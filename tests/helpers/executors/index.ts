@@ -57,7 +57,7 @@ export function workerConfig(overrides: Partial<WorkerConfig> = {}): WorkerConfi
     poolPreloadModules: [],
     poolMode: "fork",
     poolMaxTasks: 0,
-    poolMaxChildRssMb: 0,
+    poolMaxChildRssMb: 0, poolDbReuse: true,
     poolMaxAgeMs: 0,
     poolStaleCheckIntervalMs: 10_000,
     ...overrides,
