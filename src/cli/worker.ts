@@ -63,7 +63,7 @@ export default defineCommand({
       config = withoutSessionState(config);
       worker = config.worker;
     }
-    const sql = await openDatabase(config);
+    const sql = await openDatabase(config, { bounded: true });
     const observed = http ? { metrics: new http.Metrics(), events: new http.EventBroker() } : null;
     const executor = createExecutor({ worker, env: config.env, logger });
     const runtime = new Worker({

@@ -9,7 +9,10 @@ const RETRYABLE_SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
 
 /** Individual SQLSTATEs that are retryable. */
 const RETRYABLE_SQLSTATES: Readonly<Record<string, string>> = {
-  "57P01": "admin_shutdown",
+  "57P01": "admin_shutdown (e.g. pg_terminate_backend)",
+  // statement_timeout (database.query_timeout) or an operator's pg_cancel_backend: the statement
+  // was stopped, not refused; the worker's statements are safe to run again.
+  "57014": "query_canceled (statement_timeout)",
   "57P02": "crash_shutdown",
   "57P03": "cannot_connect_now (server starting up or shutting down)",
   "40001": "serialization_failure",
@@ -33,6 +36,8 @@ const RETRYABLE_NETWORK_CODES: Readonly<Record<string, string>> = {
   // that ends the pool on purpose should abort its retry signal first.
   CONNECTION_ENDED: "connection ended (postgres.js)",
   CONNECT_TIMEOUT: "connect timeout (postgres.js)",
+  // The connection was destroyed because a statement got no answer in time (db/client.ts).
+  QUERY_TIMEOUT: "no answer within the query timeout (patched postgres.js)",
 };
 
 /** The code an error carries (SQLSTATE or socket/driver code), if any. */
