@@ -81,6 +81,7 @@ export default defineCommand({
       }),
       collectIntervalMs: config.metrics.collectIntervalMs,
       retention: config.retention,
+      queryTimeoutMs: config.database.queryTimeoutMs,
     });
     const background = new AbortController();
     const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);

@@ -22,6 +22,7 @@ import { metricsCollector } from "./collector.ts";
 import { Liveness } from "./liveness.ts";
 import { cancelPoll, every, leaseHeartbeat, reclaimer, retentionPruner, stopFor } from "./services.ts";
 import { Telemetry } from "./telemetry.ts";
+import { UnseenClaims } from "./unseen-claims.ts";
 import { Wakeup } from "./wakeup.ts";
 
 export const TASKS_CHANNEL = "reproq_tasks";
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   retention?: RetentionConfig;
   /** Observes every finished task (tests). */
   onTaskDone?: (report: TaskReport) => void;
+  /** The pool's statement bound (database.query_timeout): when a failed claim can no longer commit. */
+  queryTimeoutMs?: number;
 }
 
 export class Worker {
@@ -57,6 +60,7 @@ export class Worker {
   private readonly telemetry: Telemetry;
   private readonly taskLogs: OutageTracker;
   private readonly liveness: Liveness;
+  private readonly unseenClaims: UnseenClaims;
   private lastClaimFull = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
@@ -67,6 +71,7 @@ export class Worker {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
     this.completer = new Completer(options.sql, options.logger, this.telemetry.db);
     this.taskLogs = new OutageTracker(options.logger, "Writing task logs", "task output is not being kept");
+    this.unseenClaims = new UnseenClaims({ ...options, workerId: options.worker.workerId, db: this.telemetry.db });
     const { worker } = options;
     this.liveness = new Liveness({
       sql: options.sql,
@@ -135,6 +140,7 @@ export class Worker {
     } finally {
       await this.drain();
       this.journalUnwritten();
+      await this.unseenClaims.finalSweep([...this.running.keys(), ...this.completer.unwritten.map((u) => u.completion.resultId)]);
       await this.options.executor.stop?.();
       this.services.abort();
       this.liveness.stop();
@@ -161,6 +167,7 @@ export class Worker {
         await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
+      await this.unseenClaims.sweep(this.running.keys()); // after a failed claim (unseen-claims.ts)
       const limit = Math.min(free, worker.claimBatchSize);
       let claimed: ClaimedTask[];
       try {
@@ -180,6 +187,7 @@ export class Worker {
         outage.succeeded();
       } catch (error) {
         outage.failed(error);
+        this.unseenClaims.claimFailed();
         await this.wakeup.wait(backoff.next(), signal);
         continue;
       }
