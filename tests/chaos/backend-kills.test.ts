@@ -6,11 +6,12 @@
 // may be left RUNNING, and SIGTERM must end the worker within a bounded time — after the storm
 // and during it.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, closeDb, type Sql } from "../../src/db/client.ts";
 import { baseDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { readLedger, type LedgerLine } from "../helpers/ledger.ts";
 import { baseWorkerArgs, enqueue, startWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
 setDefaultTimeout(150_000);
@@ -34,12 +35,13 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-// The bun-inprocess task: appends `start|end <result_id> <attempt> <epoch ms>` around a short sleep.
+// The bun-inprocess task: appends ledger lines (helpers/ledger.ts) `start` and `end` around a short sleep.
 const TASKS_DIR = join(scratch, "ts");
 mkdirSync(join(TASKS_DIR, "tasks"), { recursive: true });
 writeFileSync(join(TASKS_DIR, "tasks", "ledger.ts"), `import { appendFileSync } from "node:fs";
 export async function run(_args: unknown[], kwargs: Record<string, unknown>, ctx: { resultId: string; attempt: number }) {
-  const note = (word: string) => appendFileSync(process.env.LEDGER_FILE!, \`\${word} \${ctx.resultId} \${ctx.attempt} \${Date.now()}\\n\`);
+  const note = (word: string) =>
+    appendFileSync(process.env.LEDGER_FILE!, \`\${word} \${ctx.resultId} \${ctx.attempt} \${process.pid} \${(Date.now() / 1000).toFixed(3)}\\n\`);
   note("start");
   await Bun.sleep(Number(kwargs.ms ?? 10));
   note("end");
@@ -47,26 +49,6 @@ export async function run(_args: unknown[], kwargs: Record<string, unknown>, ctx
 }
 `);
 const TASK_PATH = "tasks.ledger.run";
-
-interface LedgerLine {
-  word: "start" | "end";
-  id: string;
-  attempt: number;
-  at: number;
-}
-
-function readLedger(path: string): LedgerLine[] {
-  let text = "";
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
-  }
-  return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
-    const [word, id, attempt, at] = line.trim().split(/\s+/);
-    return { word: word as LedgerLine["word"], id: id!, attempt: Number(attempt), at: Number(at) };
-  });
-}
 
 /** A pool on the test database that the killer spares. */
 function harnessPool(db: TestDatabase): Sql {

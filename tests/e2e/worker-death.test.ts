@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parseDsn } from "../../src/db/dsn.ts";
 import { buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { isAlive } from "../helpers/executors/index.ts";
+import { readLedger, type LedgerLine } from "../helpers/ledger.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { baseWorkerArgs, enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
 
@@ -82,28 +83,6 @@ const KINDS: Kind[] = [
   { name: "python", args: ["--executor", "python"], taskPath: "tasks.ledger" },
   { name: "python-pool", args: ["--executor", "python-pool"], taskPath: "tasks.ledger" },
 ];
-
-interface LedgerLine {
-  word: "start" | "child" | "end";
-  id: string;
-  attempt: number;
-  pid: number;
-  /** Epoch milliseconds. */
-  at: number;
-}
-
-function readLedger(path: string): LedgerLine[] {
-  let text = "";
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
-  }
-  return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
-    const [word, id, attempt, pid, at] = line.trim().split(/\s+/);
-    return { word: word as LedgerLine["word"], id: id!, attempt: Number(attempt), pid: Number(pid), at: Number(at) * 1000 };
-  });
-}
 
 interface Row {
   result_id: string;
