@@ -40,6 +40,12 @@ const RETRYABLE_NETWORK_CODES: Readonly<Record<string, string>> = {
   QUERY_TIMEOUT: "no answer within the query timeout (patched postgres.js)",
 };
 
+/**
+ * Errors that mean the statement's connection died (killed backend, reset, the query watchdog):
+ * the pool opens a new one at once, so the first retry of such an error does not wait.
+ */
+const LOST_CONNECTION_CODES: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE", "57P01", "QUERY_TIMEOUT"]);
+
 /** The code an error carries (SQLSTATE or socket/driver code), if any. */
 export function dbErrorCode(err: unknown): string | undefined {
   if (typeof err !== "object" || err === null) return undefined;
@@ -79,18 +85,22 @@ export interface RetryOptions {
 
 /**
  * Runs `fn`, retrying retryable database errors with exponential backoff (each delay is drawn from
- * [d/2, d] where d = min(baseMs·2^(n−1), maxMs)). Non-retryable errors and the error of the last
- * attempt are rethrown unchanged.
+ * [d/2, d] where d = min(baseMs·2^(n−1), maxMs) for the n-th wait). When the first attempt fails
+ * because its connection died, the second runs at once and `onRetry` is not called for it: one
+ * killed connection is no outage. Non-retryable errors and the error of the last attempt are
+ * rethrown unchanged.
  */
 export async function withDbRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const { attempts, baseMs, maxMs, signal, onRetry } = options;
+  let waits = 0;
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
       return await fn(attempt);
     } catch (err) {
       if (attempt >= attempts || !isRetryableDbError(err) || signal?.aborted) throw err;
-      const ceiling = Math.min(baseMs * 2 ** (attempt - 1), maxMs);
+      if (attempt === 1 && LOST_CONNECTION_CODES.has(dbErrorCode(err) ?? "")) continue;
+      const ceiling = Math.min(baseMs * 2 ** waits++, maxMs);
       const delayMs = ceiling / 2 + Math.random() * (ceiling / 2);
       onRetry?.(err, attempt, delayMs);
       await sleep(delayMs, signal);

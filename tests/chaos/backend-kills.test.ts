@@ -193,6 +193,17 @@ async function stopWithin(worker: WorkerProcess, limitMs: number): Promise<{ cod
   return { code, ms: performance.now() - started };
 }
 
+/** How many warn/error log lines the worker wrote, by message (to see that outages are logged once per stretch). */
+function logCounts(worker: WorkerProcess): string {
+  const counts = new Map<string, number>();
+  for (const line of worker.logs) {
+    if (line.level !== "WARN" && line.level !== "ERROR") continue;
+    const msg = String(line.msg ?? "").slice(0, 60);
+    counts.set(msg, (counts.get(msg) ?? 0) + 1);
+  }
+  return JSON.stringify(Object.fromEntries(counts));
+}
+
 function logTail(worker: WorkerProcess): string {
   return JSON.stringify(worker.logs.slice(-25), null, 1) + "\n" + worker.stderr().slice(-3000);
 }
@@ -270,7 +281,7 @@ describe("backend kills under load (pg_terminate_backend twice a second)", () =>
         `after ${afterRate.toFixed(0)}; recovered ${recoveredMs === null ? "never" : `${(recoveredMs / 1000).toFixed(1)} s`} after the storm; ` +
         `backlog drained in ${drainSeconds.toFixed(1)} s; rows with attempts > 1: ${attempts?.reclaimed} (max ${attempts?.max}); ` +
         `ledger ${JSON.stringify(findings)}; stored wrongly ${wrong}; SIGTERM → exit ${stop.code} in ${(stop.ms / 1000).toFixed(1)} s; ` +
-        `progress (done per 5 s / RUNNING) ${progress.stop()}`,
+        `progress (done per 5 s / RUNNING) ${progress.stop()}; warn/error lines ${logCounts(worker)}`,
     );
     expect(final.running).toBe(0);
     expect(final.done).toBe(final.total);
