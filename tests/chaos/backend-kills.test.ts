@@ -28,7 +28,9 @@ const scratch = mkdtempSync(join(tmpdir(), "reproq-backend-kills-"));
 const databases: TestDatabase[] = [];
 const workers: WorkerProcess[] = [];
 const pools: Sql[] = [];
+const stoppedBackends = new Set<number>();
 afterAll(async () => {
+  for (const pid of stoppedBackends) signalBackend(pid, "SIGCONT");
   for (const worker of workers) if (worker.proc.exitCode === null) worker.proc.kill("SIGKILL");
   await Promise.all(pools.map((sql) => closeDb(sql, 1)));
   await Promise.all(databases.map((db) => db.drop()));
@@ -85,6 +87,25 @@ async function startKiller(db: TestDatabase): Promise<Killer> {
       return { rounds, killed };
     },
   };
+}
+
+/** Signals a backend process (the server runs on this machine); false when that is not possible. */
+function signalBackend(pid: number, signal: "SIGSTOP" | "SIGCONT"): boolean {
+  try {
+    process.kill(pid, signal);
+    if (signal === "SIGSTOP") stoppedBackends.add(pid);
+    else stoppedBackends.delete(pid);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The worker's backends now (everything on `db` but the harness's connections). */
+async function workerBackends(sql: Sql, db: TestDatabase): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = ${db.name} and application_name <> ${HARNESS_APP} and backend_type = 'client backend'`;
+  return rows.map((r) => r.pid);
 }
 
 interface Offer {
@@ -329,5 +350,58 @@ describe("backend kills under load (pg_terminate_backend twice a second)", () =>
     expect(findings.lost).toBe(0);
     expect(findings.overlapping).toBe(0);
     expect(await storedWrongly(sql)).toBe(0);
+  });
+});
+
+describe("backends that stop answering (SIGSTOP of every worker backend: a hung server or a dead network path)", () => {
+  test("stuck statements fail within the bound, the worker carries on on new connections, and SIGTERM works", async () => {
+    const db = await createTestDatabase({ flavour: "reproq", label: "backend_stop" });
+    databases.push(db);
+    const sql = harnessPool(db);
+    const ledger = join(scratch, `${db.name}.ledger`);
+    // --query-timeout 2s: a silent connection is given up 7 s after its statement was sent.
+    const worker = startChaosWorker(db, ledger, ["--query-timeout", "2s"]);
+    await waitFor(async () => worker.logs.some((line) => line.msg === "Starting reproq worker") || worker.proc.exitCode !== null, { what: "worker start" });
+    const offer = offerLoad(sql);
+    await Bun.sleep(3_000);
+    const pids = await workerBackends(sql, db);
+    const frozen = pids.filter((pid) => signalBackend(pid, "SIGSTOP"));
+    if (frozen.length === 0) {
+      console.log("backend stop: cannot signal the server's processes (not local); skipped");
+      await offer.stop();
+      await stopWithin(worker, 30_000);
+      return;
+    }
+    const frozenAt = performance.now();
+    const doneAtFreeze = (await counts(sql)).done;
+    // While the old backends stay stopped, the worker must get going again on new connections.
+    const resumed = await waitFor(async () => ((await counts(sql)).done > doneAtFreeze + 100 ? performance.now() - frozenAt : null), {
+      timeoutMs: 40_000,
+      intervalMs: 250,
+      what: "tasks completing again while the old backends stay stopped",
+    });
+    await Bun.sleep(Math.max(0, 15_000 - (performance.now() - frozenAt)));
+    for (const pid of frozen) signalBackend(pid, "SIGCONT");
+    const offered = await offer.stop();
+    const final = await waitFor(async () => {
+      const c = await counts(sql);
+      return c.done === c.total ? c : null;
+    }, { timeoutMs: 60_000, intervalMs: 250, what: "every offered task SUCCESSFUL" });
+    const stop = await stopWithin(worker, 30_000);
+    const ids = (await sql<{ id: string }[]>`select result_id::text as id from task_runs`).map((r) => r.id);
+    const findings = ledgerFindings(ledger, ids);
+    const timeouts = worker.logs.filter((line) => JSON.stringify(line).includes("QUERY_TIMEOUT")).length;
+    console.log(
+      `backend stop: ${frozen.length} backends stopped for 15 s; tasks completing again ${(resumed / 1000).toFixed(1)} s after the stop; ` +
+        `${offered} offered, ${final.total} done; ${timeouts} log lines naming QUERY_TIMEOUT; ledger ${JSON.stringify(findings)}; ` +
+        `SIGTERM → exit ${stop.code} in ${(stop.ms / 1000).toFixed(1)} s; warn/error lines ${logCounts(worker)}`,
+    );
+    if (process.env.CHAOS_DEBUG) console.log(JSON.stringify(worker.logs.filter((l) => l.level === "WARN" || l.level === "ERROR" || String(l.msg).includes("again"))));
+    expect(final.running).toBe(0);
+    expect(findings.lost).toBe(0);
+    expect(findings.overlapping).toBe(0);
+    expect(await storedWrongly(sql)).toBe(0);
+    expect(stop.code).toBe(0);
+    expect(stop.ms).toBeLessThan(15_000);
   });
 });
