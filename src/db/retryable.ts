@@ -46,6 +46,11 @@ const RETRYABLE_NETWORK_CODES: Readonly<Record<string, string>> = {
  */
 const LOST_CONNECTION_CODES: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE", "57P01", "QUERY_TIMEOUT"]);
 
+/** True when `err` says the statement's connection died (see LOST_CONNECTION_CODES). */
+export function isLostConnectionError(err: unknown): boolean {
+  return LOST_CONNECTION_CODES.has(dbErrorCode(err) ?? "");
+}
+
 /** The code an error carries (SQLSTATE or socket/driver code), if any. */
 export function dbErrorCode(err: unknown): string | undefined {
   if (typeof err !== "object" || err === null) return undefined;
@@ -99,7 +104,7 @@ export async function withDbRetry<T>(fn: (attempt: number) => Promise<T>, option
       return await fn(attempt);
     } catch (err) {
       if (attempt >= attempts || !isRetryableDbError(err) || signal?.aborted) throw err;
-      if (attempt === 1 && LOST_CONNECTION_CODES.has(dbErrorCode(err) ?? "")) continue;
+      if (attempt === 1 && isLostConnectionError(err)) continue;
       const ceiling = Math.min(baseMs * 2 ** waits++, maxMs);
       const delayMs = ceiling / 2 + Math.random() * (ceiling / 2);
       onRetry?.(err, attempt, delayMs);
