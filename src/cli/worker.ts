@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
-import { closeDb } from "../db/client.ts";
+import { closeDb, statementBoundMs } from "../db/client.ts";
 import { ConfigError } from "../errors.ts";
 import { allowListWarning, createExecutor, effectiveAllowList, logsDirProblem } from "../executor/index.ts";
 import { listenAddress } from "../http/address.ts";
@@ -100,7 +100,8 @@ export default defineCommand({
           registry: observed.metrics.registry,
           broker: observed.events,
           health: workerHealth(sql, runtime, {
-            maxLoopAgeMs: loopStallMs(worker.pollMaxBackoffMs, config.database.connectTimeoutMs),
+            // A claim may take a connect timeout, then its statement bound and the watchdog's grace.
+            maxLoopAgeMs: loopStallMs(worker.pollMaxBackoffMs, config.database.connectTimeoutMs + statementBoundMs(config.database.queryTimeoutMs)),
             pingTimeoutMs: 5_000,
             concurrency: worker.concurrency,
             workerId: worker.workerId,

@@ -50,6 +50,11 @@ export interface DbOptions {
  */
 export const QUERY_GRACE_MS = 5_000;
 
+/** The longest one statement can keep its caller waiting under `queryTimeoutMs` (0: unbounded → 0). */
+export function statementBoundMs(queryTimeoutMs: number): number {
+  return queryTimeoutMs > 0 ? queryTimeoutMs + QUERY_GRACE_MS : 0;
+}
+
 /** Idle connections are closed after 30 minutes, like the Go worker's pool (MaxConnIdleTime). */
 const IDLE_TIMEOUT_SECONDS = 30 * 60;
 
@@ -82,7 +87,7 @@ function createDbFromOptions(conn: ConnectionOptions, options: DbOptions): Sql {
     prepare: options.prepare,
     connect_timeout: connectTimeoutSeconds,
     idle_timeout: IDLE_TIMEOUT_SECONDS,
-    ...(queryTimeoutMs > 0 ? { query_timeout: (queryTimeoutMs + QUERY_GRACE_MS) / 1000 } : {}),
+    ...(queryTimeoutMs > 0 ? { query_timeout: statementBoundMs(queryTimeoutMs) / 1000 } : {}),
     onnotice: onNotice ? (notice) => onNotice(String(notice.message ?? "")) : () => {},
     connection: { ...bound, ...options.sessionSettings, application_name: conn.applicationName ?? options.applicationName ?? "reproq" },
   });

@@ -5,8 +5,7 @@
 // of ours is in flight), gives such rows back once the failed claim's transaction can no longer
 // commit: one statement bound (database.query_timeout) plus the client's grace after the failure.
 import { aborted } from "../abort.ts";
-import type { Sql } from "../db/client.ts";
-import { QUERY_GRACE_MS } from "../db/client.ts";
+import { statementBoundMs, type Sql } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { DbOperations } from "../observability/db-operations.ts";
 import { taskReleaseUnseenClaims } from "../queue/index.ts";
@@ -23,8 +22,7 @@ export class UnseenClaims {
   constructor(
     private readonly options: { sql: Sql; logger: Logger; workerId: string; db: DbOperations; queryTimeoutMs?: number },
   ) {
-    const bound = options.queryTimeoutMs ?? 0;
-    this.settleMs = (bound > 0 ? bound : UNBOUNDED_SETTLE_MS) + QUERY_GRACE_MS;
+    this.settleMs = statementBoundMs(options.queryTimeoutMs ?? 0) || statementBoundMs(UNBOUNDED_SETTLE_MS);
   }
 
   /** A claim failed: it may have committed without its answer reaching us. */
