@@ -41,10 +41,11 @@ const RETRYABLE_NETWORK_CODES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Errors that mean the statement's connection died (killed backend, reset, the query watchdog):
- * the pool opens a new one at once, so the first retry of such an error does not wait.
+ * Errors that mean the statement's connection died (killed backend, reset): the pool opens a new
+ * one at once, so the first retry of such an error does not wait. Not QUERY_TIMEOUT: seconds of
+ * silence from the server are worth a log line and a backoff.
  */
-const LOST_CONNECTION_CODES: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE", "57P01", "QUERY_TIMEOUT"]);
+const LOST_CONNECTION_CODES: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE", "57P01"]);
 
 /** True when `err` says the statement's connection died (see LOST_CONNECTION_CODES). */
 export function isLostConnectionError(err: unknown): boolean {
