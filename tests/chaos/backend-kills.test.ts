@@ -54,7 +54,8 @@ const TASK_PATH = "tasks.ledger.run";
 
 /** A pool on the test database that the killer spares. */
 function harnessPool(db: TestDatabase): Sql {
-  const sql = createDb({ dsn: db.dsn, env: {}, poolSize: 4, connectTimeoutMs: 10_000, prepare: true, applicationName: HARNESS_APP });
+  // Bounded too: a probe that cannot be answered fails the test instead of hanging it.
+  const sql = createDb({ dsn: db.dsn, env: {}, poolSize: 4, connectTimeoutMs: 10_000, prepare: true, applicationName: HARNESS_APP, queryTimeoutMs: 10_000 });
   pools.push(sql);
   return sql;
 }
@@ -101,10 +102,15 @@ function signalBackend(pid: number, signal: "SIGSTOP" | "SIGCONT"): boolean {
   }
 }
 
-/** The worker's backends now (everything on `db` but the harness's connections). */
-async function workerBackends(sql: Sql, db: TestDatabase): Promise<number[]> {
+/**
+ * The worker's idle backends now (waiting for their next statement). Only idle ones are stopped: a
+ * backend stopped while active may hold a server-internal lock (LWLock) that no timeout breaks,
+ * stalling every session of the server — the harness's too.
+ */
+async function idleWorkerBackends(sql: Sql, db: TestDatabase): Promise<number[]> {
   const rows = await sql<{ pid: number }[]>`
-    select pid from pg_stat_activity where datname = ${db.name} and application_name <> ${HARNESS_APP} and backend_type = 'client backend'`;
+    select pid from pg_stat_activity where datname = ${db.name} and application_name <> ${HARNESS_APP}
+      and backend_type = 'client backend' and state = 'idle'`;
   return rows.map((r) => r.pid);
 }
 
@@ -353,7 +359,7 @@ describe("backend kills under load (pg_terminate_backend twice a second)", () =>
   });
 });
 
-describe("backends that stop answering (SIGSTOP of every worker backend: a hung server or a dead network path)", () => {
+describe("backends that stop answering (SIGSTOP of the worker's idle backends: a hung server or a dead network path)", () => {
   test("stuck statements fail within the bound, SIGTERM while the backends are still stopped exits in bounded time, nothing is lost", async () => {
     const db = await createTestDatabase({ flavour: "reproq", label: "backend_stop" });
     databases.push(db);
@@ -366,7 +372,7 @@ describe("backends that stop answering (SIGSTOP of every worker backend: a hung 
     await waitFor(async () => worker.logs.some((line) => line.msg === "Starting reproq worker") || worker.proc.exitCode !== null, { what: "worker start" });
     const offer = offerLoad(sql);
     await Bun.sleep(3_000);
-    const frozen = (await workerBackends(sql, db)).filter((pid) => signalBackend(pid, "SIGSTOP"));
+    const frozen = (await idleWorkerBackends(sql, db)).filter((pid) => signalBackend(pid, "SIGSTOP"));
     if (frozen.length === 0) {
       console.log("backend stop: cannot signal the server's processes (not local); skipped");
       await offer.stop();
