@@ -114,6 +114,28 @@ async function idleWorkerBackends(sql: Sql, db: TestDatabase): Promise<number[]>
   return rows.map((r) => r.pid);
 }
 
+/** Linux x86-64 syscalls a backend waiting for its client's next message sleeps in (WaitEventSetWait). */
+const WAITING_SYSCALLS = new Set(["7", "232", "271", "281", "441"]); // poll, epoll_wait, ppoll, epoll_pwait, epoll_pwait2
+
+/**
+ * SIGSTOPs `pid` and keeps it stopped only if it was asleep waiting for input (so it holds no
+ * server-internal lock); one that had just become active is let go at once (SIGCONT).
+ */
+async function stopIfWaitingForClient(pid: number): Promise<boolean> {
+  if (!signalBackend(pid, "SIGSTOP")) return false;
+  await Bun.sleep(20);
+  let syscall = "";
+  try {
+    syscall = (await Bun.file(`/proc/${pid}/syscall`).text()).trim().split(/\s+/)[0] ?? "";
+  } catch {
+    // no /proc: trust pg_stat_activity's "idle"
+    return true;
+  }
+  if (WAITING_SYSCALLS.has(syscall)) return true;
+  signalBackend(pid, "SIGCONT");
+  return false;
+}
+
 interface Offer {
   stop(): Promise<number>;
 }
@@ -343,6 +365,7 @@ describe("backend kills under load (pg_terminate_backend twice a second)", () =>
 
     // A second worker (no killer now) finishes the rest; the journal's outcomes are written, not re-run.
     const next = startChaosWorker(db, ledger, ["--journal-dir", journal]);
+    await waitFor(async () => next.logs.some((line) => line.msg === "Starting reproq worker") || next.proc.exitCode !== null, { what: "second worker start" });
     const final = await waitFor(async () => {
       const c = await counts(sql);
       return c.done === c.total ? c : null;
@@ -372,7 +395,8 @@ describe("backends that stop answering (SIGSTOP of the worker's idle backends: a
     await waitFor(async () => worker.logs.some((line) => line.msg === "Starting reproq worker") || worker.proc.exitCode !== null, { what: "worker start" });
     const offer = offerLoad(sql);
     await Bun.sleep(3_000);
-    const frozen = (await idleWorkerBackends(sql, db)).filter((pid) => signalBackend(pid, "SIGSTOP"));
+    const frozen: number[] = [];
+    for (const pid of await idleWorkerBackends(sql, db)) if (await stopIfWaitingForClient(pid)) frozen.push(pid);
     if (frozen.length === 0) {
       console.log("backend stop: cannot signal the server's processes (not local); skipped");
       await offer.stop();
@@ -381,20 +405,21 @@ describe("backends that stop answering (SIGSTOP of the worker's idle backends: a
     }
     const frozenAt = performance.now();
     const doneAtFreeze = (await counts(sql)).done;
-    const timedOut = () => worker.logs.some((line) => JSON.stringify(line).includes("QUERY_TIMEOUT"));
-    // A statement stuck on a stopped backend surfaces as QUERY_TIMEOUT (7 s here), never waits for good.
-    await waitFor(async () => timedOut(), { timeoutMs: 25_000, intervalMs: 100, what: "a QUERY_TIMEOUT in the worker's log" });
-    const surfacedMs = performance.now() - frozenAt;
-    await Bun.sleep(Math.max(0, 12_000 - (performance.now() - frozenAt)));
-    // Tasks may complete again on new connections, unless their rows are locked by a transaction of a
-    // stopped backend (nobody can write those until it goes away): reported, not asserted.
+    // Statements sent to a stopped backend fail with QUERY_TIMEOUT (7 s here) and go again on new
+    // connections: the worker keeps going. (Some of them, such as the cancellation poll, fail
+    // silently, so the log line is reported, not required.)
+    await Bun.sleep(12_000);
+    const timeoutLine = worker.logs.find((line) => JSON.stringify(line).includes("QUERY_TIMEOUT"));
+    const surfaced = timeoutLine ? `${((Date.parse(String(timeoutLine.time)) - (Date.now() - (performance.now() - frozenAt))) / 1000).toFixed(1)} s after the stop` : "by no logging path";
     const doneWhileFrozen = (await counts(sql)).done - doneAtFreeze;
+    expect(doneWhileFrozen).toBeGreaterThan(0);
     await offer.stop();
     const stop = await stopWithin(worker, 90_000); // the old backends are still stopped
     for (const pid of frozen) signalBackend(pid, "SIGCONT");
 
     // Another worker (same journal) finishes the rest; nothing lost, nothing run twice at once.
     const next = startChaosWorker(db, ledger, args);
+    await waitFor(async () => next.logs.some((line) => line.msg === "Starting reproq worker") || next.proc.exitCode !== null, { what: "second worker start" });
     const final = await waitFor(async () => {
       const c = await counts(sql);
       return c.done === c.total ? c : null;
@@ -403,7 +428,7 @@ describe("backends that stop answering (SIGSTOP of the worker's idle backends: a
     const ids = (await sql<{ id: string }[]>`select result_id::text as id from task_runs`).map((r) => r.id);
     const findings = ledgerFindings(ledger, ids);
     console.log(
-      `backend stop: ${frozen.length} backends stopped; QUERY_TIMEOUT logged ${(surfacedMs / 1000).toFixed(1)} s after the stop; ` +
+      `backend stop: ${frozen.length} backends stopped; QUERY_TIMEOUT logged ${surfaced}; ` +
         `${doneWhileFrozen} tasks done in the 12 s while stopped; SIGTERM with the backends still stopped → exit ${stop.code} in ${(stop.ms / 1000).toFixed(1)} s; ` +
         `${final.total} tasks, ledger ${JSON.stringify(findings)}; warn/error lines ${logCounts(worker)}`,
     );
