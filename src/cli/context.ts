@@ -33,8 +33,11 @@ export function requireDsn(config: Config): string {
 }
 
 /** Connects within the configured timeout or throws one clear DatabaseUnavailableError. */
-export async function openDatabase(config: Config, options: { poolSize?: number } = {}): Promise<Sql> {
+export async function openDatabase(config: Config, options: { poolSize?: number; bounded?: boolean } = {}): Promise<Sql> {
   return connectDb({
+    // worker and beat: every statement bounded (database.query_timeout); one-off commands (migrate,
+    // prune) may legitimately run long statements and keep the server's own settings.
+    ...(options.bounded ? { queryTimeoutMs: config.database.queryTimeoutMs } : {}),
     dsn: requireDsn(config),
     env: config.env,
     poolSize: options.poolSize ?? config.database.poolSize,

@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { defineCommand } from "citty";
 import { configArgs } from "../config/index.ts";
-import { closeDb } from "../db/client.ts";
+import { closeDb, statementBoundMs } from "../db/client.ts";
 import { ConfigError } from "../errors.ts";
 import { allowListWarning, createExecutor, effectiveAllowList, logsDirProblem } from "../executor/index.ts";
 import { pythonSpeedHint } from "../executor/python-pool/speed-hint.ts";
@@ -64,7 +64,7 @@ export default defineCommand({
       config = withoutSessionState(config);
       worker = config.worker;
     }
-    const sql = await openDatabase(config);
+    const sql = await openDatabase(config, { bounded: true });
     const observed = http ? { metrics: new http.Metrics(), events: new http.EventBroker() } : null;
     const executor = createExecutor({ worker, env: config.env, logger });
     if (worker.executor === "python-pool") logger.info("Python executor: python-pool", { pool_mode: worker.poolMode });
@@ -85,6 +85,7 @@ export default defineCommand({
       }),
       collectIntervalMs: config.metrics.collectIntervalMs,
       retention: config.retention,
+      queryTimeoutMs: config.database.queryTimeoutMs,
     });
     const background = new AbortController();
     const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);
@@ -103,7 +104,8 @@ export default defineCommand({
           registry: observed.metrics.registry,
           broker: observed.events,
           health: workerHealth(sql, runtime, {
-            maxLoopAgeMs: loopStallMs(worker.pollMaxBackoffMs, config.database.connectTimeoutMs),
+            // A claim may take a connect timeout, then its statement bound and the watchdog's grace.
+            maxLoopAgeMs: loopStallMs(worker.pollMaxBackoffMs, config.database.connectTimeoutMs + statementBoundMs(config.database.queryTimeoutMs)),
             pingTimeoutMs: 5_000,
             concurrency: worker.concurrency,
             workerId: worker.workerId,

@@ -64,6 +64,7 @@ export function buildConfig(input: BuildInput): Config {
     database: {
       poolSize: r.num("database.pool_size"),
       connectTimeoutMs: r.num("database.connect_timeout"),
+      queryTimeoutMs: r.num("database.query_timeout"),
       prepare: r.bool("database.prepare"),
     },
     log: { format: r.oneOf("log_format", LOG_FORMATS), level: r.oneOf("log_level", LOG_LEVELS) },

@@ -87,6 +87,9 @@ export const SETTINGS: readonly Setting[] = [
     scopes: ALL, hint: "n", description: "Most open database connections" },
   { key: "database.connect_timeout", kind: "duration", above: 0, env: ["REPROQ_CONNECT_TIMEOUT"],
     flag: "connect-timeout", default: "10s", scopes: ALL, description: "Give up connecting to Postgres after this long" },
+  { key: "database.query_timeout", kind: "duration", min: 0, env: ["REPROQ_QUERY_TIMEOUT"], flag: "query-timeout",
+    default: "30s", scopes: RUNNERS,
+    description: "Bound on each statement: the server cancels it (statement_timeout); no answer 5 s later ends the connection (0 = off)" },
   { key: "database.prepare", kind: "bool", env: ["REPROQ_PREPARE"], flag: "prepare", default: true, scopes: ALL,
     description: "Use prepared statements (turn off for PgBouncer transaction pooling)" },
 

@@ -20,6 +20,8 @@ export type PoolMode = (typeof POOL_MODES)[number];
 export interface DatabaseConfig {
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
+  /** worker and beat: statement_timeout of their sessions; the client gives up QUERY_GRACE_MS later (0 = no bound). */
+  readonly queryTimeoutMs: number;
   /** Prepared statements; off for PgBouncer in transaction pooling mode. */
   readonly prepare: boolean;
 }

@@ -34,6 +34,25 @@ export interface DbOptions {
   onNotice?: (msg: string) => void;
   /** Settings sent at connect time (startup parameters), e.g. { statement_timeout: "10s" }. */
   sessionSettings?: Readonly<Record<string, string>>;
+  /**
+   * Bound on every statement (0 or absent: none). The server cancels a statement running longer
+   * (statement_timeout, unless sessionSettings name one); a connection with a statement
+   * outstanding that receives no byte for QUERY_GRACE_MS more is destroyed by the client (the
+   * patched postgres.js `query_timeout`), failing its statements with the retryable QUERY_TIMEOUT:
+   * a killed or stopped backend, or a dead network path, never leaves a statement waiting forever.
+   */
+  queryTimeoutMs?: number;
+}
+
+/**
+ * How long after the server's statement_timeout the client gives up on a silent connection: the
+ * server's own cancellation (SQLSTATE 57014, connection kept) normally answers first.
+ */
+export const QUERY_GRACE_MS = 5_000;
+
+/** The longest one statement can keep its caller waiting under `queryTimeoutMs` (0: unbounded → 0). */
+export function statementBoundMs(queryTimeoutMs: number): number {
+  return queryTimeoutMs > 0 ? queryTimeoutMs + QUERY_GRACE_MS : 0;
 }
 
 /** Idle connections are closed after 30 minutes, like the Go worker's pool (MaxConnIdleTime). */
@@ -52,6 +71,8 @@ export function createDb(options: DbOptions): Sql {
 function createDbFromOptions(conn: ConnectionOptions, options: DbOptions): Sql {
   const connectTimeoutSeconds = conn.connectTimeoutSeconds ?? Math.max(1, Math.ceil(options.connectTimeoutMs / 1000));
   const onNotice = options.onNotice;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 0;
+  const bound = queryTimeoutMs > 0 ? { statement_timeout: queryTimeoutMs } : {}; // milliseconds
   return postgres({
     // Arrays, because postgres.js splits a host string on ":" and "," (which breaks IPv6 literals);
     // its runtime accepts arrays but the public typings only declare strings.
@@ -66,8 +87,9 @@ function createDbFromOptions(conn: ConnectionOptions, options: DbOptions): Sql {
     prepare: options.prepare,
     connect_timeout: connectTimeoutSeconds,
     idle_timeout: IDLE_TIMEOUT_SECONDS,
+    ...(queryTimeoutMs > 0 ? { query_timeout: statementBoundMs(queryTimeoutMs) / 1000 } : {}),
     onnotice: onNotice ? (notice) => onNotice(String(notice.message ?? "")) : () => {},
-    connection: { ...options.sessionSettings, application_name: conn.applicationName ?? options.applicationName ?? "reproq" },
+    connection: { ...bound, ...options.sessionSettings, application_name: conn.applicationName ?? options.applicationName ?? "reproq" },
   });
 }
 

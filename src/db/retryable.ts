@@ -9,7 +9,10 @@ const RETRYABLE_SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
 
 /** Individual SQLSTATEs that are retryable. */
 const RETRYABLE_SQLSTATES: Readonly<Record<string, string>> = {
-  "57P01": "admin_shutdown",
+  "57P01": "admin_shutdown (e.g. pg_terminate_backend)",
+  // statement_timeout (database.query_timeout) or an operator's pg_cancel_backend: the statement
+  // was stopped, not refused; the worker's statements are safe to run again.
+  "57014": "query_canceled (statement_timeout)",
   "57P02": "crash_shutdown",
   "57P03": "cannot_connect_now (server starting up or shutting down)",
   "40001": "serialization_failure",
@@ -33,7 +36,21 @@ const RETRYABLE_NETWORK_CODES: Readonly<Record<string, string>> = {
   // that ends the pool on purpose should abort its retry signal first.
   CONNECTION_ENDED: "connection ended (postgres.js)",
   CONNECT_TIMEOUT: "connect timeout (postgres.js)",
+  // The connection was destroyed because a statement got no answer in time (db/client.ts).
+  QUERY_TIMEOUT: "no answer within the query timeout (patched postgres.js)",
 };
+
+/**
+ * Errors that mean the statement's connection died (killed backend, reset): the pool opens a new
+ * one at once, so the first retry of such an error does not wait. Not QUERY_TIMEOUT: seconds of
+ * silence from the server are worth a log line and a backoff.
+ */
+const LOST_CONNECTION_CODES: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE", "57P01"]);
+
+/** True when `err` says the statement's connection died (see LOST_CONNECTION_CODES). */
+export function isLostConnectionError(err: unknown): boolean {
+  return LOST_CONNECTION_CODES.has(dbErrorCode(err) ?? "");
+}
 
 /** The code an error carries (SQLSTATE or socket/driver code), if any. */
 export function dbErrorCode(err: unknown): string | undefined {
@@ -74,18 +91,22 @@ export interface RetryOptions {
 
 /**
  * Runs `fn`, retrying retryable database errors with exponential backoff (each delay is drawn from
- * [d/2, d] where d = min(baseMs·2^(n−1), maxMs)). Non-retryable errors and the error of the last
- * attempt are rethrown unchanged.
+ * [d/2, d] where d = min(baseMs·2^(n−1), maxMs) for the n-th wait). When the first attempt fails
+ * because its connection died, the second runs at once and `onRetry` is not called for it: one
+ * killed connection is no outage. Non-retryable errors and the error of the last attempt are
+ * rethrown unchanged.
  */
 export async function withDbRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const { attempts, baseMs, maxMs, signal, onRetry } = options;
+  let waits = 0;
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
       return await fn(attempt);
     } catch (err) {
       if (attempt >= attempts || !isRetryableDbError(err) || signal?.aborted) throw err;
-      const ceiling = Math.min(baseMs * 2 ** (attempt - 1), maxMs);
+      if (attempt === 1 && isLostConnectionError(err)) continue;
+      const ceiling = Math.min(baseMs * 2 ** waits++, maxMs);
       const delayMs = ceiling / 2 + Math.random() * (ceiling / 2);
       onRetry?.(err, attempt, delayMs);
       await sleep(delayMs, signal);

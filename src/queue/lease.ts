@@ -117,3 +117,34 @@ export async function taskLeaseExpireBatch(sql: Queryable, params: ReclaimParams
     returning t.result_id, t.workflow_id, t.status`;
   return rows.map((r) => ({ resultId: r.result_id, workflowId: r.workflow_id, failed: r.status === "FAILED" }));
 }
+
+/**
+ * RUNNING rows leased by `workerId` that are not among `knownIds`: claims that committed although
+ * their answer never reached the worker (the connection died after COMMIT), so nothing runs them.
+ * They go back to READY now as if never claimed: the attempt and the worker_ids entry the claim
+ * added are given back, the lease cleared. Only the claiming worker may call this, with every row
+ * it runs in `knownIds`, and only when none of its claims can still commit. Returns their ids.
+ */
+export async function taskReleaseUnseenClaims(sql: Queryable, params: { workerId: string; knownIds: readonly string[] }): Promise<string[]> {
+  const rows = await sql<{ result_id: string }[]>`
+    with unseen as materialized (
+      select result_id from task_runs
+      where status = 'RUNNING' and leased_by = ${params.workerId}
+        and result_id <> all(${params.knownIds}::bigint[])
+      order by result_id
+      for update
+    )
+    update task_runs t set
+      status = 'READY',
+      run_after = now(),
+      attempts = greatest(t.attempts - 1, 0),
+      worker_ids = case when jsonb_array_length(t.worker_ids) > 0
+                        then t.worker_ids - (jsonb_array_length(t.worker_ids) - 1) else t.worker_ids end,
+      leased_until = null,
+      leased_by = null,
+      updated_at = now()
+    from unseen u
+    where t.result_id = u.result_id
+    returning t.result_id::text as result_id`;
+  return rows.map((r) => r.result_id);
+}

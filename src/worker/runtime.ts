@@ -23,6 +23,7 @@ import { metricsCollector } from "./collector.ts";
 import { Liveness } from "./liveness.ts";
 import { cancelPoll, every, leaseHeartbeat, reclaimer, retentionPruner, stopFor } from "./services.ts";
 import { Telemetry } from "./telemetry.ts";
+import { UnseenClaims } from "./unseen-claims.ts";
 import { Wakeup } from "./wakeup.ts";
 
 export const TASKS_CHANNEL = "reproq_tasks";
@@ -45,6 +46,8 @@ export interface WorkerOptions {
   retention?: RetentionConfig;
   /** Observes every finished task (tests). */
   onTaskDone?: (report: TaskReport) => void;
+  /** The pool's statement bound (database.query_timeout): when a failed claim can no longer commit. */
+  queryTimeoutMs?: number;
 }
 
 export class Worker {
@@ -60,6 +63,7 @@ export class Worker {
   private readonly liveness: Liveness;
   /** Claim statements waiting or failing now (for /healthz). */
   readonly claimProgress = new ProgressWatch();
+  private readonly unseenClaims: UnseenClaims;
   private lastClaimFull = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
@@ -70,6 +74,7 @@ export class Worker {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
     this.completer = new Completer(options.sql, options.logger, this.telemetry.db);
     this.taskLogs = new OutageTracker(options.logger, "Writing task logs", "task output is not being kept");
+    this.unseenClaims = new UnseenClaims({ ...options, workerId: options.worker.workerId, db: this.telemetry.db });
     const { worker } = options;
     this.liveness = new Liveness({
       sql: options.sql,
@@ -143,6 +148,7 @@ export class Worker {
     } finally {
       await this.drain();
       this.journalUnwritten();
+      await this.unseenClaims.finalSweep([...this.running.keys(), ...this.completer.unwritten.map((u) => u.completion.resultId)]);
       await this.options.executor.stop?.();
       this.services.abort();
       this.liveness.stop();
@@ -169,6 +175,7 @@ export class Worker {
         await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
+      await this.unseenClaims.sweep(this.running.keys()); // after a failed claim (unseen-claims.ts)
       const limit = Math.min(free, worker.claimBatchSize);
       let claimed: ClaimedTask[];
       try {
@@ -188,6 +195,7 @@ export class Worker {
         outage.succeeded();
       } catch (error) {
         outage.failed(error);
+        this.unseenClaims.claimFailed();
         await this.wakeup.wait(backoff.next(), signal);
         continue;
       }

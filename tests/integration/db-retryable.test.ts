@@ -33,7 +33,7 @@ describe("isRetryableDbError", () => {
     ["CONNECT_TIMEOUT", true],
     ["23505", false], // unique_violation
     ["42P01", false], // undefined_table
-    ["57014", false], // query_canceled (statement timeout): not a transient outage
+    ["57014", true], // query_canceled: the worker's statement bound (database.query_timeout) stopped it
     ["28P01", false], // bad password: retrying will not help
     ["UNDEFINED_VALUE", false],
   ])("%s → %p", (code, expected) => {
@@ -61,7 +61,7 @@ describe("withDbRetry", () => {
       async (attempt) => {
         calls++;
         expect(attempt).toBe(calls);
-        if (calls < 4) throw withCode("ECONNRESET");
+        if (calls < 4) throw withCode("ECONNREFUSED");
         return "ok";
       },
       { attempts: 5, baseMs: 8, maxMs: 20, onRetry: (_err, _attempt, delay) => delays.push(delay) },
@@ -74,6 +74,30 @@ describe("withDbRetry", () => {
       expect(d).toBeGreaterThanOrEqual(ceilings[i]! / 2);
       expect(d).toBeLessThanOrEqual(ceilings[i]!);
     });
+  });
+
+  test("a first attempt whose connection died is retried at once and silently; later failures back off", async () => {
+    const delays: number[] = [];
+    const started = performance.now();
+    let calls = 0;
+    const once = await withDbRetry(async () => {
+      if (++calls === 1) throw withCode("CONNECTION_CLOSED");
+      return "ok";
+    }, { attempts: 5, baseMs: 1_000, maxMs: 1_000, onRetry: (_err, _attempt, delay) => delays.push(delay) });
+    expect(once).toBe("ok");
+    expect(calls).toBe(2);
+    expect(delays).toEqual([]); // no wait, no outage reported
+    expect(performance.now() - started).toBeLessThan(900);
+
+    calls = 0;
+    const twice = await withDbRetry(async () => {
+      if (++calls <= 2) throw withCode(calls === 1 ? "57P01" : "QUERY_TIMEOUT");
+      return "ok";
+    }, { attempts: 5, baseMs: 8, maxMs: 20, onRetry: (_err, _attempt, delay) => delays.push(delay) });
+    expect(twice).toBe("ok");
+    expect(delays).toHaveLength(1); // the second failure waits (first backoff step) and is reported
+    expect(delays[0]!).toBeGreaterThanOrEqual(4);
+    expect(delays[0]!).toBeLessThanOrEqual(8);
   });
 
   test("a non-retryable error is thrown at once, unchanged", async () => {
@@ -178,10 +202,11 @@ describe("real errors", () => {
       );
       expect(result).toBe(1);
       // postgres.js fails the running query with CONNECTION_CLOSED and may hand the server's FATAL
-      // 57P01 to the next query on that connection; both must count as retryable.
-      expect(seen.length).toBeGreaterThanOrEqual(1);
+      // 57P01 to the next query on that connection; both must count as retryable. The first retry
+      // of a lost connection runs at once without onRetry, so `seen` holds only later ones.
+      expect(attempts).toBeGreaterThanOrEqual(2);
       for (const code of seen) expect(["CONNECTION_CLOSED", "57P01"]).toContain(code);
-      expect(attempts).toBe(seen.length + 1);
+      expect(attempts).toBe(seen.length + 2);
     } finally {
       await closeDb(victim);
     }
