@@ -1,5 +1,6 @@
 // Shared by the worker benchmarks: bulk no-op tasks and percentiles.
-import type { Sql } from "../../src/db/client.ts";
+import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
+import { migrate } from "../../src/db/migrate.ts";
 
 /** Inserts `count` READY rows of `taskPath` in one statement (distinct specs and hashes). */
 export async function enqueueNoops(sql: Sql, count: number, taskPath: string): Promise<void> {
@@ -16,4 +17,24 @@ export async function enqueueNoops(sql: Sql, count: number, taskPath: string): P
 /** The p-th percentile of an ascending list (nearest rank); NaN when empty. */
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/**
+ * Runs `body` on a fresh migrated database named `name` (created from DATABASE_URL's server),
+ * dropped afterwards whatever happens; `body` gets a small pool to it and its DSN.
+ */
+export async function withBenchDatabase(name: string, body: (sql: Sql, dsn: string) => Promise<void>): Promise<void> {
+  const baseDsn = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const admin = createDb({ dsn: baseDsn, env: process.env, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
+  await admin`create database ${admin(name)}`;
+  const dsn = baseDsn.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
+  const sql = createDb({ dsn, env: process.env, poolSize: 2, connectTimeoutMs: 10_000, prepare: true });
+  try {
+    await migrate(sql);
+    await body(sql, dsn);
+  } finally {
+    await closeDb(sql);
+    await admin`drop database if exists ${admin(name)} with (force)`;
+    await closeDb(admin);
+  }
 }
