@@ -1,5 +1,5 @@
 // bun run bench:memory [--kinds bun-inprocess,command] [--stages 10000,100000,200000] [--idle 30]
-//   [--concurrency 16] [--payload-mb 50] [--log-level info]
+//   [--concurrency 16] [--payload-mb 50] [--log-level info] [--binary dist/reproq]
 // Worker memory over a long run: the compiled worker (metrics server on, as in production) drains
 // no-op tasks in stages (each stage is enqueued in one statement and drained before the next), and
 // its RSS (/proc/<pid>/status VmRSS) is sampled idle before the first task, after each stage
@@ -25,10 +25,10 @@ const { values: opts } = parseArgs({
     concurrency: { type: "string", default: "16" },
     "payload-mb": { type: "string", default: "0" },
     "log-level": { type: "string", default: "info" },
+    binary: { type: "string", default: join(import.meta.dir, "..", "..", "dist", "reproq") },
   },
 });
-const root = join(import.meta.dir, "..", "..");
-const binary = join(root, "dist", "reproq");
+const binary = opts.binary;
 const stages = opts.stages.split(",").map(Number);
 const idleSeconds = Number(opts.idle);
 const payloadMb = Number(opts["payload-mb"]);
