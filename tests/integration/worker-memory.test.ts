@@ -1,8 +1,8 @@
 // A worker's JavaScript heap must not grow with the number of tasks it has run: whatever it keeps
 // per task (maps, listeners, promises, metric label sets, loggers) has to be let go once the row
-// is written. Runs the Worker in-process with the bun-inprocess kind, metrics and events on (as
-// with an HTTP server), and compares live object counts after a full GC between a warm-up and a
-// run several times as long.
+// is written. Runs the Worker in-process (bun-inprocess and command kinds), metrics and events on
+// (as with an HTTP server), and compares live object counts after a full GC between a warm-up and
+// a run several times as long.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { heapStats } from "bun:jsc";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,17 +15,15 @@ import { silentLogger } from "../../src/observability/logger.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 import { Worker } from "../../src/worker/runtime.ts";
 import { Telemetry } from "../../src/worker/telemetry.ts";
-import { createTestDatabase } from "../helpers/db.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { testEnv, workerConfig } from "../helpers/executors/index.ts";
 import { waitFor } from "../helpers/worker.ts";
 
 setDefaultTimeout(120_000); // also when run as plain `bun test` (its default is 5 s)
 
-const db = await createTestDatabase({ flavour: "reproq", label: "memory" });
 const tasksDir = mkdtempSync(join(tmpdir(), "reproq-memory-tasks-"));
 writeFileSync(join(tasksDir, "mem.ts"), "export function noop() {\n  return null;\n}\n");
-afterAll(async () => {
-  await db.drop();
+afterAll(() => {
   rmSync(tasksDir, { recursive: true, force: true });
 });
 
@@ -55,9 +53,16 @@ function liveObjects(): { total: number; promises: number; functions: number } {
   return { total: stats.objectCount, promises: stats.objectTypeCounts.Promise ?? 0, functions: stats.objectTypeCounts.Function ?? 0 };
 }
 
-test("live objects stay flat from 300 to 3,000 tasks (nothing kept per task)", async () => {
+const KINDS = [
+  // bun-inprocess: the whole pipeline with no process in between, so the most tasks per second.
+  { kind: "bun-inprocess", warm: 300, total: 3_000, config: { tasksDir } },
+  // command: a process per task (the executor's pipes, lifeline and timers).
+  { kind: "command", warm: 200, total: 1_200, config: { executorCommand: ["/bin/sh", "-c", `cat > /dev/null; echo '{"ok": true}'`] } },
+] as const;
+
+async function workerRun(db: TestDatabase, { kind, warm, total, config }: (typeof KINDS)[number]): Promise<void> {
   const worker = workerConfig({
-    executor: "bun-inprocess", tasksDir, concurrency: 8, claimBatchSize: 8, allowedTaskModules: ["mem."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200,
+    executor: kind, ...config, concurrency: 8, claimBatchSize: 8, allowedTaskModules: ["mem."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200,
   });
   const runtime = new Worker({
     sql: db.sql,
@@ -69,19 +74,28 @@ test("live objects stay flat from 300 to 3,000 tasks (nothing kept per task)", a
   });
   const running = runtime.run();
   try {
-    await enqueueNoops(db.sql, 300);
-    await drained(db.sql, 300);
-    const warm = liveObjects();
-    await enqueueNoops(db.sql, 2_700);
-    await drained(db.sql, 3_000);
+    await enqueueNoops(db.sql, warm);
+    await drained(db.sql, warm);
+    const before = liveObjects();
+    await enqueueNoops(db.sql, total - warm);
+    await drained(db.sql, total);
     const after = liveObjects();
-    // 2,700 more tasks: a leak of even one promise or closure per task shows as thousands.
-    const grown = { promises: after.promises - warm.promises, functions: after.functions - warm.functions, objects: after.total - warm.total };
+    // Hundreds more tasks: a leak of even one promise or closure per task shows as hundreds.
+    const grown = { promises: after.promises - before.promises, functions: after.functions - before.functions, objects: after.total - before.total };
     expect(grown).toMatchObject({ promises: grown.promises < 300 ? grown.promises : "< 300" });
     expect(grown).toMatchObject({ functions: grown.functions < 300 ? grown.functions : "< 300" });
     expect(grown).toMatchObject({ objects: grown.objects < 3_000 ? grown.objects : "< 3000" });
   } finally {
     runtime.requestShutdown();
     await running;
+  }
+}
+
+test.each(KINDS)("$kind: live objects stay flat from $warm to $total tasks (nothing kept per task)", async (run) => {
+  const db = await createTestDatabase({ flavour: "reproq", label: `memory_${run.kind.replace("-", "_")}` });
+  try {
+    await workerRun(db, run);
+  } finally {
+    await db.drop();
   }
 });
