@@ -8,7 +8,7 @@ export async function enqueueNoops(sql: Sql, count: number, taskPath: string, kw
     insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at,
       attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
       created_at, updated_at, cancel_requested)
-    select 'default', 'default', 0, jsonb_build_object('task_path', ${taskPath}::text, 'args', jsonb_build_array(i), 'kwargs', ${JSON.stringify(kwargs)}::jsonb),
+    select 'default', 'default', 0, jsonb_build_object('task_path', ${taskPath}::text, 'args', jsonb_build_array(i), 'kwargs', ${JSON.stringify(kwargs)}::text::jsonb),
       md5(random()::text || i) || md5(i::text), ${taskPath}::text, 'READY', clock_timestamp(), 0, 3, 900, 0, 0,
       '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
     from generate_series(1, ${count}) as i`;

@@ -41,9 +41,9 @@ writeFileSync(join(tasksDir, "bench.ts"), "export function noop() {\n  return nu
 const commandScript = join(tasksDir, "noop.sh");
 writeFileSync(commandScript, "#!/bin/sh\ncat >/dev/null\necho '{\"ok\":true,\"return\":null}'\n", { mode: 0o755 });
 
-/** Resident set size of `pid` in MB (VmRSS). */
-function rssMb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+/** Resident set size of `pid` in MB (VmRSS), or its peak so far (VmHWM). */
+function rssMb(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
@@ -169,7 +169,7 @@ async function measure(kind: string, setup: KindSetup, sql: Sql, pid: number, he
         md5(random()::text), 'bench.size', 'READY', clock_timestamp(), 0, 1, 900, 0, 0, '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false)`;
     await waitDone(sql, done + 1);
     await Bun.sleep(2_000);
-    sample(`after one ${payloadMb} MB payload`);
+    sample(`after one ${payloadMb} MB payload (peak ${fmt(rssMb(pid, "VmHWM"))})`);
     await Bun.sleep(idleSeconds * 1000);
     sample(`  then ${idleSeconds} s idle`);
   }
