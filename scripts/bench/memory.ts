@@ -67,7 +67,7 @@ interface KindSetup {
 
 /** Flags, environment and the no-op task for one executor kind. */
 function kindSetup(kind: string): KindSetup {
-  if (kind === "command") return { args: ["--executor-command", commandScript], env: {}, taskPath: "bench.noop", kwargs: {} };
+  if (kind === "command") return { args: ["--executor-command", commandScript, "--allowed-task-modules", "bench."], env: {}, taskPath: "bench.noop", kwargs: {} };
   if (kind === "python" || kind === "python-pool") {
     // The fake Django-like project of the tests: the real executor protocol, no Django needed.
     return {
@@ -82,15 +82,15 @@ function kindSetup(kind: string): KindSetup {
 
 const fmt = (mb: number): string => `${mb.toFixed(1)} MB`;
 
-/** Waits until `total` rows have finished; a failed one is reported (first time only), not fatal. */
+/** Waits until `total` rows have finished; the first failure is reported, not fatal. */
 async function waitDone(sql: Sql, total: number): Promise<void> {
   for (;;) {
     const [row] = await sql<{ done: number; failed: number }[]>`
       select count(*) filter (where status = 'SUCCESSFUL')::int as done, count(*) filter (where status = 'FAILED')::int as failed from task_runs`;
     const failed = row?.failed ?? 0;
-    if (failed > reportedFailures) {
+    if (failed > 0 && reportedFailures === 0) {
       const [first] = await sql<{ last_error: string }[]>`select last_error from task_runs where status = 'FAILED' order by result_id desc limit 1`;
-      console.log(`  (${failed} tasks failed so far, e.g. ${first?.last_error})`);
+      console.log(`  (a task failed: ${first?.last_error})`);
       reportedFailures = failed;
     }
     if ((row?.done ?? 0) + failed >= total) return;
