@@ -2,13 +2,13 @@
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
 
-/** Inserts `count` READY rows of `taskPath` in one statement (distinct specs and hashes). */
-export async function enqueueNoops(sql: Sql, count: number, taskPath: string): Promise<void> {
+/** Inserts `count` READY rows of `taskPath` in one statement (distinct specs and hashes); `kwargs` for every row. */
+export async function enqueueNoops(sql: Sql, count: number, taskPath: string, kwargs: Record<string, string> = {}): Promise<void> {
   await sql`
     insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at,
       attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
       created_at, updated_at, cancel_requested)
-    select 'default', 'default', 0, jsonb_build_object('task_path', ${taskPath}::text, 'args', jsonb_build_array(i), 'kwargs', '{}'::jsonb),
+    select 'default', 'default', 0, jsonb_build_object('task_path', ${taskPath}::text, 'args', jsonb_build_array(i), 'kwargs', ${JSON.stringify(kwargs)}::text::jsonb),
       md5(random()::text || i) || md5(i::text), ${taskPath}::text, 'READY', clock_timestamp(), 0, 3, 900, 0, 0,
       '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
     from generate_series(1, ${count}) as i`;
@@ -113,7 +113,22 @@ export const median = (numbers: number[]): number => {
 };
 
 /** Runs `fn` against a fresh, migrated database `name` (with the djangoproj demo table), dropped after. */
-export async function withDjangoBenchDb<T>(baseDsn: string, name: string, fn: (sql: Sql, dsn: string) => Promise<T>): Promise<T> {
+export function withDjangoBenchDb<T>(baseDsn: string, name: string, fn: (sql: Sql, dsn: string) => Promise<T>): Promise<T> {
+  return withBenchDatabase(name, async (sql, dsn) => {
+    await sql`create table demoapp_note (id bigserial primary key, text text not null)`;
+    return fn(sql, dsn);
+  }, baseDsn);
+}
+
+/**
+ * Runs `body` on a fresh migrated database named `name` (on `baseDsn`'s server: DATABASE_URL's by
+ * default), dropped afterwards whatever happens; `body` gets a small pool to it and its DSN.
+ */
+export async function withBenchDatabase<T>(
+  name: string,
+  body: (sql: Sql, dsn: string) => Promise<T>,
+  baseDsn = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+): Promise<T> {
   const admin = createDb({ dsn: baseDsn, env: process.env, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
   await admin`drop database if exists ${admin(name)} with (force)`;
   await admin`create database ${admin(name)}`;
@@ -121,8 +136,7 @@ export async function withDjangoBenchDb<T>(baseDsn: string, name: string, fn: (s
   const sql = createDb({ dsn, env: process.env, poolSize: 2, connectTimeoutMs: 10_000, prepare: true });
   try {
     await migrate(sql);
-    await sql`create table demoapp_note (id bigserial primary key, text text not null)`;
-    return await fn(sql, dsn);
+    return await body(sql, dsn);
   } finally {
     await closeDb(sql);
     await admin`drop database if exists ${admin(name)} with (force)`;

@@ -10,7 +10,7 @@ import { pythonSpeedHint } from "../executor/python-pool/speed-hint.ts";
 import { listenAddress } from "../http/address.ts";
 import type { HttpServer } from "../http/server.ts";
 import { createLogger } from "../observability/logger.ts";
-import { runMemoryLogger } from "../observability/memory.ts";
+import { runIdleCollector, runMemoryLogger } from "../observability/memory.ts";
 import { BUILD_CHANNEL, VERSION } from "../version.ts";
 import { loopStallMs, workerHealth } from "../worker/health.ts";
 import { Worker } from "../worker/runtime.ts";
@@ -89,6 +89,7 @@ export default defineCommand({
     });
     const background = new AbortController();
     const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);
+    const idleCollector = runIdleCollector(runtime, logger, background.signal);
     let server: HttpServer | null = null;
     const onSignal = () => runtime.requestShutdown();
     // SIGHUP: pick up new code (python-pool starts a fresh pool). Other kinds keep the default.
@@ -117,6 +118,7 @@ export default defineCommand({
     } finally {
       background.abort();
       await memoryLogger;
+      await idleCollector;
       await server?.stop();
       await closeDb(sql, 2);
       process.off("SIGTERM", onSignal);

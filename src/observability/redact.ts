@@ -67,6 +67,9 @@ export function payloadSecrets(specText: string): string[] {
   return [...found].sort((a, b) => b.length - a.length);
 }
 
+/** A character JSON.stringify escapes (quote, backslash, control), or one the ASCII spelling escapes. */
+const NEEDS_ESCAPING = /["\\\u0000-\u001f\u007f-\uffff]/;
+
 /**
  * Every way the values may appear in text, longest first: as is, JSON-escaped, and JSON-escaped
  * to ASCII (Python's json.dumps).
@@ -74,6 +77,12 @@ export function payloadSecrets(specText: string): string[] {
 function spellings(secrets: readonly string[]): string[] {
   const all = new Set<string>();
   for (const secret of secrets) {
+    // Most values read the same in every spelling: add them without building the escaped copies
+    // (for a large payload each copy is as large as the value).
+    if (!NEEDS_ESCAPING.test(secret)) {
+      all.add(secret);
+      continue;
+    }
     const escaped = JSON.stringify(secret).slice(1, -1);
     all.add(secret).add(escaped).add(escaped.replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`));
   }

@@ -117,16 +117,23 @@ export class Completer {
       signal: this.giveUp.signal,
       onRetry: (error) => this.outage.failed(error),
     });
-    // Giving up must not wait for a statement stuck in a connect timeout.
+    // Giving up must not wait for a statement stuck in a connect timeout. The listener is removed
+    // after each write: the signal lives as long as the worker (one left per write was a leak).
+    const signal = this.giveUp.signal;
+    let onGiveUp = (): void => {};
     const gaveUp = new Promise<never>((_, reject) => {
-      const signal = this.giveUp.signal;
-      if (signal.aborted) reject(signal.reason);
-      else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      onGiveUp = () => reject(signal.reason);
+      if (signal.aborted) onGiveUp();
+      else signal.addEventListener("abort", onGiveUp, { once: true });
     });
     gaveUp.catch(() => {}); // observed only through the race below
-    const result = await Promise.race([attempt, gaveUp]);
-    this.outage.succeeded();
-    return result;
+    try {
+      const result = await Promise.race([attempt, gaveUp]);
+      this.outage.succeeded();
+      return result;
+    } finally {
+      signal.removeEventListener("abort", onGiveUp);
+    }
   }
 
   private abandoned(error: unknown, resultIds: string[]): WriteResult {

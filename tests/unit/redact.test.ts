@@ -1,6 +1,7 @@
 // The redactor (observability/redact.ts) and the one place each sink applies it: log attributes,
 // /events metadata, top's tail. End to end with real processes: tests/e2e/redaction.test.ts.
 import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describeMissingEnvelope } from "../../src/executor/envelope.ts";
 import { EventBroker } from "../../src/observability/events.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -56,6 +57,20 @@ describe("the task's argument values", () => {
     const started = performance.now();
     expect(taskRedactor(JSON.stringify({ args: [long] }))(`${"k".repeat(500_000)}…`)).toBe(`${REDACTED}…`);
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  test.skipIf(process.platform !== "linux")("a 20 MB argument value costs one copy of it, not one per spelling (peak RSS)", () => {
+    const MB = 1024 * 1024;
+    const rssMb = (field: "VmRSS" | "VmHWM") => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync("/proc/self/status", "utf8"))?.[1]) / 1024;
+    const spec = JSON.stringify({ args: ["p".repeat(20 * MB)] });
+    Bun.gc(true);
+    writeFileSync("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
+    const base = rssMb("VmRSS");
+    const redact = taskRedactor(spec);
+    expect(redact("no luck with the upload")).toBe("no luck with the upload");
+    // The parsed value itself is one copy (20 MB); its escaped spellings were two more.
+    const peak = rssMb("VmHWM") - base;
+    expect({ peakMb: Math.round(peak), underOneAndAHalfCopies: peak < 30 }).toMatchObject({ underOneAndAHalfCopies: true });
   });
 
   test("the payload is parsed only when there is text to scrub", () => {
