@@ -1,7 +1,11 @@
 // bun run bench:ts [tasks] [concurrency] [kinds] — TypeScript no-op tasks through the compiled
 // worker: a burn-down of N tasks (default 20,000) per executor kind (default "bun-inprocess,bun"),
-// then enqueue→start latency on the idle worker (NOTIFY, 200 samples). Each kind gets a fresh
-// database. Needs DATABASE_URL (a role that may create databases) and dist/reproq.
+// then enqueue→handler-start latency on the idle worker (NOTIFY, 200 samples: the handler returns
+// the wall clock when it starts; the latency is that minus enqueued_at, same host). The burn-down
+// also prints what the database did per task: statements (transactions committed in the bench
+// database, from pg_stat_database, minus the benchmark's own polls), rows written, and WAL bytes
+// (pg_current_wal_lsn difference: server-wide, so other activity on the server inflates it).
+// Each kind gets a fresh database. Needs DATABASE_URL (a role that may create databases) and dist/reproq.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +22,25 @@ const baseDsn = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/
 const LATENCY_SAMPLES = 200;
 
 const tasksDir = mkdtempSync(join(tmpdir(), "reproq-bench-tasks-"));
-writeFileSync(join(tasksDir, "bench.ts"), "export function noop() {\n  return null;\n}\n");
+writeFileSync(
+  join(tasksDir, "bench.ts"),
+  "export function noop() {\n  return null;\n}\nexport function stamp() {\n  return performance.timeOrigin + performance.now();\n}\n",
+);
+
+interface DbCounters {
+  xacts: number;
+  tuplesWritten: number;
+  walBytes: number;
+}
+
+/** Transactions committed and rows written in this database; WAL position of the server. */
+async function dbCounters(sql: Sql): Promise<DbCounters> {
+  const [row] = await sql<{ xacts: string; tuples: string; wal: string }[]>`
+    select xact_commit::text as xacts, (tup_inserted + tup_updated + tup_deleted)::text as tuples,
+      pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text as wal
+    from pg_stat_database where datname = current_database()`;
+  return { xacts: Number(row?.xacts ?? 0), tuplesWritten: Number(row?.tuples ?? 0), walBytes: Number(row?.wal ?? 0) };
+}
 
 async function benchKind(kind: string): Promise<void> {
   const name = `reproq_bench_ts_${process.pid}_${kind.replace("-", "_")}`;
@@ -30,25 +52,48 @@ async function benchKind(kind: string): Promise<void> {
   try {
     await migrate(sql);
     await enqueueNoops(sql, total, "bench.noop");
+    await sql`select pg_stat_force_next_flush()`;
+    await Bun.sleep(1_100); // pg_stat_database lags a backend's counters by up to a second
+    const before = await dbCounters(sql);
+    let polls = 0;
     const started = performance.now();
     worker = Bun.spawn([binary, "worker", "--dsn", dsn, "--executor", kind, "--tasks-dir", tasksDir, "--allowed-task-modules", "bench.",
       "--concurrency", String(concurrency), "--log-level", "warn", "--log-format", "json"], { stdout: "ignore", stderr: "inherit" });
     for (;;) {
       const [row] = await sql<{ done: number; failed: number }[]>`
         select count(*) filter (where status = 'SUCCESSFUL')::int as done, count(*) filter (where status = 'FAILED')::int as failed from task_runs`;
+      polls += 1;
       if ((row?.failed ?? 0) > 0) throw new Error(`${row?.failed} tasks failed`);
       if ((row?.done ?? 0) >= total) break;
       await Bun.sleep(100);
     }
     const seconds = (performance.now() - started) / 1000;
     console.log(`${kind}: burn-down of ${total} no-op tasks, concurrency ${concurrency}: ${seconds.toFixed(1)} s, ${Math.round(total / seconds)} tasks/s`);
+    const walAfter = (await dbCounters(sql)).walBytes;
+    // The worker's counters reach pg_stat_database when its connections close.
+    worker.kill("SIGTERM");
+    await worker.exited;
+    worker = undefined;
+    await Bun.sleep(1_100);
+    const after = await dbCounters(sql);
+    const perTask = (n: number) => (n / total).toFixed(2);
+    // The count(*) polls above and the counter reads are this script's, not the worker's.
+    const statements = after.xacts - before.xacts - polls - 2;
+    console.log(
+      `${kind}: per task: ${perTask(statements)} statements (transactions), ${perTask(after.tuplesWritten - before.tuplesWritten)} rows written, ` +
+        `${Math.round((walAfter - before.walBytes) / total)} WAL bytes (server-wide)`,
+    );
+    worker = Bun.spawn([binary, "worker", "--dsn", dsn, "--executor", kind, "--tasks-dir", tasksDir, "--allowed-task-modules", "bench.",
+      "--concurrency", String(concurrency), "--log-level", "warn", "--log-format", "json"], { stdout: "ignore", stderr: "inherit" });
+    await Bun.sleep(1_000);
 
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      await enqueueNoops(sql, 1, "bench.noop");
+      await enqueueNoops(sql, 1, "bench.stamp");
       for (;;) {
         const [row] = await sql<{ ms: number | null }[]>`
-          select extract(epoch from started_at - enqueued_at) * 1000 as ms from task_runs where result_id = (select max(result_id) from task_runs)`;
+          select (return_json::text)::float8 - extract(epoch from enqueued_at) * 1000 as ms
+          from task_runs where result_id = (select max(result_id) from task_runs) and status = 'SUCCESSFUL'`;
         if (row?.ms !== null && row?.ms !== undefined) {
           latencies.push(Number(row.ms));
           break;
@@ -57,7 +102,7 @@ async function benchKind(kind: string): Promise<void> {
       }
     }
     latencies.sort((a, b) => a - b);
-    console.log(`${kind}: enqueue→start (NOTIFY, idle worker, ${LATENCY_SAMPLES} samples): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`);
+    console.log(`${kind}: enqueue→handler start (NOTIFY, idle worker, ${LATENCY_SAMPLES} samples): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`);
   } finally {
     worker?.kill("SIGTERM");
     await worker?.exited;
