@@ -6,7 +6,7 @@
 // database, from pg_stat_database, minus the benchmark's own polls), rows written, and WAL bytes
 // (pg_current_wal_lsn difference: server-wide, so other activity on the server inflates it).
 // Each kind gets a fresh database. Needs DATABASE_URL (a role that may create databases) and dist/reproq.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
@@ -31,6 +31,17 @@ interface DbCounters {
   xacts: number;
   tuplesWritten: number;
   walBytes: number;
+}
+
+/** User + system CPU time of a process so far (Linux /proc; NaN elsewhere). */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in 100 Hz ticks
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Transactions committed and rows written in this database; WAL position of the server. */
@@ -70,6 +81,7 @@ async function benchKind(kind: string): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     console.log(`${kind}: burn-down of ${total} no-op tasks, concurrency ${concurrency}: ${seconds.toFixed(1)} s, ${Math.round(total / seconds)} tasks/s`);
     const walAfter = (await dbCounters(sql)).walBytes;
+    const cpuMs = processCpuMs(worker.pid);
     // The worker's counters reach pg_stat_database when its connections close.
     worker.kill("SIGTERM");
     await worker.exited;
@@ -81,7 +93,7 @@ async function benchKind(kind: string): Promise<void> {
     const statements = after.xacts - before.xacts - polls - 2;
     console.log(
       `${kind}: per task: ${perTask(statements)} statements (transactions), ${perTask(after.tuplesWritten - before.tuplesWritten)} rows written, ` +
-        `${Math.round((walAfter - before.walBytes) / total)} WAL bytes (server-wide)`,
+        `${Math.round((walAfter - before.walBytes) / total)} WAL bytes (server-wide), ${Math.round((cpuMs * 1000) / total)} µs worker CPU (incl. startup)`,
     );
     worker = Bun.spawn([binary, "worker", "--dsn", dsn, "--executor", kind, "--tasks-dir", tasksDir, "--allowed-task-modules", "bench.",
       "--concurrency", String(concurrency), "--log-level", "warn", "--log-format", "json"], { stdout: "ignore", stderr: "inherit" });
