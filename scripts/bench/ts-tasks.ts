@@ -58,7 +58,7 @@ async function benchKind(kind: string): Promise<void> {
   const admin = createDb({ dsn: baseDsn, env: process.env, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
   await admin`create database ${admin(name)}`;
   const dsn = baseDsn.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
-  const sql = createDb({ dsn, env: process.env, poolSize: 4, connectTimeoutMs: 10_000, prepare: true });
+  const sql = createDb({ dsn, env: process.env, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
   let worker: ReturnType<typeof Bun.spawn> | undefined;
   try {
     await migrate(sql);
@@ -86,6 +86,14 @@ async function benchKind(kind: string): Promise<void> {
     worker.kill("SIGTERM");
     await worker.exited;
     worker = undefined;
+    // Its backends flush their counters as they exit: wait until they have.
+    for (let i = 0; i < 100; i++) {
+      const [others] = await sql<{ n: number }[]>`
+        select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+      polls += 1;
+      if (others?.n === 0) break;
+      await Bun.sleep(100);
+    }
     await Bun.sleep(1_100);
     const after = await dbCounters(sql);
     const perTask = (n: number) => (n / total).toFixed(2);
