@@ -1,21 +1,27 @@
 // taskCompleteMany (every outcome kind in one batch, as the worker's completer writes them) and
 // taskReturnUnstarted (the local buffer given back at shutdown), on both schemas.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { silentLogger } from "../../src/observability/logger.ts";
 import { taskCompleteMany, taskReturnUnstarted, type Completion } from "../../src/queue/complete.ts";
+import type { FailureCompletion, FailureDisposition, SuccessCompletion } from "../../src/queue/types.ts";
+import { Completer } from "../../src/worker/completer.ts";
 import { claimByHand, insertClaimed, insertTaskRow, readTask, TASK_SCHEMAS, taskRowText, useTaskDatabase } from "../helpers/tasks.ts";
 
 setDefaultTimeout(60_000);
 
 const W = "w-batch";
 
-function success(resultId: string, returnJson: string | null = "1", attempt = 1): Completion {
-  return { kind: "success", completion: { resultId, workerId: W, attempt, returnJson, logsUri: null, workflowId: null } };
+function succeeded(resultId: string, returnJson: string | null = "1", attempt = 1): SuccessCompletion {
+  return { resultId, workerId: W, attempt, returnJson, logsUri: null, workflowId: null };
 }
 
-function failure(resultId: string, disposition: { type: "retry"; retryDelaySeconds: number } | { type: "terminal" } | { type: "requeue" }): Completion {
+function failed(resultId: string, disposition: FailureDisposition): FailureCompletion {
   const error = { kind: "app_error", message: `boom ${resultId}`, exception_class: "ValueError" };
-  return { kind: "failure", completion: { resultId, workerId: W, attempt: 1, error, disposition, lastError: "ValueError: boom", logsUri: null } };
+  return { resultId, workerId: W, attempt: 1, error, disposition, lastError: "ValueError: boom", logsUri: null };
 }
+
+const success = (...args: Parameters<typeof succeeded>): Completion => ({ kind: "success", completion: succeeded(...args) });
+const failure = (...args: Parameters<typeof failed>): Completion => ({ kind: "failure", completion: failed(...args) });
 
 describe.each(TASK_SCHEMAS)("taskCompleteMany (%s schema)", (schema) => {
   const sql = useTaskDatabase(schema);
@@ -56,6 +62,21 @@ describe.each(TASK_SCHEMAS)("taskCompleteMany (%s schema)", (schema) => {
     const again = await taskCompleteMany(sql(), [success(ok!), failure(retry!, { type: "retry", retryDelaySeconds: 0 })]);
     expect(again).toEqual({ written: [], fenced: [ok!, retry!] });
     expect((await readTask(sql(), retry!)).errors).toHaveLength(1);
+  });
+
+  test("the worker's completer: outcomes handed over together share a batch; the fenced one alone is reported fenced", async () => {
+    const [a, b, c, d] = await insertClaimed(sql(), W, 4);
+    const completer = new Completer(sql(), silentLogger);
+    const results = await Promise.all([
+      completer.success(succeeded(a!)),
+      completer.failure(failed(b!, { type: "retry", retryDelaySeconds: 0 })),
+      completer.success(succeeded(c!, "1", 2)), // an attempt the row is not at
+      completer.failure(failed(d!, { type: "terminal" })),
+    ]);
+    expect(results).toEqual(["written", "written", "fenced", "written"]);
+    expect(completer.pending).toBe(0);
+    expect((await readTask(sql(), c!)).status).toBe("RUNNING");
+    expect((await readTask(sql(), d!)).status).toBe("FAILED");
   });
 
   test("in one batch a success releases its chain child and a terminal failure fails its own", async () => {
