@@ -2,9 +2,10 @@
 // worker: a burn-down of N tasks (default 20,000) per executor kind (default "bun-inprocess,bun"),
 // then enqueue→handler-start latency on the idle worker (NOTIFY, 200 samples: the handler returns
 // the wall clock when it starts; the latency is that minus enqueued_at, same host). The burn-down
-// also prints what the database did per task: statements (transactions committed in the bench
-// database, from pg_stat_database, minus the benchmark's own polls), rows written, and WAL bytes
-// (pg_current_wal_lsn difference: server-wide, so other activity on the server inflates it).
+// also prints what it cost per task: the worker's statements by operation (its
+// reproq_db_operation_duration_seconds counts: claim, completion, heartbeat), rows written (from
+// pg_stat_database), WAL bytes (pg_current_wal_lsn difference: server-wide, so other activity on
+// the server inflates it) and the worker's CPU time.
 // Each kind gets a fresh database. Needs DATABASE_URL (a role that may create databases) and dist/reproq.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,8 @@ import { migrate } from "../../src/db/migrate.ts";
 import { enqueueNoops, percentile } from "./common.ts";
 
 const root = join(import.meta.dir, "..", "..");
-const binary = join(root, "dist", "reproq");
+// REPROQ_BENCH_BINARY: another build to measure (e.g. an earlier commit's, for a before/after in one run).
+const binary = process.env.REPROQ_BENCH_BINARY ?? join(root, "dist", "reproq");
 const total = Number(Bun.argv[2] ?? 20_000);
 const concurrency = Number(Bun.argv[3] ?? 16);
 const kinds = (Bun.argv[4] ?? "bun-inprocess,bun").split(",");
@@ -28,9 +30,25 @@ writeFileSync(
 );
 
 interface DbCounters {
-  xacts: number;
   tuplesWritten: number;
   walBytes: number;
+}
+
+/** The worker's statements so far by operation, from its /metrics. */
+async function statementsByOperation(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(/^reproq_db_operation_duration_seconds_count\{operation="([a-z_]+)"\} (\d+)/gm)) {
+    counts[match[1]!] = Number(match[2]);
+  }
+  return counts;
+}
+
+function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
 }
 
 /** User + system CPU time of a process so far (Linux /proc; NaN elsewhere). */
@@ -44,13 +62,13 @@ function processCpuMs(pid: number): number {
   }
 }
 
-/** Transactions committed and rows written in this database; WAL position of the server. */
+/** Rows written in this database; WAL position of the server. */
 async function dbCounters(sql: Sql): Promise<DbCounters> {
-  const [row] = await sql<{ xacts: string; tuples: string; wal: string }[]>`
-    select xact_commit::text as xacts, (tup_inserted + tup_updated + tup_deleted)::text as tuples,
+  const [row] = await sql<{ tuples: string; wal: string }[]>`
+    select (tup_inserted + tup_updated + tup_deleted)::text as tuples,
       pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text as wal
     from pg_stat_database where datname = current_database()`;
-  return { xacts: Number(row?.xacts ?? 0), tuplesWritten: Number(row?.tuples ?? 0), walBytes: Number(row?.wal ?? 0) };
+  return { tuplesWritten: Number(row?.tuples ?? 0), walBytes: Number(row?.wal ?? 0) };
 }
 
 async function benchKind(kind: string): Promise<void> {
@@ -66,14 +84,14 @@ async function benchKind(kind: string): Promise<void> {
     await sql`select pg_stat_force_next_flush()`;
     await Bun.sleep(1_100); // pg_stat_database lags a backend's counters by up to a second
     const before = await dbCounters(sql);
-    let polls = 0;
     const started = performance.now();
+    const port = freePort();
     worker = Bun.spawn([binary, "worker", "--dsn", dsn, "--executor", kind, "--tasks-dir", tasksDir, "--allowed-task-modules", "bench.",
-      "--concurrency", String(concurrency), "--log-level", "warn", "--log-format", "json"], { stdout: "ignore", stderr: "inherit" });
+      "--concurrency", String(concurrency), "--log-level", "warn", "--log-format", "json", "--metrics-addr", `127.0.0.1:${port}`],
+      { stdout: "ignore", stderr: "inherit" });
     for (;;) {
       const [row] = await sql<{ done: number; failed: number }[]>`
         select count(*) filter (where status = 'SUCCESSFUL')::int as done, count(*) filter (where status = 'FAILED')::int as failed from task_runs`;
-      polls += 1;
       if ((row?.failed ?? 0) > 0) throw new Error(`${row?.failed} tasks failed`);
       if ((row?.done ?? 0) >= total) break;
       await Bun.sleep(100);
@@ -82,6 +100,7 @@ async function benchKind(kind: string): Promise<void> {
     console.log(`${kind}: burn-down of ${total} no-op tasks, concurrency ${concurrency}: ${seconds.toFixed(1)} s, ${Math.round(total / seconds)} tasks/s`);
     const walAfter = (await dbCounters(sql)).walBytes;
     const cpuMs = processCpuMs(worker.pid);
+    const operations = await statementsByOperation(port);
     // The worker's counters reach pg_stat_database when its connections close.
     worker.kill("SIGTERM");
     await worker.exited;
@@ -90,17 +109,16 @@ async function benchKind(kind: string): Promise<void> {
     for (let i = 0; i < 100; i++) {
       const [others] = await sql<{ n: number }[]>`
         select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
-      polls += 1;
       if (others?.n === 0) break;
       await Bun.sleep(100);
     }
     await Bun.sleep(1_100);
     const after = await dbCounters(sql);
-    const perTask = (n: number) => (n / total).toFixed(2);
-    // The count(*) polls above and the counter reads are this script's, not the worker's.
-    const statements = after.xacts - before.xacts - polls - 2;
+    const perTask = (n: number) => (n / total).toFixed(3);
+    const statements = Object.values(operations).reduce((a, b) => a + b, 0);
+    const byOperation = Object.entries(operations).map(([operation, n]) => `${operation} ${perTask(n)}`).join(", ");
     console.log(
-      `${kind}: per task: ${perTask(statements)} statements (transactions), ${perTask(after.tuplesWritten - before.tuplesWritten)} rows written, ` +
+      `${kind}: per task: ${(statements / total).toFixed(3)} worker statements (${byOperation}), ${perTask(after.tuplesWritten - before.tuplesWritten)} rows written, ` +
         `${Math.round((walAfter - before.walBytes) / total)} WAL bytes (server-wide), ${Math.round((cpuMs * 1000) / total)} µs worker CPU (incl. startup)`,
     );
     worker = Bun.spawn([binary, "worker", "--dsn", dsn, "--executor", kind, "--tasks-dir", tasksDir, "--allowed-task-modules", "bench.",
