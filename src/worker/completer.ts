@@ -3,7 +3,9 @@
 // accounting and failure propagation only when a row of the batch needs them). Batching is
 // natural: an idle completer writes at once; while one batch commits, new outcomes queue and go
 // out together as soon as it has committed (the flush deadline is one write's duration; at most
-// MAX_BATCH rows per statement). `pending` counts the outcomes not yet committed so the producer
+// MAX_BATCH rows per statement). When PARALLEL_AT outcomes are already waiting behind a write, a
+// second (up to MAX_WRITERS) write starts with them instead of waiting: batches hold disjoint
+// rows and lock them in result_id order, like the writes of two workers. `pending` counts the outcomes not yet committed so the producer
 // can stop claiming while too many wait (backpressure). Every write is retried through database
 // outages until it commits, the fence shows the lease is gone, or the completer is told to give
 // up (shutdown deadline).
@@ -24,6 +26,8 @@ import { OutageTracker } from "./outage.ts";
 export type WriteResult = "written" | "fenced" | "rejected" | "abandoned";
 
 export const MAX_BATCH = 500;
+const MAX_WRITERS = 3;
+const PARALLEL_AT = 100;
 const RETRY = { attempts: Number.POSITIVE_INFINITY, baseMs: 100, maxMs: 5_000 };
 
 interface Pending {
@@ -34,7 +38,8 @@ interface Pending {
 export class Completer {
   private queue: Pending[] = [];
   private writing = 0;
-  private flushing: Promise<void> | null = null;
+  private writers = 0;
+  private drained: (() => void)[] = [];
   private readonly giveUp = new AbortController();
   private readonly outage: OutageTracker;
   /** Outcomes abandoned because the database could not be reached (for the result journal). */
@@ -61,7 +66,7 @@ export class Completer {
 
   /** Waits until every queued outcome is written (or abandoned). */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.writers > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
   /** Stop retrying: pending writes resolve as abandoned (kept in `unwritten` for the journal). */
@@ -72,24 +77,29 @@ export class Completer {
   private enqueue(outcome: Completion): Promise<WriteResult> {
     return new Promise((resolve) => {
       this.queue.push({ outcome, resolve });
-      this.flushing ??= this.drain();
+      if (this.writers === 0 || (this.writers < MAX_WRITERS && this.queue.length >= PARALLEL_AT)) {
+        this.writers += 1;
+        void this.drain();
+      }
     });
   }
 
+  /** One writer: batches from the queue until it is empty. */
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
-        this.writing = batch.length;
+        this.writing += batch.length;
         try {
           await this.writeBatch(batch);
         } finally {
-          this.writing = 0;
+          this.writing -= batch.length;
         }
         this.onBatchDone();
       }
     } finally {
-      this.flushing = null;
+      this.writers -= 1;
+      if (this.writers === 0) for (const resolve of this.drained.splice(0)) resolve();
     }
   }
 

@@ -77,6 +77,8 @@ export class Worker {
   private readonly taskLogs: OutageTracker;
   private readonly liveness: Liveness;
   private lastClaimFull = false;
+  /** The producer is paused because too many outcomes wait to be written. */
+  private waitingForWrites = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
   private stopped = false;
@@ -98,8 +100,10 @@ export class Worker {
         for (const running of this.held.values()) running.stop("worker_lost");
       },
     });
+    // Only a producer paused by backpressure is woken (a kick after every write would cost an
+    // idle worker an empty claim per task, and delay the claim a NOTIFY asks for).
     this.completer.onBatchDone = () => {
-      if (this.completer.pending < MAX_PENDING_WRITES) this.wakeup.kick();
+      if (this.waitingForWrites && this.completer.pending < MAX_PENDING_WRITES) this.wakeup.kick();
     };
   }
 
@@ -182,7 +186,8 @@ export class Worker {
       this.lastLoopAt = performance.now();
       this.startBuffered();
       const limit = this.claimLimit();
-      if (limit <= 0 || this.liveness.lost || this.completer.pending >= MAX_PENDING_WRITES) {
+      this.waitingForWrites = this.completer.pending >= MAX_PENDING_WRITES;
+      if (limit <= 0 || this.liveness.lost || this.waitingForWrites) {
         await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
