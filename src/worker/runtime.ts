@@ -222,10 +222,14 @@ export class Worker {
     }
   }
 
-  /** Rows buffered beyond the free slots: BUFFER_AHEAD_MS of work at the recent handler time. */
+  /**
+   * Rows buffered beyond the free slots: BUFFER_AHEAD_MS of work at the recent handler time, and
+   * only while there is a backlog (the last claim came back full): an idle worker woken for one
+   * new row claims for its free slots only.
+   */
   private aheadSize(): number {
     const { concurrency, claimBatchSize } = this.options.worker;
-    if (this.averageTaskMs === null) return 0;
+    if (this.averageTaskMs === null || !this.lastClaimFull) return 0;
     return Math.min(claimBatchSize, Math.floor((concurrency * BUFFER_AHEAD_MS) / Math.max(this.averageTaskMs, 0.01)));
   }
 

@@ -82,9 +82,9 @@ test("buffered rows: renewed by the heartbeat, a cancel is honoured without star
   // Quick tasks first: the worker learns that its tasks are short and starts to claim ahead.
   await enqueue(db.sql, Array.from({ length: 30 }, () => ({ kwargs: {} })));
   await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 30, { what: "the quick tasks" });
-  const [blocking] = await enqueue(db.sql, [{ kwargs: { block: true } }]);
+  // A backlog (a claim that comes back full) is what makes the worker claim ahead.
+  const [blocking, ...queued] = await enqueue(db.sql, [{ kwargs: { block: true } }, ...Array.from({ length: 10 }, () => ({ kwargs: {} }))]);
   await waitFor(async () => executor.started.includes(blocking!), { what: "the blocking task to start" });
-  const queued = await enqueue(db.sql, Array.from({ length: 10 }, () => ({ kwargs: {} })));
   const buffered = await waitFor(async () => {
     const rows = await db.sql<{ result_id: string }[]>`
       select result_id from task_runs where status = 'RUNNING' and result_id = any(${queued}::bigint[]) order by result_id`;
