@@ -1,6 +1,7 @@
 // Assembling the typed, deeply frozen Config from the resolved setting values.
 
 import type { SettingValue } from "./kinds.ts";
+import { withExecutorDefaults } from "./kind-defaults.ts";
 import { SETTINGS } from "./settings.ts";
 import {
   EXECUTOR_KINDS,
@@ -52,7 +53,8 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function buildConfig(input: BuildInput): Config {
+export function buildConfig(raw: BuildInput): Config {
+  const input = { ...raw, ...withExecutorDefaults(raw.values, raw.sources) };
   const r = reader(input.values);
   const config: Config = {
     dsn: r.str("dsn"),

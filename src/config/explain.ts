@@ -65,5 +65,5 @@ export function explainConfig(config: Config, scope: ConfigScope): ExplainedSett
 /** Where a setting's value came from, as messages say it: "(from --logs-dir)", "(from REPROQ_LOGS_DIR)", "(default)". */
 export function sourcePhrase(config: Config, key: string): string {
   const source = config.sources[key] ?? "default";
-  return source === "default" ? "(default)" : `(from ${source.replace(/^(flag|env|file) /, "")})`;
+  return source.startsWith("default") ? `(${source})` : `(from ${source.replace(/^(flag|env|file) /, "")})`;
 }

@@ -13,56 +13,94 @@ import { chainReleaseCtes, taskPropagateTerminalFailure, workflowRecordSuccessMa
 export { summarizeLastError } from "./text.ts";
 
 /**
- * Records a batch of successes atomically: the fenced writes and the release of their WAITING
- * chain children in one statement, then chord/group accounting for the rows written. Rows whose
- * fence failed are reported, not written. When the claim reported no workflow for any row
- * (`workflowId: null` on every completion) the one statement is the whole write, with no
- * transaction around it; otherwise (or when unknown) the chord accounting joins it in one
- * transaction. Retrying a whole call after a connection error is safe: written rows are no longer
- * RUNNING, so the retry reports them as fenced and counts nothing twice.
+ * Records a batch of successes (taskCompleteMany): their chain children released in the same
+ * statement; chord accounting in one transaction with it when a row has (or may have: workflowId
+ * absent) a workflow. Rows whose fence failed are reported, not written.
  */
-export async function taskCompleteSuccessMany(sql: Sql, completions: readonly SuccessCompletion[]): Promise<CompletionOutcome> {
-  const unique = [...new Map(completions.map((c) => [c.resultId, c])).values()];
+export function taskCompleteSuccessMany(sql: Sql, completions: readonly SuccessCompletion[]): Promise<CompletionOutcome> {
+  return taskCompleteMany(sql, completions.map((completion) => ({ kind: "success", completion })));
+}
+
+/**
+ * Records one failure (taskCompleteMany): retry (READY later, attempt kept), requeue (READY now,
+ * attempt given back) or terminal (FAILED, then chain and chord propagation in the same
+ * transaction). Returns true when written, false when fenced (nothing changed).
+ */
+export async function taskCompleteFailure(sql: Sql, completion: FailureCompletion): Promise<boolean> {
+  return (await taskCompleteMany(sql, [{ kind: "failure", completion }])).written.length > 0;
+}
+
+function finiteNonNegative(seconds: number): number {
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
+}
+
+/** One outcome of a run, as the worker's completer batches them. */
+export type Completion = { kind: "success"; completion: SuccessCompletion } | { kind: "failure"; completion: FailureCompletion };
+
+/**
+ * Records a batch of outcomes — successes, retries, requeues and terminal failures — in one
+ * statement (taskRecordOutcomesMany). Only when the batch needs it does a transaction add chord
+ * accounting (a success of a workflow member) and terminal-failure propagation (a FAILED row:
+ * chain descendants and its workflow); a batch of plain rows is that one statement. Fenced rows
+ * (no longer leased by the worker at that attempt) are reported per row and change nothing. Safe
+ * to retry after a connection error: rows written are no longer RUNNING, so a retry fences them.
+ */
+export async function taskCompleteMany(sql: Sql, outcomes: readonly Completion[]): Promise<CompletionOutcome> {
+  const unique = [...new Map(outcomes.map((o) => [o.completion.resultId, o])).values()];
   if (unique.length === 0) return { written: [], fenced: [] };
-  let finished: FinishedTask[];
-  if (unique.some((c) => c.workflowId !== null)) {
-    finished = await sql.begin(async (tx) => {
-      const rows = await taskMarkSuccessfulMany(tx, unique);
-      await workflowRecordSuccessMany(tx, { done: rows });
-      return rows;
-    });
-  } else {
-    finished = await taskMarkSuccessfulMany(sql, unique);
-    // Producers set workflow_id at insert and never change it, so this sends nothing; a row that
-    // did gain one after its claim still gets its chord accounting, just in its own statement.
-    await workflowRecordSuccessMany(sql, { done: finished });
-  }
-  const written = new Set(finished.map((r) => r.resultId));
+  const needsTransaction = unique.some((o) =>
+    o.kind === "success" ? o.completion.workflowId !== null : o.completion.disposition.type === "terminal",
+  );
+  const rows = needsTransaction
+    ? await sql.begin(async (tx) => {
+        const written = await taskRecordOutcomesMany(tx, unique);
+        await workflowRecordSuccessMany(tx, { done: written.filter((r) => r.kind === "success") });
+        await taskPropagateTerminalFailure(tx, written.filter((r) => r.kind === "terminal"));
+        return written;
+      })
+    : await taskRecordOutcomesMany(sql, unique);
+  // As in taskCompleteSuccessMany: a row that gained a workflow after its claim is still counted
+  // (this sends nothing when no written success has one).
+  if (!needsTransaction) await workflowRecordSuccessMany(sql, { done: rows.filter((r) => r.kind === "success") });
+  const written = new Set(rows.map((r) => r.resultId));
   return {
-    written: unique.filter((c) => written.has(c.resultId)).map((c) => c.resultId),
-    fenced: unique.filter((c) => !written.has(c.resultId)).map((c) => c.resultId),
+    written: unique.filter((o) => written.has(o.completion.resultId)).map((o) => o.completion.resultId),
+    fenced: unique.filter((o) => !written.has(o.completion.resultId)).map((o) => o.completion.resultId),
   };
 }
 
-// Locks the fenced rows of `completions`; sets SUCCESSFUL, finished_at, return_json (SQL NULL for
-// null, jsonb null for "null"), clears last_error/failed_at/lease, keeps logs_uri when none is
-// given; metadata_json and cancel_requested untouched; releases the WAITING chain children of the
-// rows written (chainReleaseCtes). Returns the rows written. A second call writes nothing.
-export async function taskMarkSuccessfulMany(sql: Queryable, completions: readonly SuccessCompletion[]): Promise<FinishedTask[]> {
-  if (completions.length === 0) return [];
-  // The id list is read once (unnest joined to task_runs by its primary key) and carried through
-  // `locked`: joining two scans of the list to each other let the generic plan of this prepared
-  // statement pick a nested loop whose join filter compared every pair (batch² rows).
-  const rows = await sql<{ result_id: string; workflow_id: string | null }[]>`
+type OutcomeKind = "success" | "retry" | "requeue" | "terminal";
+
+// Locks the fenced rows of `outcomes` (leased_by = worker, RUNNING, attempts = attempt when given)
+// in result_id order and writes them in one statement. A success: SUCCESSFUL, finished_at,
+// return_json (SQL NULL for null, jsonb null for "null"), last_error/failed_at cleared. A failure:
+// its error entry appended to errors_json (with `at` from the DB clock); retry = READY at NOW() +
+// delay, attempt kept; requeue = READY now, attempt given back; terminal = FAILED, finished_at,
+// failed_at, last_error. Every row: lease cleared, logs_uri kept when none is given; metadata_json
+// and cancel_requested untouched. Releases the WAITING chain children of the successes
+// (chainReleaseCtes). Returns the rows written with their kind. Not idempotent on its own (the
+// fence makes a retry a no-op).
+// The id list is read once (unnest joined to task_runs by its primary key) and carried through
+// `locked`: joining two scans of the list to each other let the generic plan of this prepared
+// statement pick a nested loop whose join filter compared every pair (batch² rows).
+export async function taskRecordOutcomesMany(sql: Queryable, outcomes: readonly Completion[]): Promise<(FinishedTask & { kind: OutcomeKind })[]> {
+  if (outcomes.length === 0) return [];
+  const kind = (o: Completion): OutcomeKind => (o.kind === "success" ? "success" : o.completion.disposition.type);
+  const failure = (o: Completion) => (o.kind === "failure" ? o.completion : null);
+  const rows = await sql<{ result_id: string; workflow_id: string | null; kind: OutcomeKind }[]>`
     with locked as materialized (
-      select t.result_id, d.return_text, d.logs_uri
+      select t.result_id, d.kind, d.return_text, d.logs_uri, d.error_text, d.last_error, d.delay_seconds
       from unnest(
-        ${completions.map((c) => c.resultId)}::bigint[],
-        ${completions.map((c) => c.workerId)}::text[],
-        ${completions.map((c) => (c.returnJson === null ? null : jsonTextForPostgres(c.returnJson)))}::text[],
-        ${completions.map((c) => (c.logsUri === null ? null : textForPostgres(c.logsUri)))}::text[],
-        ${completions.map((c) => c.attempt ?? null)}::int[]
-      ) as d(result_id, worker_id, return_text, logs_uri, attempt)
+        ${outcomes.map((o) => o.completion.resultId)}::bigint[],
+        ${outcomes.map((o) => o.completion.workerId)}::text[],
+        ${outcomes.map((o) => o.completion.attempt ?? null)}::int[],
+        ${outcomes.map(kind)}::text[],
+        ${outcomes.map((o) => (o.kind === "success" && o.completion.returnJson !== null ? jsonTextForPostgres(o.completion.returnJson) : null))}::text[],
+        ${outcomes.map((o) => (o.completion.logsUri === null ? null : textForPostgres(o.completion.logsUri)))}::text[],
+        ${outcomes.map((o) => { const f = failure(o); return f === null ? null : jsonForPostgres(f.error); })}::text[],
+        ${outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "terminal" ? cutUtf8(textForPostgres(f.lastError), LAST_ERROR_MAX_BYTES) : null; })}::text[],
+        ${outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "retry" ? finiteNonNegative(f.disposition.retryDelaySeconds) : 0; })}::float8[]
+      ) as d(result_id, worker_id, attempt, kind, return_text, logs_uri, error_text, last_error, delay_seconds)
       join task_runs t on t.result_id = d.result_id
       where t.leased_by = d.worker_id and t.status = 'RUNNING'
         and (d.attempt is null or t.attempts = d.attempt)
@@ -71,72 +109,59 @@ export async function taskMarkSuccessfulMany(sql: Queryable, completions: readon
     ),
     written as (
       update task_runs t set
-        status = 'SUCCESSFUL',
-        finished_at = now(),
-        return_json = l.return_text::jsonb, -- text NULL stays SQL NULL; 'null' becomes jsonb null
-        last_error = null,
-        failed_at = null,
+        status = case l.kind when 'success' then 'SUCCESSFUL' when 'terminal' then 'FAILED' else 'READY' end,
+        run_after = case when l.kind = 'success' then t.run_after
+                         when l.kind = 'terminal' then null
+                         else now() + make_interval(secs => l.delay_seconds) end,
+        finished_at = case when l.kind in ('success', 'terminal') then now() end,
+        failed_at = case when l.kind = 'terminal' then now() end,
+        last_error = l.last_error,
+        return_json = case when l.kind = 'success' then l.return_text::jsonb else t.return_json end,
+        attempts = case when l.kind = 'requeue' then greatest(t.attempts - 1, 0) else t.attempts end,
+        errors_json = case when l.kind = 'success' then t.errors_json
+                           else t.errors_json || jsonb_build_array(l.error_text::jsonb || jsonb_build_object('at', ${utcNowText(sql)})) end,
         leased_until = null,
         leased_by = null,
         logs_uri = coalesce(l.logs_uri, t.logs_uri),
         updated_at = now()
       from locked l
       where t.result_id = l.result_id
-      returning t.result_id, t.workflow_id
+      returning t.result_id, t.workflow_id, l.kind
     ),
-    ${chainReleaseCtes(sql, "written")}
-    select result_id, workflow_id from written`;
-  return rows.map((r) => ({ resultId: r.result_id, workflowId: r.workflow_id }));
+    succeeded as (select result_id from written where kind = 'success'),
+    ${chainReleaseCtes(sql, "succeeded")}
+    select result_id, workflow_id, kind from written`;
+  return rows.map((r) => ({ resultId: r.result_id, workflowId: r.workflow_id, kind: r.kind }));
 }
 
-/**
- * Records one failure: retry (READY later, attempt kept), requeue (READY now, attempt given back)
- * or terminal (FAILED, then chain and chord propagation in the same transaction).
- * Returns true when written, false when fenced (nothing changed).
- */
-export async function taskCompleteFailure(sql: Sql, completion: FailureCompletion): Promise<boolean> {
-  if (completion.disposition.type !== "terminal") return (await taskRecordFailure(sql, completion)) !== null;
-  return sql.begin(async (tx) => {
-    const row = await taskRecordFailure(tx, completion);
-    if (row === null) return false;
-    await taskPropagateTerminalFailure(tx, [row]);
-    return true;
-  });
-}
-
-// Locks one fenced row; appends the error entry (with `at` from the DB clock) and applies the
-// disposition (see taskCompleteFailure); clears the lease, keeps logs_uri when none is given.
-// Returns the row, or null when fenced. Not idempotent on its own (the fence makes a retry a no-op).
-export async function taskRecordFailure(sql: Queryable, completion: FailureCompletion): Promise<FinishedTask | null> {
-  const { disposition } = completion;
-  const terminal = disposition.type === "terminal";
-  const giveAttemptBack = disposition.type === "requeue";
-  const delaySeconds = disposition.type === "retry" ? finiteNonNegative(disposition.retryDelaySeconds) : 0;
-  const lastError = terminal ? cutUtf8(textForPostgres(completion.lastError), LAST_ERROR_MAX_BYTES) : null;
-  const [row] = await sql<{ result_id: string; workflow_id: string | null }[]>`
-    update task_runs set
-      status = case when ${terminal}::boolean then 'FAILED' else 'READY' end,
-      run_after = case when ${terminal}::boolean then null
-                       else now() + make_interval(secs => ${delaySeconds}::double precision) end,
-      finished_at = case when ${terminal}::boolean then now() end,
-      failed_at = case when ${terminal}::boolean then now() end,
-      last_error = ${lastError}::text,
-      attempts = case when ${giveAttemptBack}::boolean then greatest(attempts - 1, 0) else attempts end,
-      -- ::text first: a parameter typed jsonb would be JSON.stringify'd again by postgres.js.
-      errors_json = errors_json || jsonb_build_array(
-        ${jsonForPostgres(completion.error)}::text::jsonb || jsonb_build_object('at', ${utcNowText(sql)})),
+// Gives back rows claimed but never started (the worker's local buffer at shutdown, or rows held
+// too long): READY now, the claim's attempt and worker_ids entry undone, started_at cleared when
+// this claim set it, lease cleared, no errors_json entry (nothing ran). Fenced like a
+// completion (leased_by, RUNNING, attempts). Returns the ids given back. A second call does nothing.
+export async function taskReturnUnstarted(sql: Queryable, params: { workerId: string; rows: readonly { resultId: string; attempt: number }[] }): Promise<string[]> {
+  if (params.rows.length === 0) return [];
+  const rows = await sql<{ result_id: string }[]>`
+    with locked as materialized (
+      select t.result_id
+      from unnest(${params.rows.map((r) => r.resultId)}::bigint[], ${params.rows.map((r) => r.attempt)}::int[]) as d(result_id, attempt)
+      join task_runs t on t.result_id = d.result_id
+      where t.leased_by = ${params.workerId} and t.status = 'RUNNING' and t.attempts = d.attempt
+      order by t.result_id
+      for update of t
+    )
+    update task_runs t set
+      status = 'READY',
+      run_after = now(),
+      attempts = greatest(t.attempts - 1, 0),
+      -- The claim set both to its NOW() when the row had never started: then it still has not.
+      started_at = case when t.started_at = t.last_attempted_at then null else t.started_at end,
+      worker_ids = case when t.worker_ids ->> (jsonb_array_length(t.worker_ids) - 1) = ${params.workerId}::text
+                        then t.worker_ids - (jsonb_array_length(t.worker_ids) - 1) else t.worker_ids end,
       leased_until = null,
       leased_by = null,
-      logs_uri = coalesce(${completion.logsUri === null ? null : textForPostgres(completion.logsUri)}::text, logs_uri),
       updated_at = now()
-    where result_id = ${completion.resultId}::bigint
-      and leased_by = ${completion.workerId}
-      and status = 'RUNNING'
-      and (${completion.attempt ?? null}::int is null or attempts = ${completion.attempt ?? null}::int)
-    returning result_id, workflow_id`;
-  return row ? { resultId: row.result_id, workflowId: row.workflow_id } : null;
-}
-
-function finiteNonNegative(seconds: number): number {
-  return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
+    from locked l
+    where t.result_id = l.result_id
+    returning t.result_id`;
+  return rows.map((r) => r.result_id);
 }

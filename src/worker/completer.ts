@@ -1,15 +1,21 @@
-// Writes outcomes. Successes are batched naturally: while one batch commits, the next ones queue
-// and go out together in the following statement (no artificial delay, so an idle worker writes
-// at once and a busy one writes many rows per round trip). Failures are written one by one (they
-// carry workflow propagation). Every write is retried through database outages until it commits,
-// the fence shows the lease is gone, or the completer is told to give up (shutdown deadline).
+// Writes outcomes, all kinds in one queue (River's batch completer is the shape): successes,
+// retries, requeues and terminal failures go out together, one statement per batch (plus chord
+// accounting and failure propagation only when a row of the batch needs them). Batching is
+// natural: an idle completer writes at once; while one batch commits, new outcomes queue and go
+// out together as soon as it has committed (the flush deadline is one write's duration; at most
+// MAX_BATCH rows per statement). When PARALLEL_AT outcomes are already waiting behind a write, a
+// second (up to MAX_WRITERS) write starts with them instead of waiting: batches hold disjoint
+// rows and lock them in result_id order, like the writes of two workers. `pending` counts the outcomes not yet committed so the producer
+// can stop claiming while too many wait (backpressure). Every write is retried through database
+// outages until it commits, the fence shows the lease is gone, or the completer is told to give
+// up (shutdown deadline).
 import { isRetryableDbError, withDbRetry } from "../db/retryable.ts";
 import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { DbOperations } from "../observability/db-operations.ts";
 import { ProgressWatch } from "../observability/progress.ts";
-import { taskCompleteFailure, taskCompleteSuccessMany } from "../queue/index.ts";
+import { taskCompleteMany, type Completion } from "../queue/index.ts";
 import type { FailureCompletion, SuccessCompletion } from "../queue/types.ts";
 import type { Unwritten } from "./journal.ts";
 import { OutageTracker } from "./outage.ts";
@@ -20,49 +26,50 @@ import { OutageTracker } from "./outage.ts";
  */
 export type WriteResult = "written" | "fenced" | "rejected" | "abandoned";
 
-const MAX_BATCH = 500;
+export const MAX_BATCH = 500;
+const MAX_WRITERS = 3;
+const PARALLEL_AT = 100;
 const RETRY = { attempts: Number.POSITIVE_INFINITY, baseMs: 100, maxMs: 5_000 };
 
 interface Pending {
-  completion: SuccessCompletion;
+  outcome: Completion;
   resolve: (result: WriteResult) => void;
 }
 
 export class Completer {
   private queue: Pending[] = [];
-  private flushing: Promise<void> | null = null;
+  private writing = 0;
+  private writers = 0;
+  private drained: (() => void)[] = [];
   private readonly giveUp = new AbortController();
   private readonly outage: OutageTracker;
   /** Writes waiting or failing now, for /healthz (a write stuck behind a lock never fails: it waits). */
   readonly progress = new ProgressWatch();
   /** Outcomes abandoned because the database could not be reached (for the result journal). */
   readonly unwritten: Unwritten[] = [];
+  /** Called after every batch (the producer may claim again once the backlog is down). */
+  onBatchDone: () => void = () => {};
 
   constructor(private readonly sql: Sql, private readonly logger: Logger, private readonly db = new DbOperations(null, 1)) {
     this.outage = new OutageTracker(logger, "Recording task results");
   }
 
+  /** Outcomes handed over and not yet committed (queued or in the statement under way). */
+  get pending(): number {
+    return this.queue.length + this.writing;
+  }
+
   success(completion: SuccessCompletion): Promise<WriteResult> {
-    return new Promise((resolve) => {
-      this.queue.push({ completion, resolve });
-      this.flushing ??= this.drain();
-    });
+    return this.enqueue({ kind: "success", completion });
   }
 
-  async failure(completion: FailureCompletion): Promise<WriteResult> {
-    try {
-      const written = await this.retrying(() => this.db.run("complete_failure", () => taskCompleteFailure(this.sql, completion)));
-      return written ? "written" : "fenced";
-    } catch (error) {
-      const result = this.abandoned(error, [completion.resultId]);
-      if (result === "abandoned") this.unwritten.push({ kind: "failure", completion });
-      return result;
-    }
+  failure(completion: FailureCompletion): Promise<WriteResult> {
+    return this.enqueue({ kind: "failure", completion });
   }
 
-  /** Waits until every queued success is written (or abandoned). */
+  /** Waits until every queued outcome is written (or abandoned). */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.writers > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
   /** Stop retrying: pending writes resolve as abandoned (kept in `unwritten` for the journal). */
@@ -70,33 +77,52 @@ export class Completer {
     this.giveUp.abort(new Error("completer stopped"));
   }
 
+  private enqueue(outcome: Completion): Promise<WriteResult> {
+    return new Promise((resolve) => {
+      this.queue.push({ outcome, resolve });
+      if (this.writers === 0 || (this.writers < MAX_WRITERS && this.queue.length >= PARALLEL_AT)) {
+        this.writers += 1;
+        void this.drain();
+      }
+    });
+  }
+
+  /** One writer: batches from the queue until it is empty. */
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
-        await this.writeBatch(batch);
+        this.writing += batch.length;
+        try {
+          await this.writeBatch(batch);
+        } finally {
+          this.writing -= batch.length;
+        }
+        this.onBatchDone();
       }
     } finally {
-      this.flushing = null;
+      this.writers -= 1;
+      if (this.writers === 0) for (const resolve of this.drained.splice(0)) resolve();
     }
   }
 
   private async writeBatch(batch: Pending[]): Promise<void> {
     try {
-      const outcome = await this.retrying(() =>
-        this.db.run("complete_success", () => taskCompleteSuccessMany(this.sql, batch.map((p) => p.completion))),
-      );
+      // The metric's operation label is fixed (complete_success | complete_failure): a batch with
+      // any failure in it is timed as complete_failure.
+      const operation = batch.every((p) => p.outcome.kind === "success") ? "complete_success" : "complete_failure";
+      const outcome = await this.retrying(() => this.db.run(operation, () => taskCompleteMany(this.sql, batch.map((p) => p.outcome))));
       const fenced = new Set(outcome.fenced);
-      for (const pending of batch) pending.resolve(fenced.has(pending.completion.resultId) ? "fenced" : "written");
+      for (const pending of batch) pending.resolve(fenced.has(pending.outcome.completion.resultId) ? "fenced" : "written");
     } catch (error) {
       if (batch.length > 1 && !this.giveUp.signal.aborted) {
         // A non-retryable error (a bad row?): write the rows one by one so only that row is lost.
         for (const pending of batch) await this.writeBatch([pending]);
         return;
       }
-      const result = this.abandoned(error, batch.map((p) => p.completion.resultId));
+      const result = this.abandoned(error, batch.map((p) => p.outcome.completion.resultId));
       for (const pending of batch) {
-        if (result === "abandoned") this.unwritten.push({ kind: "success", completion: pending.completion });
+        if (result === "abandoned") this.unwritten.push(pending.outcome);
         pending.resolve(result);
       }
     }

@@ -9,12 +9,20 @@ import type { Completer, WriteResult } from "./completer.ts";
 import type { OutageTracker } from "./outage.ts";
 import type { Telemetry } from "./telemetry.ts";
 
-/** A task this worker is running; `stop` ends its executor early for the given reason. */
+/**
+ * A row this worker holds (RUNNING, leased to it): waiting in the local buffer, running, or with
+ * its result being written. `stop` ends its executor early (or, not started yet, means it never
+ * starts) for the given reason.
+ */
 export class RunningTask {
   readonly controller = new AbortController();
   abortReason: AbortReason | null = null;
+  /** The executor has been called (a row still in the local buffer has not). */
+  started = false;
   /** The executor has returned; only the result write is left (a heartbeat miss is no loss). */
   finished = false;
+  /** performance.now() when claimed. */
+  readonly claimedAt = performance.now();
 
   constructor(readonly task: ClaimedTask) {}
 
@@ -47,7 +55,12 @@ export function effectiveTimeoutMs(task: ClaimedTask, execTimeoutMs: number): nu
   return task.timeoutSeconds > 0 ? Math.min(task.timeoutSeconds * 1000, execTimeoutMs) : execTimeoutMs;
 }
 
-export async function runTask(deps: PipelineDeps, running: RunningTask): Promise<TaskReport> {
+/**
+ * Runs one claimed row through the steps. `executed` is called once the handler has returned and
+ * its outcome is decided, before the result is written: the runtime frees the slot there (the row
+ * stays held — heartbeat, cancel — until the write commits, which the returned promise awaits).
+ */
+export async function runTask(deps: PipelineDeps, running: RunningTask, executed: () => void = () => {}): Promise<TaskReport> {
   const { task } = running;
   // Log lines and events carry no argument value of this task (errors_json keeps the verbatim message).
   const redact = taskRedactor(task.specText);
@@ -58,23 +71,31 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
   if ("kind" in admitted) {
     if (admitted.kind === "invalid_spec") log.error("Invalid task spec", { ...admitted.attrs, error: admitted.error });
     else log.warn("Task rejected by validator", { ...admitted.attrs, error: admitted.error });
+    executed();
     return record(deps, running, admitted.taskPath, rejection(admitted.kind, admitted.error, admitted.taskPath), null, log, redact);
   }
   const { taskPath, spec } = admitted;
 
   // run
   const timeoutMs = effectiveTimeoutMs(task, deps.worker.execTimeoutMs);
-  log.info("Executing task", { task_path: taskPath, attempt: task.attempts, queue: task.queueName });
-  deps.telemetry.started(task, taskPath);
-  const result = await deps.executor.run({
-    resultId: task.resultId,
-    attempt: task.attempts,
-    taskPath,
-    payload: task.specText,
-    spec,
-    timeoutMs,
-    signal: running.controller.signal,
-  });
+  running.started = true;
+  let result: ExecutionResult;
+  if (running.abortReason !== null) {
+    // Stopped while waiting in the local buffer (cancel, lost lease): it never starts.
+    result = neverStarted(running.abortReason);
+  } else {
+    log.info("Executing task", { task_path: taskPath, attempt: task.attempts, queue: task.queueName });
+    deps.telemetry.started(task, taskPath);
+    result = await deps.executor.run({
+      resultId: task.resultId,
+      attempt: task.attempts,
+      taskPath,
+      payload: task.specText,
+      spec,
+      timeoutMs,
+      signal: running.controller.signal,
+    });
+  }
   running.finished = true;
   deps.telemetry.executed(task, result.durationMs);
   const logsUri = await persistLogs(deps, task, result);
@@ -89,7 +110,16 @@ export async function runTask(deps: PipelineDeps, running: RunningTask): Promise
     timeoutMs,
     retry: { baseSeconds: deps.worker.retryBaseSeconds, maxSeconds: deps.worker.retryMaxSeconds, jitter: deps.worker.retryJitter },
   });
+  executed();
   return record(deps, running, taskPath, decision, logsUri, log.child({ task_path: taskPath, duration_ms: Math.round(result.durationMs) }), redact);
+}
+
+/** What the executor would have reported for a run stopped before it began. */
+function neverStarted(reason: AbortReason): ExecutionResult {
+  return {
+    outcome: "aborted", message: `stopped before it started (${reason})`, exitCode: null, signal: null, envelope: null, envelopeProblem: null,
+    stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, durationMs: 0, pid: null,
+  };
 }
 
 interface Refusal {

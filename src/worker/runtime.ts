@@ -1,19 +1,23 @@
-// The worker: a producer loop that claims as many rows as there are free slots (queues taking
-// turns, rotation.ts), a pipeline per task (pipeline.ts), a completer that writes outcomes
-// (completer.ts), and background services (services.ts). Shutdown: stop claiming, let tasks
-// finish for shutdown_timeout, then stop the rest (recorded as `shutdown`, attempt given back),
-// flush results (what cannot be written goes to the result journal, journal.ts), deregister.
-// Start: replay any result journal before the first claim.
+// The worker: a producer loop that keeps a local buffer of claimed rows filled ahead of need
+// (queues taking turns, rotation.ts), a pipeline per task (pipeline.ts) started from the buffer
+// into a free slot, a completer that batches outcomes (completer.ts), and background services
+// (services.ts). A slot is free again when its handler returns; the row stays held (heartbeat,
+// cancel) until its outcome commits. Shutdown: stop claiming, give the buffered rows back
+// (never started: READY, attempt undone), let tasks finish for shutdown_timeout, then stop the
+// rest (recorded as `shutdown`, attempt given back), flush results (what cannot be written goes
+// to the result journal, journal.ts), deregister. Start: replay any result journal before the
+// first claim.
 import { aborted } from "../abort.ts";
 import type { RetentionConfig, WorkerConfig } from "../config/index.ts";
 import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
-import { taskClaimBatch, taskNextRunAfter, workerDeregister, type WorkerIdentity } from "../queue/index.ts";
+import { withDbRetry } from "../db/retryable.ts";
+import { taskClaimBatch, taskNextRunAfter, taskReturnUnstarted, workerDeregister, type WorkerIdentity } from "../queue/index.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
-import { Completer } from "./completer.ts";
+import { Completer, MAX_BATCH } from "./completer.ts";
 import { appendJournal, replayJournals } from "./journal.ts";
 import { ProgressWatch } from "../observability/progress.ts";
 import { OutageTracker } from "./outage.ts";
@@ -31,6 +35,14 @@ export const CANCEL_CHANNEL = "reproq_cancel";
 const CANCEL_POLL_MS = 1_000;
 const FLUSH_DEADLINE_MS = 30_000;
 const FORCED_FLUSH_MS = 5_000;
+/** Claiming pauses while this many outcomes wait to be written (backpressure). */
+const MAX_PENDING_WRITES = 2 * MAX_BATCH;
+/**
+ * The local buffer holds about this much work beyond the free slots, by the recent average
+ * handler time: a claimed row waits there about this long at most on average. Long tasks get no
+ * buffer (a row is claimed only for a free slot), so they are not held away from other workers.
+ */
+const BUFFER_AHEAD_MS = 100;
 
 export interface WorkerOptions {
   sql: Sql;
@@ -51,7 +63,14 @@ export interface WorkerOptions {
 }
 
 export class Worker {
-  private readonly running = new Map<string, RunningTask>();
+  /** Every row this worker holds (RUNNING, leased to it): buffered, running, or being written. */
+  private readonly held = new Map<string, RunningTask>();
+  /** Claimed, not started yet (FIFO). */
+  private buffer: RunningTask[] = [];
+  /** Slots whose handler has not returned yet. */
+  private busy = 0;
+  /** Recent handler time (ms, moving average); null until a task has run. */
+  private averageTaskMs: number | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly wakeup = new Wakeup();
   private readonly claiming = new AbortController();
@@ -65,6 +84,8 @@ export class Worker {
   readonly claimProgress = new ProgressWatch();
   private readonly unseenClaims: UnseenClaims;
   private lastClaimFull = false;
+  /** The producer is paused because too many outcomes wait to be written. */
+  private waitingForWrites = false;
   private lastLoopAt = performance.now();
   private lastClaimAtMs: number | null = null;
   private stopped = false;
@@ -84,9 +105,14 @@ export class Worker {
       heartbeatSeconds: worker.registryHeartbeatSeconds,
       deadWorkerHeartbeats: worker.deadWorkerHeartbeats,
       onLost: () => {
-        for (const running of this.running.values()) running.stop("worker_lost");
+        for (const running of this.held.values()) running.stop("worker_lost");
       },
     });
+    // Only a producer paused by backpressure is woken (a kick after every write would cost an
+    // idle worker an empty claim per task, and delay the claim a NOTIFY asks for).
+    this.completer.onBatchDone = () => {
+      if (this.waitingForWrites && this.completer.pending < MAX_PENDING_WRITES) this.wakeup.kick();
+    };
   }
 
   /** Milliseconds since the producer loop last went round (for health checks). */
@@ -109,8 +135,9 @@ export class Worker {
     return this.completer.progress;
   }
 
+  /** Tasks whose handler is running. */
   get runningCount(): number {
-    return this.running.size;
+    return this.busy;
   }
 
   /** After run(): how many task results could not be written to the database (0 = all written). */
@@ -125,7 +152,7 @@ export class Worker {
       this.force.abort();
       return;
     }
-    this.options.logger.info("Shutdown requested, waiting for tasks...", { running: this.running.size });
+    this.options.logger.info("Shutdown requested, waiting for tasks...", { running: this.busy });
     this.claiming.abort();
   }
 
@@ -146,9 +173,10 @@ export class Worker {
       await Promise.race([this.options.executor.start?.(), aborted(this.claiming.signal)]);
       await this.produce();
     } finally {
+      await this.returnBuffered();
       await this.drain();
       this.journalUnwritten();
-      await this.unseenClaims.finalSweep([...this.running.keys(), ...this.completer.unwritten.map((u) => u.completion.resultId)]);
+      await this.unseenClaims.finalSweep([...this.held.keys(), ...this.completer.unwritten.map((u) => u.completion.resultId)]);
       await this.options.executor.stop?.();
       this.services.abort();
       this.liveness.stop();
@@ -170,13 +198,14 @@ export class Worker {
     const signal = this.claiming.signal;
     while (!signal.aborted) {
       this.lastLoopAt = performance.now();
-      const free = worker.concurrency - this.running.size;
-      if (free <= 0 || this.liveness.lost) {
+      this.startBuffered();
+      const limit = this.claimLimit();
+      this.waitingForWrites = this.completer.pending >= MAX_PENDING_WRITES;
+      if (limit <= 0 || this.liveness.lost || this.waitingForWrites) {
         await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
-      await this.unseenClaims.sweep(this.running.keys()); // after a failed claim (unseen-claims.ts)
-      const limit = Math.min(free, worker.claimBatchSize);
+      await this.unseenClaims.sweep(this.held.keys()); // after a failed claim (unseen-claims.ts)
       let claimed: ClaimedTask[];
       try {
         const started = performance.now();
@@ -199,13 +228,39 @@ export class Worker {
         await this.wakeup.wait(backoff.next(), signal);
         continue;
       }
-      logger.debug("Claimed tasks", { claimed: claimed.length, limit, running: this.running.size });
-      for (const task of claimed) this.dispatch(task);
+      logger.debug("Claimed tasks", { claimed: claimed.length, limit, running: this.busy, buffered: this.buffer.length });
+      for (const task of claimed) this.hold(task);
+      this.startBuffered();
       this.lastClaimFull = claimed.length === limit;
       if (claimed.length > 0) backoff.reset();
       if (this.lastClaimFull) continue;
       await this.wakeup.wait(await this.idleSleepMs(backoff), signal);
     }
+  }
+
+  /**
+   * Rows buffered beyond the free slots: BUFFER_AHEAD_MS of work at the recent handler time, and
+   * only while there is a backlog (the last claim came back full): an idle worker woken for one
+   * new row claims for its free slots only.
+   */
+  private aheadSize(): number {
+    const { concurrency, claimBatchSize } = this.options.worker;
+    if (this.averageTaskMs === null || !this.lastClaimFull) return 0;
+    return Math.min(claimBatchSize, Math.floor((concurrency * BUFFER_AHEAD_MS) / Math.max(this.averageTaskMs, 0.01)));
+  }
+
+  /** How many rows to claim now: 0 while the buffer is above its low-water mark (half the ahead size). */
+  private claimLimit(): number {
+    const { concurrency, claimBatchSize } = this.options.worker;
+    const ahead = this.aheadSize();
+    if (this.buffer.length > Math.floor(ahead / 2)) return 0;
+    return Math.min(claimBatchSize, concurrency - this.busy + ahead - this.buffer.length);
+  }
+
+  /** A freed slot takes the next buffered row; the producer refills at the low-water mark when work is likely waiting. */
+  private slotFreed(): void {
+    this.startBuffered();
+    if (this.lastClaimFull && this.claimLimit() > 0) this.wakeup.kick();
   }
 
   /** Poll backoff, shortened to wake exactly when the earliest delayed task becomes due. */
@@ -222,14 +277,51 @@ export class Worker {
     }
   }
 
-  private dispatch(task: ClaimedTask): void {
+  /** A claimed row joins the held rows and the buffer; stopped there (cancel, lost lease), it is recorded at once. */
+  private hold(task: ClaimedTask): void {
     const running = new RunningTask(task);
-    this.running.set(task.resultId, running);
-    this.telemetry.busySlots(this.running.size);
+    this.held.set(task.resultId, running);
+    this.buffer.push(running);
+    running.controller.signal.addEventListener(
+      "abort",
+      () => {
+        const index = this.buffer.indexOf(running);
+        if (index < 0) return; // started, or given back
+        this.buffer.splice(index, 1);
+        this.start(running, false);
+      },
+      { once: true },
+    );
+  }
+
+  /** Moves buffered rows into free slots. */
+  private startBuffered(): void {
+    while (this.busy < this.options.worker.concurrency && this.buffer.length > 0 && !this.claiming.signal.aborted) {
+      this.start(this.buffer.shift() as RunningTask, true);
+    }
+  }
+
+  /** Runs a held row through the pipeline; a `slotted` row takes a slot until its handler returns. */
+  private start(running: RunningTask, slotted: boolean): void {
+    const { task } = running;
+    const startedAt = performance.now();
+    let inSlot = slotted;
+    if (slotted) this.busy += 1;
+    this.telemetry.busySlots(this.busy);
+    const freeSlot = () => {
+      if (!inSlot) return;
+      inSlot = false;
+      this.busy -= 1;
+      const ms = performance.now() - startedAt;
+      this.averageTaskMs = this.averageTaskMs === null ? ms : this.averageTaskMs * 0.9 + ms * 0.1;
+      this.telemetry.busySlots(this.busy);
+      this.slotFreed();
+    };
     const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger, telemetry: this.telemetry, taskLogs: this.taskLogs };
-    const done: Promise<void> = runTask(deps, running)
+    const done: Promise<void> = runTask(deps, running, freeSlot)
       .then((report) => this.options.onTaskDone?.(report))
       .catch(async (error: unknown) => {
+        freeSlot();
         this.options.logger.error("Execution pipeline error", { result_id: task.resultId, error: errorMessage(error) });
         // Never leave the row RUNNING until its lease expires: record the crash as an infra error.
         const entry = { kind: "infra_error", message: `worker error while running the task: ${errorMessage(error)}`, attempt: task.attempts, worker_id: this.options.worker.workerId };
@@ -244,25 +336,51 @@ export class Worker {
         });
       })
       .finally(() => {
+        freeSlot();
         // The same row may have been claimed again (a later attempt): only remove our own entry.
-        if (this.running.get(task.resultId) === running) this.running.delete(task.resultId);
-        this.telemetry.busySlots(this.running.size);
+        if (this.held.get(task.resultId) === running) this.held.delete(task.resultId);
         this.inFlight.delete(done);
-        if (this.lastClaimFull) this.wakeup.kick();
       });
     this.inFlight.add(done);
+  }
+
+  /**
+   * Shutdown: rows still in the buffer never started; they go back to READY at once (attempt and
+   * worker_ids entry undone) rather than wait out their lease. When that write fails the rows
+   * stay RUNNING until reclaim or dead-worker rescue returns them.
+   */
+  private async returnBuffered(): Promise<void> {
+    const { sql, worker, logger } = this.options;
+    const rows = this.buffer.splice(0);
+    if (rows.length === 0) return;
+    for (const running of rows) if (this.held.get(running.task.resultId) === running) this.held.delete(running.task.resultId);
+    const ids = rows.map((r) => ({ resultId: r.task.resultId, attempt: r.task.attempts }));
+    try {
+      const returned = await withDbRetry(() => this.telemetry.db.run(null, () => taskReturnUnstarted(sql, { workerId: worker.workerId, rows: ids })), {
+        attempts: 5,
+        baseMs: 200,
+        maxMs: 2_000,
+        signal: this.force.signal,
+      });
+      logger.info("Returned claimed tasks that had not started", { count: returned.length });
+    } catch (error) {
+      logger.error("Could not return claimed tasks that had not started; they run again after their lease expires or this worker is declared dead", {
+        result_ids: ids.map((r) => r.resultId),
+        error: errorMessage(error),
+      });
+    }
   }
 
   private async drain(): Promise<void> {
     const { worker, logger } = this.options;
     const allDone = () => Promise.allSettled([...this.inFlight]);
-    if (this.running.size > 0) {
+    if (this.busy > 0) {
       const graceOver = AbortSignal.any([this.force.signal, AbortSignal.timeout(Math.max(1, worker.shutdownTimeoutMs))]);
       await Promise.race([allDone(), aborted(graceOver)]);
-      if (this.running.size > 0) {
-        logger.warn("Stopping tasks still running at shutdown; they will run again", { count: this.running.size });
+      if (this.busy > 0) {
+        logger.warn("Stopping tasks still running at shutdown; they will run again", { count: this.busy });
         this.options.executor.shuttingDown?.();
-        for (const running of this.running.values()) running.stop("shutdown");
+        for (const running of this.held.values()) if (!running.finished) running.stop("shutdown");
       }
     }
     // Result writes retry through outages; bound that wait: FLUSH_DEADLINE_MS, or a few seconds
@@ -314,10 +432,10 @@ export class Worker {
     if (worker.heartbeatSeconds > 0) {
       const intervalMs = worker.heartbeatSeconds * 1000;
       const lease = { workerId: worker.workerId, leaseSeconds: worker.leaseSeconds, intervalMs, signal, db };
-      loops.push(every(intervalMs, signal, leaseHeartbeat(sql, logger, this.running, lease)));
+      loops.push(every(intervalMs, signal, leaseHeartbeat(sql, logger, this.held, lease)));
     }
     // With LISTEN up a cancel normally arrives by NOTIFY; the poll catches the rest either way.
-    loops.push(every(listening ? CANCEL_POLL_MS * 2 : CANCEL_POLL_MS, signal, cancelPoll(sql, logger, this.running, worker.workerId, db)));
+    loops.push(every(listening ? CANCEL_POLL_MS * 2 : CANCEL_POLL_MS, signal, cancelPoll(sql, logger, this.held, worker.workerId, db)));
     if (worker.reclaimIntervalSeconds > 0) {
       const reclaim = reclaimer(sql, logger, worker.leaseSeconds, db);
       loops.push(reclaim().then(() => every(worker.reclaimIntervalSeconds * 1000, signal, reclaim)));
@@ -343,7 +461,7 @@ export class Worker {
     const queues = new Set(worker.queues);
     const results = await Promise.allSettled([
       sql.listen(TASKS_CHANNEL, (queue) => queues.has(queue) && this.wakeup.kick(), () => this.wakeup.kick()),
-      sql.listen(CANCEL_CHANNEL, (resultId) => stopFor(this.running.get(resultId), "cancel", logger)),
+      sql.listen(CANCEL_CHANNEL, (resultId) => stopFor(this.held.get(resultId), "cancel", logger)),
     ]);
     const listeners = results.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
     const failed = results.find((result): result is PromiseRejectedResult => result.status === "rejected");

@@ -234,7 +234,7 @@ describe("configArgs", () => {
     expect(configArgs("worker")["prepare"]?.type).toBe("boolean");
     expect(configArgs("worker")["concurrency"]).toEqual({
       type: "string",
-      description: "Max concurrent tasks (default 10, env REPROQ_CONCURRENCY)",
+      description: "Max concurrent tasks; 100 for bun-inprocess unless set (default 10, env REPROQ_CONCURRENCY)",
       valueHint: "n",
     });
   });

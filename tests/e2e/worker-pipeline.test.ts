@@ -1,0 +1,179 @@
+// The worker pipeline through the compiled binary (bun-inprocess, short tasks, so the worker
+// claims ahead into its local buffer): kill -9 with a full buffer loses nothing and runs nothing
+// twice at once (a second worker rescues the rows), SIGTERM gives buffered rows back to READY at
+// once, and lock / concurrency keys hold with 8 workers. Each task appends start and end lines to
+// a ledger file, so the test sees what ran where and when.
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { enqueue, startWorker, statusCounts, stopWorker, waitFor, type WorkerProcess } from "../helpers/worker.ts";
+
+setDefaultTimeout(180_000); // also when run as plain `bun test` (its default is 5 s)
+
+const scratch = mkdtempSync(join(tmpdir(), "reproq-pipeline-"));
+const databases: TestDatabase[] = [];
+const workers: WorkerProcess[] = [];
+afterAll(async () => {
+  for (const worker of workers) if (worker.proc.exitCode === null) worker.proc.kill("SIGKILL");
+  await Promise.all(databases.map((db) => db.drop()));
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const TASKS_DIR = join(scratch, "ts");
+mkdirSync(join(TASKS_DIR, "tasks"), { recursive: true });
+writeFileSync(join(TASKS_DIR, "tasks", "ledger.ts"), `import { appendFileSync } from "node:fs";
+const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
+export async function run(_args: unknown[], kwargs: Record<string, unknown>, ctx: { resultId: string; attempt: number }) {
+  const note = (word: string) => appendFileSync(process.env.LEDGER_FILE!, \`\${word} \${ctx.resultId} \${ctx.attempt} \${process.env.WORKER_NAME} \${kwargs.key ?? "-"} \${now()}\\n\`);
+  note("start");
+  await Bun.sleep(Number(kwargs.ms ?? 10));
+  note("end");
+  return null;
+}
+`);
+
+interface LedgerLine {
+  word: "start" | "end";
+  id: string;
+  attempt: number;
+  worker: string;
+  key: string;
+  at: number;
+}
+
+function readLedger(path: string): LedgerLine[] {
+  let text = "";
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return [];
+  }
+  return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
+    const [word, id, attempt, worker, key, at] = line.trim().split(/\s+/);
+    return { word: word as LedgerLine["word"], id: id!, attempt: Number(attempt), worker: worker!, key: key!, at: Number(at) };
+  });
+}
+
+interface Run {
+  id: string;
+  worker: string;
+  key: string;
+  start: number;
+  /** `diedAt` when it never ended (its worker was killed: in-process tasks die with it). */
+  end: number;
+}
+
+function runsOf(ledger: LedgerLine[], diedAt = Number.POSITIVE_INFINITY): Run[] {
+  const runs = new Map<string, Run>();
+  for (const line of ledger) {
+    const name = `${line.id}/${line.attempt}/${line.worker}`;
+    if (line.word === "start") runs.set(name, { id: line.id, worker: line.worker, key: line.key, start: line.at, end: diedAt });
+    else runs.get(name)!.end = line.at;
+  }
+  return [...runs.values()];
+}
+
+/** The most runs in `runs` at one time. */
+function maxOverlap(runs: Run[]): number {
+  const edges = runs.flatMap((r) => [{ at: r.start, step: 1 }, { at: r.end, step: -1 }]).sort((a, b) => a.at - b.at || a.step - b.step);
+  let current = 0;
+  let most = 0;
+  for (const edge of edges) most = Math.max(most, (current += edge.step));
+  return most;
+}
+
+async function setup(label: string): Promise<{ db: TestDatabase; ledger: string }> {
+  const db = await createTestDatabase({ flavour: "reproq", label });
+  databases.push(db);
+  return { db, ledger: join(scratch, `${db.name}.ledger`) };
+}
+
+function spawn(db: TestDatabase, ledger: string, name: string, extra: string[]): WorkerProcess {
+  const args = [
+    "worker", "--dsn", db.dsn, "--executor", "bun-inprocess", "--tasks-dir", TASKS_DIR, "--allowed-task-modules", "tasks.",
+    "--poll-min-backoff", "50ms", "--poll-max-backoff", "500ms", "--log-format", "json", "--worker-id", name, ...extra,
+  ];
+  const worker = startWorker(args, { LEDGER_FILE: ledger, WORKER_NAME: name });
+  workers.push(worker);
+  return worker;
+}
+
+/** Rows `worker` holds RUNNING that no handler has started at their current attempt: its local buffer. */
+async function bufferedRows(db: TestDatabase, ledger: string, worker: string): Promise<string[]> {
+  const held = await db.sql<{ result_id: string; attempts: number }[]>`
+    select result_id::text, attempts from task_runs where status = 'RUNNING' and leased_by = ${worker}`;
+  const started = new Set(readLedger(ledger).filter((l) => l.word === "start" && l.worker === worker).map((l) => `${l.id}/${l.attempt}`));
+  return held.filter((row) => !started.has(`${row.result_id}/${row.attempts}`)).map((row) => row.result_id);
+}
+
+describe("worker pipeline (binary, bun-inprocess)", () => {
+  test("kill -9 with a full local buffer: every row is rescued and succeeds, buffered rows run once, no row runs twice at a time", async () => {
+    const { db, ledger } = await setup("pipeline_kill");
+    const total = 1_500;
+    await enqueue(db.sql, Array.from({ length: total }, () => ({ taskPath: "tasks.ledger.run", kwargs: { ms: 20 } })));
+    const heartbeat = ["--registry-heartbeat-seconds", "2"];
+    const victim = spawn(db, ledger, "victim", ["--concurrency", "4", "--claim-batch-size", "50", ...heartbeat]);
+    await waitFor(async () => readLedger(ledger).filter((l) => l.word === "end").length >= 40, { what: "the victim to run its first tasks" });
+    await waitFor(async () => (await bufferedRows(db, ledger, "victim")).length >= 5, { timeoutMs: 30_000, intervalMs: 5, what: "rows in the victim's local buffer" });
+    victim.proc.kill("SIGKILL");
+    await victim.exited;
+    const diedAt = performance.timeOrigin + performance.now();
+    const buffered = await bufferedRows(db, ledger, "victim");
+    expect(buffered.length).toBeGreaterThan(0);
+
+    spawn(db, ledger, "rescuer", ["--concurrency", "16", ...heartbeat]);
+    await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === total, { timeoutMs: 150_000, intervalMs: 200, what: "every row to succeed" });
+
+    const runs = runsOf(readLedger(ledger), diedAt);
+    expect(runs.filter((r) => r.worker === "rescuer").every((r) => r.start > diedAt)).toBe(true);
+    const byId = Map.groupBy(runs, (r) => r.id);
+    for (const [id, ofRow] of byId) expect({ id, overlap: maxOverlap(ofRow) }).toEqual({ id, overlap: 1 });
+    const rescued = await db.sql<{ result_id: string; attempts: number; kinds: string[] }[]>`
+      select result_id::text, attempts, coalesce((select array_agg(e->>'kind') from jsonb_array_elements(errors_json) e), '{}') as kinds
+      from task_runs where result_id = any(${buffered}::bigint[]) order by result_id`;
+    for (const row of rescued) {
+      expect(row.kinds).toEqual(["worker_lost"]);
+      expect(byId.get(row.result_id)!.map((r) => r.worker)).toEqual(["rescuer"]); // never started on the victim
+    }
+  });
+
+  test("SIGTERM with rows in the local buffer: they are READY again with the claim undone when the worker exits", async () => {
+    const { db, ledger } = await setup("pipeline_shutdown");
+    await enqueue(db.sql, Array.from({ length: 2_000 }, () => ({ taskPath: "tasks.ledger.run", kwargs: { ms: 20 } })));
+    const worker = spawn(db, ledger, "stopping", ["--concurrency", "2", "--claim-batch-size", "50"]);
+    await waitFor(async () => readLedger(ledger).filter((l) => l.word === "end").length >= 40, { what: "the first tasks" });
+    await waitFor(async () => (await bufferedRows(db, ledger, "stopping")).length >= 5, { timeoutMs: 30_000, intervalMs: 5, what: "rows in the local buffer" });
+    const stopAt = performance.now();
+    expect(await stopWorker(worker)).toBe(0);
+    expect(performance.now() - stopAt).toBeLessThan(10_000);
+    expect((await statusCounts(db.sql)).RUNNING ?? 0).toBe(0);
+    const returned = worker.logs.find((line) => line.msg === "Returned claimed tasks that had not started");
+    expect(Number(returned?.count)).toBeGreaterThan(0);
+    const started = new Set(readLedger(ledger).map((l) => l.id));
+    const [untouched] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from task_runs
+      where status = 'READY' and attempts = 0 and started_at is null and worker_ids = '[]'::jsonb and leased_by is null`;
+    const [ready] = await db.sql<{ n: number }[]>`select count(*)::int as n from task_runs where status = 'READY'`;
+    expect(untouched!.n).toBe(ready!.n); // every READY row looks as if never claimed
+    expect(ready!.n + started.size).toBe(2_000);
+  });
+
+  test("lock and concurrency keys hold with 8 workers claiming ahead", async () => {
+    const { db, ledger } = await setup("pipeline_keys");
+    const rows = [
+      ...Array.from({ length: 40 }, () => ({ taskPath: "tasks.ledger.run", lockKey: "lock-a", kwargs: { ms: 15, key: "lock-a" } })),
+      ...Array.from({ length: 60 }, () => ({ taskPath: "tasks.ledger.run", concurrencyKey: "conc-b", concurrencyLimit: 2, kwargs: { ms: 15, key: "conc-b" } })),
+      ...Array.from({ length: 200 }, () => ({ taskPath: "tasks.ledger.run", kwargs: { ms: 5 } })),
+    ];
+    await enqueue(db.sql, rows.sort(() => Math.random() - 0.5));
+    for (let i = 0; i < 8; i++) spawn(db, ledger, `w${i}`, ["--concurrency", "4", "--claim-batch-size", "20"]);
+    await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === rows.length, { timeoutMs: 150_000, intervalMs: 200, what: "every row to succeed" });
+    const runs = runsOf(readLedger(ledger));
+    expect(runs.length).toBe(rows.length);
+    expect(maxOverlap(runs.filter((r) => r.key === "lock-a"))).toBe(1);
+    expect(maxOverlap(runs.filter((r) => r.key === "conc-b"))).toBeLessThanOrEqual(2);
+    expect(new Set(runs.map((r) => r.worker)).size).toBeGreaterThan(1);
+  });
+});

@@ -1,0 +1,124 @@
+// The worker pipeline in-process, with an executor that does what the test says (no process):
+// a slot is reused while the previous result's write is still blocked; rows in the local buffer
+// (claimed, not started) are renewed by the heartbeat, honour a cancel without ever starting, and
+// go back to READY (claim undone) at shutdown while a task still runs.
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+import type { ExecutionRequest, ExecutionResult, Executor } from "../../src/executor/index.ts";
+import { silentLogger } from "../../src/observability/logger.ts";
+import { Worker } from "../../src/worker/runtime.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { workerConfig } from "../helpers/executors/index.ts";
+import { enqueue, statusCounts, waitFor } from "../helpers/worker.ts";
+
+setDefaultTimeout(90_000); // also when run as plain `bun test` (its default is 5 s)
+
+const databases: TestDatabase[] = [];
+afterAll(() => Promise.all(databases.map((db) => db.drop())));
+
+/** Runs every task at once, except those whose kwargs say `block`: they wait for release(). */
+class ScriptedExecutor implements Executor {
+  readonly started: string[] = [];
+  private readonly gates = new Map<string, () => void>();
+
+  async run(request: ExecutionRequest): Promise<ExecutionResult> {
+    this.started.push(request.resultId);
+    const kwargs = (request.spec?.kwargs ?? {}) as { block?: boolean };
+    if (kwargs.block) {
+      await new Promise<void>((resolve) => {
+        this.gates.set(request.resultId, resolve);
+        request.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+    }
+    const envelope = { ok: true, returnJson: "1", exceptionClass: "", message: "", traceback: "" };
+    return {
+      outcome: request.signal.aborted ? "aborted" : "exited", message: "", exitCode: 0, signal: null, envelope, envelopeProblem: null,
+      stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, durationMs: 1, pid: null,
+    };
+  }
+
+  release(resultId: string): void {
+    this.gates.get(resultId)?.();
+  }
+}
+
+async function newWorker(label: string, overrides: Parameters<typeof workerConfig>[0]) {
+  const db = await createTestDatabase({ flavour: "reproq", label });
+  databases.push(db);
+  const worker = workerConfig({ allowedTaskModules: ["tasks."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200, ...overrides });
+  const executor = new ScriptedExecutor();
+  const runtime = new Worker({
+    sql: db.sql,
+    worker,
+    executor,
+    logger: silentLogger,
+    identity: { workerId: worker.workerId, hostname: "test", concurrency: worker.concurrency, queues: worker.queues, version: "test" },
+  });
+  return { db, worker, executor, runtime, done: runtime.run() };
+}
+
+test("a slot is reused as soon as the handler returns, while that result's write is still waiting on a row lock", async () => {
+  const { db, executor, runtime, done } = await newWorker("pipeline_slot", { concurrency: 1 });
+  const [first, second] = await enqueue(db.sql, [{ kwargs: { block: true } }, { kwargs: {} }]);
+  await waitFor(async () => executor.started.includes(first!), { what: "the first task to start" });
+  // Hold the first row's lock: its completion write cannot commit until we let go.
+  const blocker = await db.sql.reserve();
+  await blocker`begin`;
+  await blocker`select 1 from task_runs where result_id = ${first!}::bigint for update`;
+  try {
+    executor.release(first!);
+    await waitFor(async () => executor.started.includes(second!), { timeoutMs: 10_000, what: "the second task to start in the freed slot" });
+    expect((await db.sql<{ status: string }[]>`select status from task_runs where result_id = ${first!}::bigint`)[0]?.status).toBe("RUNNING");
+  } finally {
+    await blocker`commit`;
+    blocker.release();
+  }
+  await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 2, { what: "both rows written" });
+  runtime.requestShutdown();
+  await done;
+});
+
+test("buffered rows: renewed by the heartbeat, a cancel is honoured without starting, shutdown gives the rest back at once", async () => {
+  const { db, executor, runtime, done } = await newWorker("pipeline_buffer", { concurrency: 1, claimBatchSize: 20, heartbeatSeconds: 1, leaseSeconds: 30 });
+  // Quick tasks first: the worker learns that its tasks are short and starts to claim ahead.
+  await enqueue(db.sql, Array.from({ length: 30 }, () => ({ kwargs: {} })));
+  await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 30, { what: "the quick tasks" });
+  // A backlog (a claim that comes back full) is what makes the worker claim ahead.
+  const [blocking, ...queued] = await enqueue(db.sql, [{ kwargs: { block: true } }, ...Array.from({ length: 10 }, () => ({ kwargs: {} }))]);
+  await waitFor(async () => executor.started.includes(blocking!), { what: "the blocking task to start" });
+  const buffered = await waitFor(async () => {
+    const rows = await db.sql<{ result_id: string }[]>`
+      select result_id from task_runs where status = 'RUNNING' and result_id = any(${queued}::bigint[]) order by result_id`;
+    return rows.length > 1 ? rows.map((r) => r.result_id) : false;
+  }, { what: "rows claimed into the local buffer" });
+  expect(buffered.some((id) => executor.started.includes(id))).toBe(false);
+
+  const leaseOf = async (id: string) => (await db.sql<{ until: Date }[]>`select leased_until as until from task_runs where result_id = ${id}::bigint`)[0]!.until.getTime();
+  const leaseBefore = await leaseOf(buffered.at(-1)!);
+  await waitFor(async () => (await leaseOf(buffered.at(-1)!)) > leaseBefore, { timeoutMs: 10_000, what: "the heartbeat to renew a buffered row" });
+
+  const cancelled = buffered[0]!;
+  await db.sql`update task_runs set cancel_requested = true where result_id = ${cancelled}::bigint`;
+  const row = await waitFor(async () => {
+    const [r] = await db.sql<{ status: string; kinds: string[] }[]>`
+      select status, coalesce((select array_agg(e->>'kind') from jsonb_array_elements(errors_json) e), '{}') as kinds
+      from task_runs where result_id = ${cancelled}::bigint`;
+    return r && r.status !== "RUNNING" ? r : false;
+  }, { timeoutMs: 10_000, what: "the buffered row's cancel to be recorded" });
+  expect(row.kinds).toEqual(["cancelled"]);
+  expect(executor.started).not.toContain(cancelled);
+
+  runtime.requestShutdown();
+  const rest = buffered.slice(1);
+  await waitFor(async () => {
+    const rows = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from task_runs
+      where result_id = any(${rest}::bigint[]) and status = 'READY' and attempts = 0 and leased_by is null
+        and started_at is null and worker_ids = '[]'::jsonb and errors_json = '[]'::jsonb`;
+    return rows[0]?.n === rest.length;
+  }, { timeoutMs: 10_000, what: "the buffered rows back to READY while the blocking task still runs" });
+  expect((await db.sql<{ status: string }[]>`select status from task_runs where result_id = ${blocking!}::bigint`)[0]?.status).toBe("RUNNING");
+  executor.release(blocking!);
+  await done;
+  expect((await db.sql<{ status: string }[]>`select status from task_runs where result_id = ${blocking!}::bigint`)[0]?.status).toBe("SUCCESSFUL");
+  expect(rest.some((id) => executor.started.includes(id))).toBe(false);
+});
