@@ -30,7 +30,7 @@ export default defineCommand({
     requireDsn(config); // a missing DSN is a usage error (exit 2), like the worker
     let sql;
     try {
-      sql = await openDatabase(config, { poolSize: Math.min(config.database.poolSize, 2), bounded: true });
+      sql = await openDatabase(config, { poolSize: Math.min(config.database.poolSize, 2), bounded: true, logger });
     } catch (error) {
       logger.error("Failed to open database", { error });
       return EXIT_FAILURE;

@@ -4,7 +4,8 @@ import type { Config, ConfigScope } from "../config/index.ts";
 import { configArgs, loadConfig } from "../config/index.ts";
 import { closeDb, connectDb, type Sql } from "../db/client.ts";
 import { detectTransactionPooler } from "../db/pooler.ts";
-import { ConfigError, UsageError } from "../errors.ts";
+import { ConfigError, errorMessage, UsageError } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
 import type { Ui } from "./ui.ts";
 
 export type FlagValues = Record<string, string | boolean | undefined>;
@@ -33,8 +34,11 @@ export function requireDsn(config: Config): string {
 }
 
 /** Connects within the configured timeout or throws one clear DatabaseUnavailableError. */
-export async function openDatabase(config: Config, options: { poolSize?: number; bounded?: boolean } = {}): Promise<Sql> {
-  return connectDb({
+export async function openDatabase(
+  config: Config,
+  options: { poolSize?: number; bounded?: boolean; logger?: Pick<Logger, "warn"> } = {},
+): Promise<Sql> {
+  const settings = {
     // worker and beat: every statement bounded (database.query_timeout); one-off commands (migrate,
     // prune) may legitimately run long statements and keep the server's own settings.
     ...(options.bounded ? { queryTimeoutMs: config.database.queryTimeoutMs } : {}),
@@ -44,7 +48,18 @@ export async function openDatabase(config: Config, options: { poolSize?: number;
     connectTimeoutMs: config.database.connectTimeoutMs,
     prepare: config.database.prepare,
     applicationName: "reproq",
-  });
+  };
+  try {
+    return await connectDb(settings);
+  } catch (error) {
+    // PgBouncer (any pool mode) refuses startup parameters it does not know, statement_timeout
+    // among them: keep the client-side bound (the watchdog) and let the server's setting be.
+    if (!settings.queryTimeoutMs || !/unsupported startup parameter/i.test(errorMessage(error))) throw error;
+    options.logger?.warn("The server refuses statement_timeout as a startup parameter (PgBouncer does unless it is in its ignore_startup_parameters); statements are bounded on the client side only (database.query_timeout plus a grace)", {
+      query_timeout_ms: settings.queryTimeoutMs,
+    });
+    return connectDb({ ...settings, serverStatementTimeout: false });
+  }
 }
 
 /** Whether the configured DSN leads through a transaction pooler (db/pooler.ts). */

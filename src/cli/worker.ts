@@ -64,7 +64,7 @@ export default defineCommand({
       config = withoutSessionState(config);
       worker = config.worker;
     }
-    const sql = await openDatabase(config, { bounded: true });
+    const sql = await openDatabase(config, { bounded: true, logger });
     const observed = http ? { metrics: new http.Metrics(), events: new http.EventBroker() } : null;
     const executor = createExecutor({ worker, env: config.env, logger });
     if (worker.executor === "python-pool") logger.info("Python executor: python-pool", { pool_mode: worker.poolMode });

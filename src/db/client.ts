@@ -42,6 +42,11 @@ export interface DbOptions {
    * a killed or stopped backend, or a dead network path, never leaves a statement waiting forever.
    */
   queryTimeoutMs?: number;
+  /**
+   * With queryTimeoutMs: also send it as the session's statement_timeout at connect (default).
+   * false for servers that refuse that startup parameter (PgBouncer): the client-side bound stays.
+   */
+  serverStatementTimeout?: boolean;
 }
 
 /**
@@ -72,7 +77,7 @@ function createDbFromOptions(conn: ConnectionOptions, options: DbOptions): Sql {
   const connectTimeoutSeconds = conn.connectTimeoutSeconds ?? Math.max(1, Math.ceil(options.connectTimeoutMs / 1000));
   const onNotice = options.onNotice;
   const queryTimeoutMs = options.queryTimeoutMs ?? 0;
-  const bound = queryTimeoutMs > 0 ? { statement_timeout: queryTimeoutMs } : {}; // milliseconds
+  const bound = queryTimeoutMs > 0 && options.serverStatementTimeout !== false ? { statement_timeout: queryTimeoutMs } : {}; // milliseconds
   return postgres({
     // Arrays, because postgres.js splits a host string on ":" and "," (which breaks IPv6 literals);
     // its runtime accepts arrays but the public typings only declare strings.

@@ -147,6 +147,8 @@ describeWithTools(["pgbouncer"], "not flagged", () => {
       await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 5, { timeoutMs: 30_000, what: "5 SUCCESSFUL rows" });
       expect(await stopWorker(worker, 20_000)).toBe(0);
       expect(warningsAbout(worker, "pooler")).toEqual([]);
+      // PgBouncer refuses statement_timeout as a startup parameter: said once, bound kept client-side.
+      expect(warningsAbout(worker, "statement_timeout")).toHaveLength(via === "session-mode PgBouncer" ? 1 : 0);
       expect(worker.logs.some((line) => line.msg === "Starting reproq worker" && line.listen === true)).toBe(true);
       const { check } = await doctorPooler(dsn);
       expect(check?.status).toBe("ok");
