@@ -89,7 +89,7 @@ export async function taskRecordOutcomesMany(sql: Queryable, outcomes: readonly 
   const failure = (o: Completion) => (o.kind === "failure" ? o.completion : null);
   const rows = await sql<{ result_id: string; workflow_id: string | null; kind: OutcomeKind }[]>`
     with locked as materialized (
-      select t.result_id, d.kind, d.return_text, d.logs_uri, d.error_text, d.last_error, d.delay_seconds
+      select t.result_id, d.kind, d.return_text, d.logs_uri, d.error_text, d.last_error, d.delay_seconds, d.start_delay_seconds
       from unnest(
         ${outcomes.map((o) => o.completion.resultId)}::bigint[],
         ${outcomes.map((o) => o.completion.workerId)}::text[],
@@ -99,8 +99,9 @@ export async function taskRecordOutcomesMany(sql: Queryable, outcomes: readonly 
         ${outcomes.map((o) => (o.completion.logsUri === null ? null : textForPostgres(o.completion.logsUri)))}::text[],
         ${outcomes.map((o) => { const f = failure(o); return f === null ? null : jsonForPostgres(f.error); })}::text[],
         ${outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "terminal" ? cutUtf8(textForPostgres(f.lastError), LAST_ERROR_MAX_BYTES) : null; })}::text[],
-        ${outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "retry" ? finiteNonNegative(f.disposition.retryDelaySeconds) : 0; })}::float8[]
-      ) as d(result_id, worker_id, attempt, kind, return_text, logs_uri, error_text, last_error, delay_seconds)
+        ${outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "retry" ? finiteNonNegative(f.disposition.retryDelaySeconds) : 0; })}::float8[],
+        ${outcomes.map((o) => finiteNonNegative(o.completion.startDelaySeconds ?? 0))}::float8[]
+      ) as d(result_id, worker_id, attempt, kind, return_text, logs_uri, error_text, last_error, delay_seconds, start_delay_seconds)
       join task_runs t on t.result_id = d.result_id
       where t.leased_by = d.worker_id and t.status = 'RUNNING'
         and (d.attempt is null or t.attempts = d.attempt)
@@ -120,6 +121,11 @@ export async function taskRecordOutcomesMany(sql: Queryable, outcomes: readonly 
         attempts = case when l.kind = 'requeue' then greatest(t.attempts - 1, 0) else t.attempts end,
         errors_json = case when l.kind = 'success' then t.errors_json
                            else t.errors_json || jsonb_build_array(l.error_text::jsonb || jsonb_build_object('at', ${utcNowText(sql)})) end,
+        -- the start this claim recorded, moved to when the handler really started (after the
+        -- local buffer); a started_at from an earlier attempt stays
+        started_at = case when l.start_delay_seconds > 0 and t.started_at = t.last_attempted_at
+                          then t.started_at + make_interval(secs => l.start_delay_seconds) else t.started_at end,
+        last_attempted_at = t.last_attempted_at + make_interval(secs => l.start_delay_seconds),
         leased_until = null,
         leased_by = null,
         logs_uri = coalesce(l.logs_uri, t.logs_uri),

@@ -64,6 +64,12 @@ export interface SuccessCompletion {
   returnJson: string | null;
   logsUri: string | null;
   /**
+   * Seconds the row waited in the worker's local buffer between its claim and the handler's start
+   * (worker clock): the write moves last_attempted_at (and started_at when this claim set it)
+   * forward by it, so both say when the task really started. 0 or absent: unchanged.
+   */
+  startDelaySeconds?: number;
+  /**
    * The row's workflow_id as claimed; null = none, so the write needs no chord accounting and
    * goes out as one statement. Absent = unknown (the write takes the transactional path).
    */
@@ -88,6 +94,12 @@ export interface FailureCompletion {
   /** Summary for last_error on terminal failure (already cut to 1024 bytes on a character boundary). */
   lastError: string;
   logsUri: string | null;
+  /**
+   * Seconds the row waited in the worker's local buffer between its claim and the handler's start
+   * (worker clock): the write moves last_attempted_at (and started_at when this claim set it)
+   * forward by it, so both say when the task really started. 0 or absent: unchanged.
+   */
+  startDelaySeconds?: number;
 }
 
 export interface CompletionOutcome {

@@ -23,6 +23,8 @@ export class RunningTask {
   finished = false;
   /** performance.now() when claimed. */
   readonly claimedAt = performance.now();
+  /** Milliseconds between the claim and the executor's call (time in the local buffer). */
+  startDelayMs = 0;
 
   constructor(readonly task: ClaimedTask) {}
 
@@ -79,6 +81,7 @@ export async function runTask(deps: PipelineDeps, running: RunningTask, executed
   // run
   const timeoutMs = effectiveTimeoutMs(task, deps.worker.execTimeoutMs);
   running.started = true;
+  running.startDelayMs = performance.now() - running.claimedAt;
   let result: ExecutionResult;
   if (running.abortReason !== null) {
     // Stopped while waiting in the local buffer (cancel, lost lease): it never starts.
@@ -188,10 +191,11 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
   const { task } = running;
   let decision = decided;
   const workerId = deps.worker.workerId;
+  const startDelaySeconds = running.startDelayMs / 1000;
   let write: WriteResult | "skipped" = "skipped";
   if (decision.type === "success") {
     write = await deps.completer.success({
-      resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri, workflowId: task.workflowId,
+      resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri, workflowId: task.workflowId, startDelaySeconds,
     });
     if (write === "written") log.info("Task successful");
     if (write === "rejected") {
@@ -199,7 +203,7 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
       // row rather than leave it RUNNING to be reclaimed and run again.
       const error = { kind: "infra_error", message: "the task succeeded but its result could not be stored", attempt: task.attempts, worker_id: workerId };
       const failed = { type: "failure", error, disposition: { type: "terminal" }, lastError: `infra_error: ${error.message}` } as const;
-      write = await deps.completer.failure({ resultId: task.resultId, workerId, attempt: task.attempts, error, disposition: failed.disposition, lastError: failed.lastError, logsUri });
+      write = await deps.completer.failure({ resultId: task.resultId, workerId, attempt: task.attempts, error, disposition: failed.disposition, lastError: failed.lastError, logsUri, startDelaySeconds });
       decision = failed;
     }
   } else if (decision.type === "failure") {
@@ -211,6 +215,7 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
       disposition: decision.disposition,
       lastError: decision.lastError,
       logsUri,
+      startDelaySeconds,
     });
     if (write === "written") logFailure(log, decision);
   } else {

@@ -44,8 +44,12 @@ class ScriptedExecutor implements Executor {
 async function newWorker(label: string, overrides: Parameters<typeof workerConfig>[0]) {
   const db = await createTestDatabase({ flavour: "reproq", label });
   databases.push(db);
-  const worker = workerConfig({ allowedTaskModules: ["tasks."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200, ...overrides });
   const executor = new ScriptedExecutor();
+  return { db, executor, ...startWorker(db, executor, overrides) };
+}
+
+function startWorker(db: TestDatabase, executor: Executor, overrides: Parameters<typeof workerConfig>[0]) {
+  const worker = workerConfig({ allowedTaskModules: ["tasks."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200, ...overrides });
   const runtime = new Worker({
     sql: db.sql,
     worker,
@@ -53,7 +57,7 @@ async function newWorker(label: string, overrides: Parameters<typeof workerConfi
     logger: silentLogger,
     identity: { workerId: worker.workerId, hostname: "test", concurrency: worker.concurrency, queues: worker.queues, version: "test" },
   });
-  return { db, worker, executor, runtime, done: runtime.run() };
+  return { worker, runtime, done: runtime.run() };
 }
 
 test("a slot is reused as soon as the handler returns, while that result's write is still waiting on a row lock", async () => {
@@ -121,4 +125,33 @@ test("buffered rows: renewed by the heartbeat, a cancel is honoured without star
   await done;
   expect((await db.sql<{ status: string }[]>`select status from task_runs where result_id = ${blocking!}::bigint`)[0]?.status).toBe("SUCCESSFUL");
   expect(rest.some((id) => executor.started.includes(id))).toBe(false);
+});
+
+test("started_at is when the handler started, not when the row was claimed into the local buffer", async () => {
+  // One slot, 40 ms tasks: once a claim comes back full the worker buffers rows ahead; each runs
+  // only after the previous one returned, so its start can never precede the previous finish.
+  class Slow extends ScriptedExecutor {
+    override async run(request: ExecutionRequest): Promise<ExecutionResult> {
+      await Bun.sleep(40);
+      return super.run(request);
+    }
+  }
+  const db = await createTestDatabase({ flavour: "reproq", label: "pipeline_started_at" });
+  databases.push(db);
+  await enqueue(db.sql, Array.from({ length: 30 }, () => ({ kwargs: {} })));
+  const { runtime, done } = startWorker(db, new Slow(), { concurrency: 1, claimBatchSize: 20 });
+  await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 30, { timeoutMs: 30_000, what: "30 SUCCESSFUL rows" });
+  runtime.requestShutdown();
+  await done;
+  const rows = await db.sql<{ started: number; finished: number; last: number }[]>`
+    select extract(epoch from started_at)::float8 * 1000 as started, extract(epoch from finished_at)::float8 * 1000 as finished,
+           extract(epoch from last_attempted_at)::float8 * 1000 as last
+    from task_runs order by started_at`;
+  // 30 ms of slack for the claim's own round trip (its NOW() is taken before the rows reach the worker).
+  const early = rows.filter((row, i) => i > 0 && row.started < rows[i - 1]!.finished - 30).length;
+  expect(early, JSON.stringify(rows.slice(0, 6))).toBe(0);
+  for (const row of rows) {
+    expect(row.last).toBe(row.started);
+    expect(row.finished).toBeGreaterThanOrEqual(row.started);
+  }
 });
