@@ -9,7 +9,9 @@ import { closeDb } from "../db/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { runMemoryLogger } from "../observability/memory.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit.ts";
-import { flagValues, loadCommandConfig, openDatabase, requireDsn } from "./context.ts";
+import { ConfigError } from "../errors.ts";
+import { beatPoolerMessage, poolerVerdictForBeat, withoutSessionState } from "../worker/pooler-guard.ts";
+import { configuredPooler, flagValues, loadCommandConfig, openDatabase, requireDsn } from "./context.ts";
 import { uiOf } from "./ui.ts";
 
 const settingArgs = configArgs("beat");
@@ -22,7 +24,7 @@ export default defineCommand({
   },
   async run(context) {
     const ui = uiOf(context);
-    const config = await loadCommandConfig(ui, "beat", flagValues(context.args, Object.keys(settingArgs)));
+    let config = await loadCommandConfig(ui, "beat", flagValues(context.args, Object.keys(settingArgs)));
     const once = context.args.once === true;
     const role = config.beat.processRole.trim() || "beat";
     const logger = await createLogger({ format: config.log.format, level: config.log.level, base: { worker_id: role, role } });
@@ -30,8 +32,16 @@ export default defineCommand({
     requireDsn(config); // a missing DSN is a usage error (exit 2), like the worker
     let sql;
     try {
+      // Prepared statements must never cross a transaction pooler (pooler-guard.ts), as for the worker.
+      const pooler = poolerVerdictForBeat(config, await configuredPooler(config, "reproq beat"));
+      if (pooler.kind === "refuse") throw new ConfigError([beatPoolerMessage(pooler)]);
+      if (pooler.kind === "switch") {
+        logger.warn(beatPoolerMessage(pooler), { switched_off: pooler.settings.join(",") });
+        config = withoutSessionState(config);
+      }
       sql = await openDatabase(config, { poolSize: Math.min(config.database.poolSize, 2), bounded: true, logger });
     } catch (error) {
+      if (error instanceof ConfigError) throw error; // exit 2 with the flags to use
       logger.error("Failed to open database", { error });
       return EXIT_FAILURE;
     }

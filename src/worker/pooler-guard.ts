@@ -49,6 +49,18 @@ export function refusalMessage(settings: readonly string[]): string {
     `Use ${SAFE_FLAGS} (or ${SAFE_ENV}, or ${SAFE_KEYS} in the config file), or connect directly or through session pooling`;
 }
 
+/** `reproq beat` has no LISTEN: only prepared statements matter (verdict from poolerVerdictForBeat). */
+export function poolerVerdictForBeat(config: Config, transactionPooling: boolean): PoolerVerdict {
+  return poolerVerdict({ ...config, worker: { ...config.worker, listen: false } }, transactionPooling);
+}
+
+export function beatPoolerMessage(verdict: Extract<PoolerVerdict, { kind: "switch" | "refuse" }>): string {
+  return verdict.kind === "switch"
+    ? `${DETECTED}: prepared statements switched off. Make it explicit with --no-prepare (or REPROQ_PREPARE=false)`
+    : `${DETECTED}; prepared statements do not work through it, but ${verdict.settings.join(" and ")}. ` +
+        "Use --no-prepare (or REPROQ_PREPARE=false, or database.prepare = false in the config file), or connect directly or through session pooling";
+}
+
 export function switchMessage(): string {
   return `${DETECTED}: prepared statements and LISTEN switched off (polling only). Make it explicit with ${SAFE_FLAGS} (or ${SAFE_ENV})`;
 }

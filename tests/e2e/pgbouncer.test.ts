@@ -156,3 +156,35 @@ describeWithTools(["pgbouncer"], "not flagged", () => {
     });
   }
 });
+
+describeWithTools(["pgbouncer"], "reproq beat through PgBouncer in transaction pooling mode", () => {
+  async function addPeriodic(db: TestDatabase, name: string): Promise<void> {
+    await db.sql`
+      insert into periodic_tasks (name, cron_expr, task_path, payload_json, queue_name, priority, max_attempts,
+        concurrency_key, concurrency_limit, last_run_at, next_run_at, enabled, created_at, updated_at)
+      values (${name}, '* * * * *', 'myapp.tasks.tick', '{"args":[],"kwargs":{}}'::jsonb, 'default', 0, 3, null, 0, null,
+        date_trunc('second', now()) - interval '30 minutes', true, now(), now())`;
+  }
+
+  test("default settings: prepared statements switched off with a warning; due rows enqueued once", async () => {
+    const db = await database();
+    for (const name of ["a", "b", "c"]) await addPeriodic(db, name);
+    const run = await runBinary(["beat", "--once", "--dsn", transaction!.dsnFor(db.name), "--log-format", "json"], { timeoutMs: 30_000 });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const warnings = run.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => String(line.level).toLowerCase() === "warn" && String(line.msg).includes("prepared statements switched off"));
+    expect(warnings).toHaveLength(1);
+    const rows = await db.sql<{ n: number }[]>`select count(*)::int as n from task_runs where task_path = 'myapp.tasks.tick'`;
+    expect(rows[0]?.n).toBe(3);
+  });
+
+  test("an explicit --prepare is refused (exit 2) naming the flag to use; nothing is enqueued", async () => {
+    const db = await database();
+    await addPeriodic(db, "a");
+    const run = await runBinary(["beat", "--once", "--prepare", "--dsn", transaction!.dsnFor(db.name)], { timeoutMs: 30_000 });
+    expect(run.exitCode).toBe(2);
+    expect(run.stdout + run.stderr).toContain("--no-prepare");
+    const rows = await db.sql<{ n: number }[]>`select count(*)::int as n from task_runs`;
+    expect(rows[0]?.n).toBe(0);
+  });
+});
