@@ -7,6 +7,7 @@ import type { MetricsConfig } from "../config/index.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { EventBroker } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
+import { exposition } from "../observability/metrics.ts";
 import { Authorizer, describeExposure, normalizeRemoteIp, parseAllowList, UnauthorizedLimiter } from "./auth.ts";
 import { listenAddress } from "./address.ts";
 import { eventStream } from "./sse.ts";
@@ -72,7 +73,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       return new Response(report.ok ? "ok" : "unhealthy", { status, headers: TEXT });
     },
-    "/metrics": async () => new Response(await registry.metrics(), { headers: { "Content-Type": registry.contentType } }),
+    "/metrics": async () => new Response(await exposition(registry), { headers: { "Content-Type": registry.contentType } }),
     "/events": (request, server) => {
       server.timeout(request, 0); // a stream lives as long as the client wants it
       // A burst of completions can publish thousands of events in one tick; keep up to 4096 unread

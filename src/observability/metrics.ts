@@ -8,6 +8,15 @@ export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** 1 s doubling to 512 s, for time spent waiting in the queue. */
 export const QUEUE_WAIT_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
+/**
+ * The registry's text exposition, with NaN spelled as the format requires: prom-client 15 writes
+ * `Nan` (e.g. `nodejs_eventloop_lag_mean_seconds` before its first sample), which strict parsers
+ * reject.
+ */
+export async function exposition(registry: Registry): Promise<string> {
+  return (await registry.metrics()).replace(/ Nan$/gm, " NaN");
+}
+
 /** The database operations timed by reproq_db_operation_duration_seconds. */
 export type DbOperation = "claim" | "heartbeat" | "complete_success" | "complete_failure" | "reclaim";
 

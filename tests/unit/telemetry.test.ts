@@ -2,7 +2,7 @@
 // counters, and that nothing is reported for a write that did not commit.
 import { describe, expect, test } from "bun:test";
 import { EventBroker } from "../../src/observability/events.ts";
-import { Metrics } from "../../src/observability/metrics.ts";
+import { exposition, Metrics } from "../../src/observability/metrics.ts";
 import type { ClaimedTask } from "../../src/queue/types.ts";
 import type { Decision } from "../../src/worker/classify.ts";
 import { Telemetry } from "../../src/worker/telemetry.ts";
@@ -104,5 +104,16 @@ describe("Telemetry", () => {
     expect(text).toContain("reproq_db_pool_connections_in_use 0");
     expect(text).toContain("reproq_db_pool_wait_count_total 1");
     expect(text).toContain('reproq_db_operation_duration_seconds_count{operation="heartbeat"} 3');
+  });
+});
+
+describe("exposition", () => {
+  test("NaN is written as the text format spells it (prom-client writes `Nan`, which strict parsers reject)", async () => {
+    const metrics = new Metrics();
+    metrics.cpuUsagePercent.set(Number.NaN);
+    expect(await metrics.registry.metrics()).toContain("reproq_worker_cpu_usage_percent Nan\n"); // what the library writes
+    const text = await exposition(metrics.registry);
+    expect(text).toContain("reproq_worker_cpu_usage_percent NaN\n");
+    expect(text).not.toMatch(/ Nan$/m);
   });
 });
