@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { WorkerConfig } from "../../src/config/index.ts";
+import type { PoolMode, WorkerConfig } from "../../src/config/index.ts";
 import { createExecutor, type ExecutionResult, type ExecutorOptions, type PoolExecutor } from "../../src/executor/index.ts";
 import { pythonSpeedHint } from "../../src/executor/python-pool/speed-hint.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -303,6 +303,48 @@ describe.skipIf(djangoMissing)("real Django: database connections between tasks"
     expect(afterBreak.envelope?.ok).toBe(true);
     expect(afterBreak.pid).toBe(a.pid);
     expect(backendPid(afterBreak)).not.toBe(backendPid(breaking));
+  });
+});
+
+describe.skipIf(djangoMissing)("real Django: django.setup() once per child", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase({ label: "python_pool_setup_once" });
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  function countingPool(poolMode: PoolMode): PoolExecutor {
+    const executor = createExecutor({
+      worker: workerConfig({
+        executor: "python-pool", poolMode, pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor",
+        poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0,
+      }),
+      env: testEnv({ PYTHONPATH: join(EXECUTORS_DIR, "djangoproj"), DJANGO_SETTINGS_MODULE: "djangoproj.settings", DATABASE_URL: db.dsn, DEMOAPP_SETUP_QUERY: "0", DEMOAPP_COUNT_LOGGING: "1" }),
+      ...FAST,
+    }) as PoolExecutor;
+    executors.push(executor);
+    return executor;
+  }
+  const configured = async (executor: PoolExecutor) => {
+    const result = await executor.run(request(JSON.stringify({ task_path: "demoapp.tasks.logging_configured", args: [], kwargs: {} }), { taskPath: "demoapp.tasks.logging_configured" }));
+    expect(result.envelope?.ok).toBe(true);
+    return { pid: result.pid, count: JSON.parse(result.envelope?.returnJson ?? "null") as number };
+  };
+
+  test("persistent: the executor's django.setup() applies LOGGING on a child's first task only (the pool's setup, then once in the child)", async () => {
+    const executor = countingPool("persistent");
+    const runs = [await configured(executor), await configured(executor), await configured(executor)];
+    expect(new Set(runs.map((run) => run.pid)).size).toBe(1);
+    expect(runs.map((run) => run.count)).toEqual([2, 2, 2]);
+  });
+
+  test("fork: every task process applies it once more after the pool's setup, as before", async () => {
+    const executor = countingPool("fork");
+    const runs = [await configured(executor), await configured(executor)];
+    expect(runs[0]?.pid).not.toBe(runs[1]?.pid);
+    expect(runs.map((run) => run.count)).toEqual([2, 2]);
   });
 });
 

@@ -87,3 +87,9 @@ def break_connection():
 def stamp(*args):
     """When the task body started (time.time()): the benchmark's enqueue → start latency."""
     return time.time()
+
+
+def logging_configured():
+    """How many times this process has applied the project's LOGGING (DEMOAPP_COUNT_LOGGING=1)."""
+    from demoapp import logconfig
+    return logconfig.CALLS

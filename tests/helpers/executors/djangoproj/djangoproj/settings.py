@@ -29,3 +29,8 @@ DATABASES = {
 # A second alias whose backend does not import (DEMOAPP_EXTRA_DATABASE_ENGINE=<dotted path>).
 if os.environ.get("DEMOAPP_EXTRA_DATABASE_ENGINE"):
     DATABASES["extra"] = {"ENGINE": os.environ["DEMOAPP_EXTRA_DATABASE_ENGINE"], "NAME": "extra"}
+# DEMOAPP_COUNT_LOGGING=1: LOGGING goes through demoapp.logconfig.configure, which counts the
+# times this process applied it (demoapp.tasks.logging_configured returns the count).
+if os.environ.get("DEMOAPP_COUNT_LOGGING"):
+    LOGGING_CONFIG = "demoapp.logconfig.configure"
+    LOGGING = {"version": 1, "disable_existing_loggers": False}
