@@ -141,6 +141,7 @@ async function benchKind(kind: string): Promise<void> {
     }
     latencies.sort((a, b) => a - b);
     console.log(`${kind}: enqueue→handler start (NOTIFY, idle worker, ${LATENCY_SAMPLES} samples): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`);
+    await delayedLatency(sql, kind);
   } finally {
     worker?.kill("SIGTERM");
     await worker?.exited;
@@ -148,6 +149,57 @@ async function benchKind(kind: string): Promise<void> {
     await admin`drop database if exists ${admin(name)} with (force)`;
     await closeDb(admin);
   }
+}
+
+/** Inserts `count` delayed stamp tasks whose run_after is spread over [fromMs, fromMs + spreadMs) from now. */
+async function enqueueDelayed(sql: Sql, count: number, fromMs: number, spreadMs: number): Promise<void> {
+  await sql`
+    insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at, run_after,
+      attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
+      created_at, updated_at, cancel_requested)
+    select 'default', 'default', 0, jsonb_build_object('task_path', 'bench.stamp', 'args', jsonb_build_array(i), 'kwargs', '{}'::jsonb),
+      md5(random()::text || i) || md5(i::text), 'bench.stamp', 'READY', clock_timestamp(),
+      clock_timestamp() + make_interval(secs => (${fromMs} + random() * ${spreadMs}) / 1000.0),
+      0, 3, 900, 0, 0, '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
+    from generate_series(1, ${count}) as i`;
+}
+
+/** Handler start − run_after (ms, ascending) of the delayed stamp tasks, once all `count` have run. */
+async function delayedStarts(sql: Sql, count: number): Promise<number[]> {
+  for (;;) {
+    const rows = await sql<{ ms: number }[]>`
+      select (return_json::text)::float8 - extract(epoch from run_after) * 1000 as ms
+      from task_runs where run_after is not null and status = 'SUCCESSFUL'`;
+    if (rows.length >= count) return rows.map((row) => Number(row.ms)).sort((a, b) => a - b);
+    await Bun.sleep(20);
+  }
+}
+
+const DELAYED_SAMPLES = 100;
+const DELAYED_BURST = 2_000;
+
+/**
+ * How late a delayed task starts: handler start − run_after, on the idle worker of the latency
+ * phase. One at a time (each due 100–600 ms after it is enqueued), then a burst of 2,000 enqueued
+ * at once and due over the following 1–3 s (the worker must wake for each due time, not only on
+ * NOTIFY or its poll).
+ */
+async function delayedLatency(sql: Sql, kind: string): Promise<void> {
+  await sql`delete from task_runs where run_after is not null`;
+  const single: number[] = [];
+  for (let i = 0; i < DELAYED_SAMPLES; i++) {
+    await enqueueDelayed(sql, 1, 100, 500);
+    const [late] = await delayedStarts(sql, 1);
+    single.push(late ?? Number.NaN);
+    await sql`delete from task_runs where run_after is not null`;
+  }
+  single.sort((a, b) => a - b);
+  await enqueueDelayed(sql, DELAYED_BURST, 1_000, 2_000);
+  const burst = await delayedStarts(sql, DELAYED_BURST);
+  const line = (values: number[]) =>
+    `p50 ${percentile(values, 50).toFixed(1)} ms, p95 ${percentile(values, 95).toFixed(1)} ms, p99 ${percentile(values, 99).toFixed(1)} ms, max ${values.at(-1)?.toFixed(1)} ms`;
+  console.log(`${kind}: delayed task, run_after → handler start, one at a time (${DELAYED_SAMPLES}, due 0.1–0.6 s after enqueue): ${line(single)}`);
+  console.log(`${kind}: delayed task, run_after → handler start, burst of ${DELAYED_BURST} due over 1–3 s: ${line(burst)}`);
 }
 
 try {

@@ -122,19 +122,25 @@ export async function claimSettingsApply(sql: Queryable): Promise<void> {
 }
 
 /**
- * The earliest future run_after among READY rows of unpaused `queues`, or null when none is
- * scheduled; the worker sleeps until then. Reads idx_task_runs_claim_due (one probe per queue).
- * Locks nothing, changes nothing.
+ * The earliest run_after among READY rows of unpaused `queues` that is later than `sinceMs`
+ * milliseconds ago (0: in the future), or null when there is none; the worker sleeps until then.
+ * The worker passes the time since its last claim began: a row that became due after that claim
+ * read the table (so the claim could not take it) is returned, with a time in the past, and the
+ * worker claims again at once instead of sleeping a whole poll backoff; rows that were due before
+ * the claim and still not taken (a held lock key, a full concurrency limit) are not, so they never
+ * make the worker spin. Reads idx_task_runs_claim_due (one probe per queue). Locks nothing,
+ * changes nothing.
  */
-export async function taskNextRunAfter(sql: Queryable, params: { queues: readonly string[] }): Promise<Date | null> {
+export async function taskNextRunAfter(sql: Queryable, params: { queues: readonly string[]; sinceMs?: number }): Promise<Date | null> {
   if (params.queues.length === 0) return null;
+  const sinceSeconds = Math.max(0, params.sinceMs ?? 0) / 1000;
   const [row] = await sql<{ next: Date | null }[]>`
     SELECT min(n.run_after) AS next
     FROM unnest(${[...params.queues]}::text[]) AS q(name)
     CROSS JOIN LATERAL (
       SELECT t.run_after FROM task_runs t
       WHERE t.status = 'READY' AND t.queue_name = q.name
-        AND COALESCE(t.run_after, '-infinity'::timestamptz) > NOW()
+        AND COALESCE(t.run_after, '-infinity'::timestamptz) > NOW() - make_interval(secs => ${sinceSeconds}::float8)
       ORDER BY COALESCE(t.run_after, '-infinity'::timestamptz)
       LIMIT 1
     ) n

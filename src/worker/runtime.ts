@@ -207,8 +207,8 @@ export class Worker {
       }
       await this.unseenClaims.sweep(this.held.keys()); // after a failed claim (unseen-claims.ts)
       let claimed: ClaimedTask[];
+      const started = performance.now();
       try {
-        const started = performance.now();
         claimed = await this.claimProgress.track(() => this.telemetry.db.run("claim", () =>
           taskClaimBatch(sql, {
             workerId: worker.workerId,
@@ -234,7 +234,7 @@ export class Worker {
       this.lastClaimFull = claimed.length === limit;
       if (claimed.length > 0) backoff.reset();
       if (this.lastClaimFull) continue;
-      await this.wakeup.wait(await this.idleSleepMs(backoff), signal);
+      await this.wakeup.wait(await this.idleSleepMs(backoff, started), signal);
     }
   }
 
@@ -263,15 +263,23 @@ export class Worker {
     if (this.lastClaimFull && this.claimLimit() > 0) this.wakeup.kick();
   }
 
-  /** Poll backoff, shortened to wake exactly when the earliest delayed task becomes due. */
-  private async idleSleepMs(backoff: PollBackoff): Promise<number> {
+  /**
+   * Poll backoff, shortened to wake when the earliest delayed task becomes due. `claimStartedAt`
+   * (performance.now() when the last claim began) widens the look-up to rows that became due
+   * since that claim read the table: they are returned with a past time (sleep 0) rather than
+   * missed until the next poll (up to poll_max_backoff late).
+   */
+  private async idleSleepMs(backoff: PollBackoff, claimStartedAt: number): Promise<number> {
     const sleepMs = backoff.next();
     try {
       // Part of looking for work: a lock on task_runs holds this read as it holds the claim.
-      const dueAt = await this.claimProgress.track(() => this.telemetry.db.run(null, () => taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues })));
+      const sinceMs = performance.now() - claimStartedAt + 1;
+      const dueAt = await this.claimProgress.track(() => this.telemetry.db.run(null, () => taskNextRunAfter(this.options.sql, { queues: this.options.worker.queues, sinceMs })));
       // A wake-up hint only (the claim compares with the database clock), so clock skew between
-      // this host and the database costs at most one extra empty claim.
-      return dueAt === null ? sleepMs : Math.max(0, Math.min(sleepMs, dueAt.getTime() - Date.now()));
+      // this host and the database costs at most a few extra empty claims. +1 ms: a Date keeps
+      // whole milliseconds of the microsecond run_after, and a claim that starts before it is
+      // due finds nothing.
+      return dueAt === null ? sleepMs : Math.max(0, Math.min(sleepMs, dueAt.getTime() + 1 - Date.now()));
     } catch {
       return sleepMs; // the claim reports outages
     }

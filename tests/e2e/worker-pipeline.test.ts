@@ -160,6 +160,31 @@ describe("worker pipeline (binary, bun-inprocess)", () => {
     expect(ready!.n + started.size).toBe(2_000);
   });
 
+  test("delayed tasks start when due, one at a time: none waits for the poll backoff (5 s here)", async () => {
+    const { db, ledger } = await setup("pipeline_delayed");
+    const worker = startWorker([
+      "worker", "--dsn", db.dsn, "--executor", "bun-inprocess", "--tasks-dir", TASKS_DIR, "--allowed-task-modules", "tasks.",
+      "--poll-max-backoff", "5s", "--log-format", "json", "--worker-id", "delayed",
+    ], { LEDGER_FILE: ledger, WORKER_NAME: "delayed" });
+    workers.push(worker);
+    const ended = (id: string) => readLedger(ledger).some((l) => l.word === "end" && l.id === id);
+    const [first] = await enqueue(db.sql, [{ taskPath: "tasks.ledger.run", kwargs: { ms: 1 } }]);
+    await waitFor(async () => ended(first!), { what: "the worker to run a first task" });
+    // Due 100–300 ms after the enqueue: the worker is idle, so it claims on the NOTIFY (nothing due
+    // yet), sleeps until run_after and claims again; a claim that starts a hair early must not
+    // leave the row to the next poll.
+    const late: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const [id] = await enqueue(db.sql, [{ taskPath: "tasks.ledger.run", runAfterSeconds: 0.1 + Math.random() * 0.2, kwargs: { ms: 1 } }]);
+      await waitFor(async () => ended(id!), { timeoutMs: 15_000, intervalMs: 5, what: `delayed task ${i}` });
+      const [row] = await db.sql<{ due: number }[]>`select extract(epoch from run_after)::float8 * 1000 as due from task_runs where result_id = ${id!}`;
+      const start = readLedger(ledger).find((l) => l.word === "start" && l.id === id)!.at;
+      late.push(start - Number(row!.due));
+    }
+    expect(Math.min(...late)).toBeGreaterThanOrEqual(-1); // never before it is due (same host clock)
+    expect(Math.max(...late)).toBeLessThan(250);
+  });
+
   test("lock and concurrency keys hold with 8 workers claiming ahead", async () => {
     const { db, ledger } = await setup("pipeline_keys");
     const rows = [

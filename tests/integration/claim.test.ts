@@ -162,6 +162,14 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
     expect((await taskNextRunAfter(db.sql, { queues: ["other", "default"] }))!.getTime()).toBeLessThan(next!.getTime());
     expect(await taskNextRunAfter(db.sql, { queues: [] })).toBeNull();
   });
+
+  test("taskNextRunAfter sinceMs: a row due within that window is returned (a claim just missed it); rows due before are not", async () => {
+    await insertRows(db.sql, [{ runAfterSeconds: -0.2 }, { runAfterSeconds: -30 }]);
+    expect(await taskNextRunAfter(db.sql, { queues: ["default"] })).toBeNull();
+    const [recent] = await db.sql<{ at: Date }[]>`SELECT run_after AS at FROM task_runs WHERE run_after > NOW() - interval '10 seconds'`;
+    expect((await taskNextRunAfter(db.sql, { queues: ["default"], sinceMs: 5_000 }))?.getTime()).toBe(recent!.at.getTime());
+    expect(await taskNextRunAfter(db.sql, { queues: ["default"], sinceMs: 50 })).toBeNull();
+  });
 });
 
 /** Claims with limit 1 until nothing is left; returns the result_ids in claim order. */
