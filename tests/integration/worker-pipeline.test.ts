@@ -155,3 +155,22 @@ test("started_at is when the handler started, not when the row was claimed into 
     expect(row.finished).toBeGreaterThanOrEqual(row.started);
   }
 });
+
+test("claims: one at a time while idle; during a backlog a second claim runs while the first is in flight, never more, and every row runs once", async () => {
+  const { db, executor, runtime, done } = await newWorker("pipeline_two_claims", { concurrency: 64, claimBatchSize: 50 });
+  for (let i = 0; i < 5; i++) {
+    const [id] = await enqueue(db.sql, [{ taskPath: "tasks.quick" }]);
+    await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === i + 1, { what: `trickled row ${id}` });
+  }
+  expect(runtime.peakClaimsInFlight).toBe(1);
+  await enqueue(db.sql, Array.from({ length: 3_000 }, () => ({ taskPath: "tasks.quick" })));
+  await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 3_005, { timeoutMs: 60_000, what: "the backlog to drain" });
+  runtime.requestShutdown();
+  await done;
+  expect(runtime.peakClaimsInFlight).toBe(2);
+  expect(executor.started.length).toBe(3_005);
+  expect(new Set(executor.started).size).toBe(3_005);
+  expect(await statusCounts(db.sql)).toEqual({ SUCCESSFUL: 3_005 });
+  const [attempts] = await db.sql<{ max: number }[]>`select max(attempts)::int as max from task_runs`;
+  expect(attempts!.max).toBe(1);
+});
