@@ -218,7 +218,10 @@ export class Worker {
     }
   }
 
-  /** One claim statement for `limit` rows; counted in claimsInFlight, its rows reserved in claimLimit() meanwhile. */
+  /**
+   * One claim statement for `limit` rows, its rows held on return; counted in claimsInFlight and
+   * its rows reserved in claimLimit() meanwhile.
+   */
   private async claimOnce(rotation: QueueRotation, limit: number): Promise<ClaimedTask[]> {
     const { sql, worker } = this.options;
     this.claimsInFlight += 1;
@@ -238,6 +241,9 @@ export class Worker {
       this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, claimed);
       rotation.advancePast(claimed.at(-1)?.queueName);
       if (claimed.length > 0) this.lastClaimAtMs = Date.now();
+      // Held before the claim stops counting as in flight: the unseen-claims sweep, which runs
+      // with no claim in flight, gives back leased rows that are not held.
+      for (const task of claimed) this.hold(task);
       return claimed;
     } catch (error) {
       this.unseenClaims.claimFailed(); // it may have committed without its answer reaching us
@@ -272,7 +278,6 @@ export class Worker {
         continue;
       }
       logger.debug("Claimed tasks ahead", { claimed: claimed.length, limit, running: this.busy, buffered: this.buffer.length });
-      for (const task of claimed) this.hold(task);
       this.startBuffered();
       if (claimed.length < limit) this.lastClaimFull = false;
     }
@@ -305,7 +310,6 @@ export class Worker {
         continue;
       }
       logger.debug("Claimed tasks", { claimed: claimed.length, limit, running: this.busy, buffered: this.buffer.length });
-      for (const task of claimed) this.hold(task);
       this.startBuffered();
       this.lastClaimFull = claimed.length === limit;
       if (claimed.length > 0) backoff.reset();
