@@ -147,13 +147,21 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
       FROM chosen c
       WHERE t.result_id = c.result_id AND t.status = 'READY'
         AND c.lock_key IS NULL AND c.conc_key IS NULL AND c.bucket IS NULL
-      RETURNING ${claimedColumns(sql)}
+      RETURNING c.fair AS "claimFair", ${claimedColumns(sql)}
     )
-    SELECT c.fair, c.result_id::text AS "pickId", c.lock_key AS "pickLockKey",
-           c.conc_key AS "pickConcurrencyKey", c.bucket AS "pickBucket", cl.*
+    -- The claimed rows, then the keyed picks (left to taskClaimKeyed). Not a join of chosen with
+    -- claimed: the generic plan rates each CTE at one row and joined them by a nested loop, a
+    -- scan of every claimed row per chosen row (200 × 200 rows, ~14 ms of a 19 ms claim under
+    -- load). The keyed branch takes its NULL claimed columns from an empty scan of claimed.
+    SELECT cl."claimFair" AS fair, NULL::text AS "pickId", NULL::text AS "pickLockKey",
+           NULL::text AS "pickConcurrencyKey", NULL::text AS "pickBucket", cl.*
+    FROM claimed cl
+    UNION ALL
+    SELECT c.fair, c.result_id::text, c.lock_key::text, c.conc_key::text, c.bucket::text, none.*
     FROM chosen c
-    LEFT JOIN claimed cl ON cl."resultId" = c.result_id::text
-    ORDER BY c.fair`;
+    LEFT JOIN (SELECT * FROM claimed WHERE false) none ON true
+    WHERE c.lock_key IS NOT NULL OR c.conc_key IS NOT NULL OR c.bucket IS NOT NULL
+    ORDER BY fair`;
 
   const outcome: PickOutcome = { claimed: [], deferred: [] };
   for (const r of rows) {
