@@ -239,6 +239,20 @@ function parentOf(pid: number): number {
 const DJANGO_PYTHON = "/usr/bin/python3";
 const djangoMissing = Bun.spawnSync([DJANGO_PYTHON, "-c", "import django, psycopg2"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0;
 
+/** A python-pool on the djangoproj project against `dsn`; `env` adds the project's DEMOAPP_* switches. */
+function djangoProjectPool(dsn: string, options: { poolMode?: PoolMode; poolDbReuse?: boolean; env?: Record<string, string> } = {}): PoolExecutor {
+  const executor = createExecutor({
+    worker: workerConfig({
+      executor: "python-pool", poolMode: options.poolMode ?? "persistent", pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor",
+      poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0, poolDbReuse: options.poolDbReuse ?? true,
+    }),
+    env: testEnv({ PYTHONPATH: join(EXECUTORS_DIR, "djangoproj"), DJANGO_SETTINGS_MODULE: "djangoproj.settings", DATABASE_URL: dsn, DEMOAPP_SETUP_QUERY: "0", ...options.env }),
+    ...FAST,
+  }) as PoolExecutor;
+  executors.push(executor);
+  return executor;
+}
+
 describe.skipIf(djangoMissing)("real Django: database connections between tasks", () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -248,18 +262,7 @@ describe.skipIf(djangoMissing)("real Django: database connections between tasks"
     await db?.drop();
   });
 
-  function djangoPool(connMaxAge: string, poolDbReuse = true): PoolExecutor {
-    const executor = createExecutor({
-      worker: workerConfig({
-        executor: "python-pool", poolMode: "persistent", pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor",
-        poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0, poolDbReuse,
-      }),
-      env: testEnv({ PYTHONPATH: join(EXECUTORS_DIR, "djangoproj"), DJANGO_SETTINGS_MODULE: "djangoproj.settings", DATABASE_URL: db.dsn, DEMOAPP_SETUP_QUERY: "0", DEMOAPP_CONN_MAX_AGE: connMaxAge }),
-      ...FAST,
-    }) as PoolExecutor;
-    executors.push(executor);
-    return executor;
-  }
+  const djangoPool = (connMaxAge: string, poolDbReuse = true) => djangoProjectPool(db.dsn, { poolDbReuse, env: { DEMOAPP_CONN_MAX_AGE: connMaxAge } });
   const task = (taskPath: string, args: unknown[] = []) => request(JSON.stringify({ task_path: taskPath, args, kwargs: {} }), { taskPath });
   const backendPid = (result: ExecutionResult) => JSON.parse(result.envelope?.returnJson ?? "0") as number;
 
@@ -315,18 +318,7 @@ describe.skipIf(djangoMissing)("real Django: django.setup() once per child", () 
     await db?.drop();
   });
 
-  function countingPool(poolMode: PoolMode): PoolExecutor {
-    const executor = createExecutor({
-      worker: workerConfig({
-        executor: "python-pool", poolMode, pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor",
-        poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0,
-      }),
-      env: testEnv({ PYTHONPATH: join(EXECUTORS_DIR, "djangoproj"), DJANGO_SETTINGS_MODULE: "djangoproj.settings", DATABASE_URL: db.dsn, DEMOAPP_SETUP_QUERY: "0", DEMOAPP_COUNT_LOGGING: "1" }),
-      ...FAST,
-    }) as PoolExecutor;
-    executors.push(executor);
-    return executor;
-  }
+  const countingPool = (poolMode: PoolMode) => djangoProjectPool(db.dsn, { poolMode, env: { DEMOAPP_COUNT_LOGGING: "1" } });
   const configured = async (executor: PoolExecutor) => {
     const result = await executor.run(request(JSON.stringify({ task_path: "demoapp.tasks.logging_configured", args: [], kwargs: {} }), { taskPath: "demoapp.tasks.logging_configured" }));
     expect(result.envelope?.ok).toBe(true);
