@@ -1,14 +1,16 @@
 // The database's hazards on a real server: a REPEATABLE READ snapshot held on another connection
 // is named (pid, application, state, age) by the statement and by the worker's metrics; task_runs'
 // dead rows are counted; a session blocked by an ACCESS EXCLUSIVE lock on task_runs names its
-// blocker; pg_stat_statements that exists but is not preloaded falls back to the WAL position.
+// blocker; pg_stat_statements that exists but is not preloaded falls back to the WAL position, and
+// one that is preloaded (a private server started with it) gives statements and WAL per task.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { DbOperations } from "../../src/observability/db-operations.ts";
 import { boundedReads } from "../../src/db/bounded.ts";
 import { collectHazards, HAZARD_BOUNDS, TaskCostSampler } from "../../src/observability/hazards.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 import { dbHorizonHolderRead, dbTaskRunsLockWaitRead, dbTaskRunsVacuumRead } from "../../src/queue/hazards.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { closeDb, createDb } from "../../src/db/client.ts";
+import { createTestDatabase, startEmbeddedServer, type TestDatabase } from "../helpers/db.ts";
 import { HazardSessions } from "../helpers/hazards.ts";
 import { parsePrometheusText } from "../helpers/prom.ts";
 import { enqueue, waitFor } from "../helpers/worker.ts";
@@ -146,4 +148,32 @@ describe("cost per task", () => {
     // One operation of this worker (the insert; the sampler reads outside DbOperations) over two tasks.
     expect(families.get("reproq_worker_db_operations_per_task")!.samples[0]!.value).toBe(0.5);
   });
+});
+
+describe("pg_stat_statements preloaded (a private server)", () => {
+  test("statements and WAL per task come from the worker's role in this database", async () => {
+    const server = await startEmbeddedServer({ extraFlags: ["-c", "shared_preload_libraries=pg_stat_statements"] });
+    const sql = createDb({ dsn: server.dsn, env: {}, poolSize: 2, connectTimeoutMs: 10_000, prepare: true });
+    try {
+      await sql`create extension pg_stat_statements`;
+      await sql`create table cost_probe (n int)`;
+      const metrics = new Metrics({ processMetrics: false });
+      const ops = new DbOperations(metrics, 5);
+      const sampler = new TaskCostSampler(sql, metrics, ops);
+      await sampler.collect();
+      for (let i = 0; i < 4; i++) await ops.run(null, () => sql`insert into cost_probe values (${i})`);
+      metrics.tasksCompleted.inc({ queue: "default", status: "success" }, 2);
+      await sampler.collect();
+      const families = parsePrometheusText(await metrics.registry.metrics());
+      const statements = families.get("reproq_database_role_statements_per_task")!.samples;
+      expect(statements.map((s) => s.labels)).toEqual([{ source: "pg_stat_statements" }]);
+      expect(statements[0]!.value).toBeGreaterThanOrEqual(2); // 4 inserts over 2 tasks, plus the sampler's own reads
+      const wal = families.get("reproq_database_wal_bytes_per_task")!.samples;
+      expect(wal.map((s) => s.labels)).toEqual([{ source: "pg_stat_statements" }]);
+      expect(wal[0]!.value).toBeGreaterThan(0);
+    } finally {
+      await closeDb(sql);
+      await server.stop();
+    }
+  }, 180_000);
 });
