@@ -2,15 +2,23 @@
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
 
-/** Inserts `count` READY rows of `taskPath` in one statement (distinct specs and hashes); `kwargs` for every row. */
-export async function enqueueNoops(sql: Sql, count: number, taskPath: string, kwargs: Record<string, string> = {}): Promise<void> {
+/**
+ * Inserts `count` READY rows of `taskPath` in one statement (distinct specs and hashes); `kwargs`
+ * for every row. With `delay`, each row's run_after is spread at random over
+ * [fromMs, fromMs + spreadMs) from now; without it, run_after is NULL (due now).
+ */
+export async function enqueueNoops(
+  sql: Sql, count: number, taskPath: string, kwargs: Record<string, string> = {},
+  delay: { fromMs: number; spreadMs: number } | null = null,
+): Promise<void> {
   await sql`
-    insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at,
+    insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at, run_after,
       attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
       created_at, updated_at, cancel_requested)
     select 'default', 'default', 0, jsonb_build_object('task_path', ${taskPath}::text, 'args', jsonb_build_array(i), 'kwargs', ${JSON.stringify(kwargs)}::text::jsonb),
-      md5(random()::text || i) || md5(i::text), ${taskPath}::text, 'READY', clock_timestamp(), 0, 3, 900, 0, 0,
-      '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
+      md5(random()::text || i) || md5(i::text), ${taskPath}::text, 'READY', clock_timestamp(),
+      case when ${delay !== null} then clock_timestamp() + make_interval(secs => (${delay?.fromMs ?? 0} + random() * ${delay?.spreadMs ?? 0}) / 1000.0) end,
+      0, 3, 900, 0, 0, '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
     from generate_series(1, ${count}) as i`;
 }
 

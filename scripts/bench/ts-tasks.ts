@@ -151,19 +151,6 @@ async function benchKind(kind: string): Promise<void> {
   }
 }
 
-/** Inserts `count` delayed stamp tasks whose run_after is spread over [fromMs, fromMs + spreadMs) from now. */
-async function enqueueDelayed(sql: Sql, count: number, fromMs: number, spreadMs: number): Promise<void> {
-  await sql`
-    insert into task_runs (backend_alias, queue_name, priority, spec_json, spec_hash, task_path, status, enqueued_at, run_after,
-      attempts, max_attempts, timeout_seconds, concurrency_limit, wait_count, worker_ids, errors_json, metadata_json,
-      created_at, updated_at, cancel_requested)
-    select 'default', 'default', 0, jsonb_build_object('task_path', 'bench.stamp', 'args', jsonb_build_array(i), 'kwargs', '{}'::jsonb),
-      md5(random()::text || i) || md5(i::text), 'bench.stamp', 'READY', clock_timestamp(),
-      clock_timestamp() + make_interval(secs => (${fromMs} + random() * ${spreadMs}) / 1000.0),
-      0, 3, 900, 0, 0, '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, now(), now(), false
-    from generate_series(1, ${count}) as i`;
-}
-
 /** Handler start − run_after (ms, ascending) of the delayed stamp tasks, once all `count` have run. */
 async function delayedStarts(sql: Sql, count: number): Promise<number[]> {
   for (;;) {
@@ -188,13 +175,13 @@ async function delayedLatency(sql: Sql, kind: string): Promise<void> {
   await sql`delete from task_runs where run_after is not null`;
   const single: number[] = [];
   for (let i = 0; i < DELAYED_SAMPLES; i++) {
-    await enqueueDelayed(sql, 1, 100, 500);
+    await enqueueNoops(sql, 1, "bench.stamp", {}, { fromMs: 100, spreadMs: 500 });
     const [late] = await delayedStarts(sql, 1);
     single.push(late ?? Number.NaN);
     await sql`delete from task_runs where run_after is not null`;
   }
   single.sort((a, b) => a - b);
-  await enqueueDelayed(sql, DELAYED_BURST, 1_000, 2_000);
+  await enqueueNoops(sql, DELAYED_BURST, "bench.stamp", {}, { fromMs: 1_000, spreadMs: 2_000 });
   const burst = await delayedStarts(sql, DELAYED_BURST);
   const line = (values: number[]) =>
     `p50 ${percentile(values, 50).toFixed(1)} ms, p95 ${percentile(values, 95).toFixed(1)} ms, p99 ${percentile(values, 99).toFixed(1)} ms, max ${values.at(-1)?.toFixed(1)} ms`;
