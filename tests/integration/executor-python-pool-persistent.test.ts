@@ -5,7 +5,8 @@
 // stopped takes only its own task, and children are replaced after pool_max_tasks tasks, above
 // pool_max_child_rss_mb, or when a task left a thread behind. Real Python processes throughout.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PoolMode, WorkerConfig } from "../../src/config/index.ts";
 import { createExecutor, type ExecutionResult, type ExecutorOptions, type PoolExecutor } from "../../src/executor/index.ts";
@@ -98,6 +99,51 @@ describe("one child runs many tasks", () => {
     expect(returned(next).cwd).toBe(returned(changer).cwd);
     expect(returned(next).path0).toBe(returned(changer).path0);
     expect(returned(next).cwd).not.toBe("/tmp");
+  });
+
+  test("stdout/stderr objects are kept between tasks while intact, rebuilt after a task changes them; output stays with its own task", async () => {
+    const executor = persistent();
+    const a = await executor.run(request(payloadFor("streams", { stderr_text: "unterminated stderr of a" })));
+    const b = await executor.run(request(payloadFor("streams", { action: "reconfigure" })));
+    const c = await executor.run(request(payloadFor("streams", { action: "detach_stderr" })));
+    const d = await executor.run(request(payloadFor("streams")));
+    const e = await executor.run(request(payloadFor("streams")));
+    expect(new Set([a.pid, b.pid, c.pid, d.pid, e.pid]).size).toBe(1);
+    for (const result of [a, b, c, d, e]) expect(result.envelope?.ok).toBe(true);
+    const [ra, rb, rc, rd, re] = [a, b, c, d, e].map(returned);
+    // Kept while intact: a's objects serve b; stdin is new for every task.
+    expect([rb?.stdout, rb?.stderr]).toEqual([ra?.stdout, ra?.stderr]);
+    expect(rb?.stdin).not.toBe(ra?.stdin);
+    // b reconfigured stdout: c gets new, unconfigured streams.
+    expect(rc?.stdout).not.toBe(rb?.stdout);
+    expect(rc?.line_buffering).toBe(false);
+    // c replaced sys.stderr: d gets new ones again; e keeps d's.
+    expect(rd?.stderr).not.toBe(rc?.stderr);
+    expect([re?.stdout, re?.stderr]).toEqual([rd?.stdout, rd?.stderr]);
+    for (const seen of [ra, rb, rc, rd, re]) expect(seen?.dunder_stdout).toBe(true);
+    // Text left unflushed belongs to the task that wrote it.
+    expect(a.stderr).toContain("unterminated stderr of a");
+    for (const result of [b, c, d, e]) expect(result.stderr).not.toContain("unterminated");
+  });
+
+  test("gettext lookups (argparse's, every task) are memoized per locale setting and answer as the real lookup", async () => {
+    const localedir = mkdtempSync(join(tmpdir(), "reproq-locale-"));
+    mkdirSync(join(localedir, "fr", "LC_MESSAGES"), { recursive: true });
+    const catalog = join(localedir, "fr", "LC_MESSAGES", "reproqtest.mo");
+    writeFileSync(catalog, "");
+    try {
+      const executor = persistent();
+      const results = [];
+      for (const language of ["fr", "de", "fr", "de:fr", "de"]) {
+        results.push(await executor.run(request(payloadFor("gettext", { localedir, language }))));
+      }
+      expect(new Set(results.map((result) => result.pid)).size).toBe(1);
+      expect(results.map((result) => returned(result).found)).toEqual([catalog, null, catalog, catalog, null]);
+      expect(results.map((result) => returned(result).all)).toEqual([[catalog], [], [catalog], [catalog], []]);
+      expect(results.every((result) => returned(result).memoized === true)).toBe(true);
+    } finally {
+      rmSync(localedir, { recursive: true, force: true });
+    }
   });
 
   test("module state is kept between tasks of one child (unlike fork mode): the documented difference", async () => {

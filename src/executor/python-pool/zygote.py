@@ -124,6 +124,8 @@ def prctl(option, value):
 
 _title_area = None  # (arg_start, arg_end) of this process's command line
 _setproctitle = None  # setproctitle.setproctitle, False when it is not installed, None: not looked up yet
+FS_ENCODING = sys.getfilesystemencoding()
+_title_dirty = None  # bytes of the area an earlier title may have left non-NUL; None: all of it
 
 
 def set_title(argv):
@@ -132,7 +134,7 @@ def set_title(argv):
     Uses setproctitle when it is importable; otherwise overwrites the original argv area, found
     through /proc/self/stat (arg_start, arg_end), with ctypes. The area is as large as this
     script (it came in with -c), so a full executor command line fits."""
-    global _title_area, _setproctitle
+    global _title_area, _setproctitle, _title_dirty
     if _setproctitle is None:
         try:
             import setproctitle  # type: ignore
@@ -156,8 +158,13 @@ def set_title(argv):
         size = end - start
         if size <= 1:
             return False
-        data = b"\0".join(os.fsencode(arg) for arg in argv)[: size - 1]
-        ctypes.memmove(start, data + b"\0" * (size - len(data)), size)
+        data = "\0".join(argv).encode(FS_ENCODING, "surrogateescape")[: size - 1]  # os.fsencode of each
+        # NULs over what an earlier title left (the whole area the first time: it holds this
+        # script), not the whole area every time: persistent children retitle twice per task.
+        dirty = size if _title_dirty is None else _title_dirty
+        span = max(len(data) + 1, min(dirty, size))
+        ctypes.memmove(start, data + b"\0" * (span - len(data)), span)
+        _title_dirty = len(data) + 1
         return True
     except Exception:
         return False
@@ -321,6 +328,9 @@ class Zygote:
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
         self.persistent = config.get("mode") == "persistent"
+        # A SIGCHLD came in since poll_children last looked (persistent children are only asked
+        # for their exit status then, or once their control socket closed).
+        self.child_signal = True
         self.children_target = max(1, int(config.get("children") or 1))
         self.max_tasks_per_child = max(0, int(config.get("max_tasks_per_child") or 0))
         self.max_child_rss_kb = max(0, int(config.get("max_child_rss_kb") or 0))
@@ -742,10 +752,16 @@ class Zygote:
             self.close_fd(fd)
 
     def poll_children(self, now):
+        child_signal, self.child_signal = self.child_signal, False
         for task in list(self.tasks.values()):
             if not task.exited:
                 if task.reported is not None:
                     info = True  # a persistent child answered: the task has ended
+                elif task.child is not None and not task.child.closed and not child_signal:
+                    # A persistent child that exits closes its control socket or sends SIGCHLD
+                    # (or both): until one of them, it is running its task. Saves a waitid per
+                    # task per loop turn.
+                    info = None
                 else:
                     try:
                         # WNOWAIT: notice the exit but leave the zombie, so the group stays ours.
@@ -940,8 +956,12 @@ class Zygote:
                     self.read_requests()
                 elif kind == "wake":
                     try:
-                        while os.read(self.wake_r, 4096):
-                            pass
+                        while True:
+                            signums = os.read(self.wake_r, 4096)
+                            if not signums:
+                                break
+                            if signal.SIGCHLD in signums:
+                                self.child_signal = True
                     except (BlockingIOError, InterruptedError):
                         pass
                 elif kind == "out":
@@ -1071,12 +1091,50 @@ def fresh_stdio():
     return streams
 
 
+def task_stdio(streams):
+    """The standard streams for the next task. stdin is always new (fd 0 is the task's own pipe
+    or /dev/null, and an old wrapper may hold read-ahead bytes); stdout and stderr are kept when
+    the last task left them as fresh_stdio built them (flushed, open, in place, not reconfigured),
+    which saves building two wrappers per task; otherwise all three are rebuilt."""
+    if not stdio_intact(streams):
+        return fresh_stdio()
+    in_enc, in_err = STDIO_PARAMS[0]
+    stdin = open(0, "r", closefd=False, encoding=in_enc, errors=in_err)
+    sys.stdin = sys.__stdin__ = stdin
+    return (stdin,) + tuple(streams[1:])
+
+
+def stdio_intact(streams):
+    """True when sys.stdout/sys.stderr are still the given fresh_stdio wrappers, open and
+    configured as built."""
+    if not streams:
+        return False
+    (_, (out_enc, out_err), (err_enc, _)) = STDIO_PARAMS
+    out, err = streams[1], streams[2]
+    if not (sys.stdout is out and sys.__stdout__ is out and sys.stderr is err and sys.__stderr__ is err):
+        return False
+    try:
+        return (not out.closed and not err.closed
+                and out.encoding == out_enc and out.errors == out_err and not out.line_buffering
+                and err.encoding == err_enc and err.errors == "backslashreplace" and err.line_buffering
+                and not out.write_through and not err.write_through
+                and out.buffer.raw.fileno() == 1 and err.buffer.raw.fileno() == 2)
+    except (ValueError, AttributeError):  # detached or closed underneath
+        return False
+
+
 def rss_kb():
     try:
         with open("/proc/self/statm", "rb") as handle:
             return int(handle.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
     except (OSError, ValueError, IndexError):
         return 0
+
+
+try:
+    import _signal as RAW_SIGNAL  # CPython: the signal module's C half, without the enum wrapping
+except ImportError:  # pragma: no cover
+    RAW_SIGNAL = signal
 
 
 class Baseline:
@@ -1098,15 +1156,18 @@ class Baseline:
             if signum in (signal.SIGKILL, signal.SIGSTOP):
                 continue
             try:
-                handler = signal.getsignal(signum)
+                handler = RAW_SIGNAL.getsignal(int(signum))
             except (ValueError, OSError):
                 continue
             if handler is not None:
-                self.handlers[signum] = handler
+                self.handlers[int(signum)] = handler
 
     def restore(self):
+        # The raw getsignal: signal.getsignal wraps each answer in an enum, which was most of
+        # this check's cost (~60 signals per task).
+        getsignal = RAW_SIGNAL.getsignal
         for signum, handler in self.handlers.items():
-            if signal.getsignal(signum) is not handler:
+            if getsignal(signum) is not handler:
                 try:
                     signal.signal(signum, handler)
                 except (ValueError, OSError):
@@ -1205,6 +1266,39 @@ def setup_once_per_child():
     return True
 
 
+def memoize_gettext_find():
+    """In a persistent child, gettext.find answers from a memo keyed by its arguments and the
+    locale variables it reads (LANGUAGE, LC_ALL, LC_MESSAGES, LANG). argparse, which the executor
+    runs for every task, translates its built-in messages through gettext, and each lookup stats
+    the message-catalog paths of every candidate language: ~5-9% of a no-op task's child CPU. A
+    catalog installed while the child runs is seen by the next child (children are recycled with
+    pool_max_tasks, and the pool is replaced when loaded files change)."""
+    import gettext
+    find = getattr(gettext, "find", None)
+    if find is None or getattr(find, "__wrapped__", None) is not None:
+        return False
+    memo = {}
+
+    def memoized(domain, localedir=None, languages=None, all=False):
+        environ = os.environ
+        key = (domain, localedir, tuple(languages) if languages is not None else None, bool(all),
+               environ.get("LANGUAGE"), environ.get("LC_ALL"), environ.get("LC_MESSAGES"), environ.get("LANG"))
+        try:
+            found = memo[key]
+        except KeyError:
+            found = memo[key] = find(domain, localedir, languages, all)
+            if len(memo) > 256:  # unbounded keys only with changing environments: keep it small
+                memo.clear()
+        except TypeError:  # unhashable arguments: ask the real function
+            return find(domain, localedir, languages, all)
+        return list(found) if isinstance(found, list) else found
+
+    memoized.__doc__ = find.__doc__
+    memoized.__wrapped__ = find
+    gettext.find = memoized
+    return True
+
+
 def receive_task(sock):
     """The next request and its fds; None when the pool closed the socket (time to exit)."""
     while True:
@@ -1244,8 +1338,9 @@ def child_loop(sock, module, python_bin, max_rss_kb, db_reuse):
     os.set_inheritable(home, False)
     os.dup2(devnull, 0)
     os.dup2(home, 1)
-    fresh_stdio()
+    streams = fresh_stdio()
     setup_once_per_child()
+    memoize_gettext_find()
     baseline = Baseline()
     code_cache = {}
     idle_title = [python_bin, "-m", module, "(reproq python-pool child, idle)"]
@@ -1263,7 +1358,7 @@ def child_loop(sock, module, python_bin, max_rss_kb, db_reuse):
         os.dup2(err_w, 2)
         for fd in fds:
             os.close(fd)
-        streams = fresh_stdio()
+        streams = task_stdio(streams)
         clean = django_connections(False, db_reuse)  # Django's request_started: drop broken/aged connections
         argv = [str(arg) for arg in request.get("argv") or []]
         set_title([python_bin, "-m", module] + argv)
@@ -1279,7 +1374,8 @@ def child_loop(sock, module, python_bin, max_rss_kb, db_reuse):
             os.dup2(devnull, 0)
             os.dup2(home, 1)
             os.dup2(home, 2)  # the task's pipes are closed now: the pool sees their end
-            fresh_stdio()
+            if not stdio_intact(streams):
+                streams = fresh_stdio()
             try:
                 baseline.restore()
             except Exception:

@@ -150,3 +150,26 @@ def task_closefds(context):
     """Closes every descriptor above stderr (as daemonizing code does)."""
     os.closerange(3, 65536)
     return {"closed": True}
+
+
+def task_streams(context, action=None, stderr_text=None):
+    """The identity of the standard stream objects this task got (persistent children keep
+    stdout/stderr between tasks when a task leaves them as built), then, optionally, changes them."""
+    seen = {"stdout": id(sys.stdout), "stderr": id(sys.stderr), "stdin": id(sys.stdin),
+            "dunder_stdout": sys.__stdout__ is sys.stdout, "line_buffering": sys.stdout.line_buffering}
+    if stderr_text:
+        sys.stderr.write(stderr_text)  # no newline: it stays buffered until the task ends
+    if action == "reconfigure":
+        sys.stdout.reconfigure(line_buffering=True)
+    elif action == "detach_stderr":
+        sys.stderr = open(os.dup(2), "w", buffering=1)
+    return seen
+
+
+def task_gettext(context, localedir, language):
+    """gettext.find of a catalog that exists for one language only, under LANGUAGE=`language`
+    (a persistent child memoizes find; its answers must follow the locale settings)."""
+    import gettext
+    os.environ["LANGUAGE"] = language
+    return {"found": gettext.find("reproqtest", localedir), "all": gettext.find("reproqtest", localedir, all=True),
+            "memoized": getattr(gettext.find, "__wrapped__", None) is not None}
