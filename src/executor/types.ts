@@ -83,6 +83,13 @@ export interface Executor {
    * grace: there is no process to kill, and the worker exits right after.
    */
   shuttingDown?(): void;
+  /**
+   * Tasks this executor takes beyond the worker's concurrency while tasks are short: they wait
+   * inside it and start the moment one of its `concurrency` runners frees, without a round trip
+   * to the worker (python-pool persistent: 1, as a Celery child prefetches). Their timeout starts
+   * when they start. The worker counts them as running. Absent: 0.
+   */
+  readonly queueAhead?: number;
 }
 
 export interface ExecutorOptions {

@@ -331,10 +331,27 @@ export class Worker {
 
   /** How many rows to claim now: 0 while the buffer is above its low-water mark (half the ahead size). */
   private claimLimit(): number {
-    const { concurrency, claimBatchSize } = this.options.worker;
+    const { claimBatchSize } = this.options.worker;
     const ahead = this.aheadSize();
     if (this.buffer.length > Math.floor(ahead / 2)) return 0;
-    return Math.min(claimBatchSize, concurrency - this.busy + ahead - this.buffer.length - this.reserved);
+    return Math.min(claimBatchSize, this.slots() - this.busy + ahead - this.buffer.length - this.reserved);
+  }
+
+  /**
+   * Tasks run at once: the concurrency, plus the executor's queue-ahead (python-pool persistent:
+   * a task waiting in the pool for the first free child) while tasks are short, as the local
+   * buffer is: a long task never waits behind another inside the executor.
+   */
+  private slots(): number {
+    const { concurrency } = this.options.worker;
+    const queueAhead = this.options.executor.queueAhead ?? 0;
+    if (queueAhead <= 0 || this.averageTaskMs === null || this.averageTaskMs >= BUFFER_AHEAD_MS) return concurrency;
+    return concurrency + queueAhead;
+  }
+
+  /** Busy slots as reported (a task queued ahead inside the executor does not count twice). */
+  private get busySlots(): number {
+    return Math.min(this.busy, this.options.worker.concurrency);
   }
 
   /** A freed slot takes the next buffered row; the producer refills at the low-water mark when work is likely waiting. */
@@ -384,7 +401,7 @@ export class Worker {
 
   /** Moves buffered rows into free slots. */
   private startBuffered(): void {
-    while (this.busy < this.options.worker.concurrency && this.buffer.length > 0 && !this.claiming.signal.aborted) {
+    while (this.busy < this.slots() && this.buffer.length > 0 && !this.claiming.signal.aborted) {
       this.start(this.buffer.shift() as RunningTask, true);
     }
   }
@@ -395,14 +412,14 @@ export class Worker {
     const startedAt = performance.now();
     let inSlot = slotted;
     if (slotted) this.busy += 1;
-    this.telemetry.busySlots(this.busy);
+    this.telemetry.busySlots(this.busySlots);
     const freeSlot = () => {
       if (!inSlot) return;
       inSlot = false;
       this.busy -= 1;
       const ms = performance.now() - startedAt;
       this.averageTaskMs = this.averageTaskMs === null ? ms : this.averageTaskMs * 0.9 + ms * 0.1;
-      this.telemetry.busySlots(this.busy);
+      this.telemetry.busySlots(this.busySlots);
       this.slotFreed();
     };
     const deps = { worker: this.options.worker, executor: this.options.executor, completer: this.completer, logger: this.options.logger, telemetry: this.telemetry, taskLogs: this.taskLogs };

@@ -156,6 +156,57 @@ describe("one child runs many tasks", () => {
   });
 });
 
+describe("a task sent while every child is busy (the worker's queue-ahead)", () => {
+  test("waits in the pool, starts on the first child that answers (no extra child), its timeout counted from its start", async () => {
+    const executor = persistent({ concurrency: 1 });
+    await executor.start();
+    expect(executor.queueAhead).toBe(1);
+    const started = performance.now();
+    const [first, second] = await Promise.all([
+      executor.run(request(payloadFor("sleep", { seconds: 0.5 }))),
+      // 0.6 s of its own under a 0.9 s timeout: it would time out if the 0.5 s wait counted.
+      executor.run(request(payloadFor("sleep", { seconds: 0.6 }), { timeoutMs: 900 })),
+    ]);
+    expect([first.outcome, first.envelope?.ok, second.outcome, second.envelope?.ok]).toEqual(["exited", true, "exited", true]);
+    expect(second.pid).toBe(first.pid);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_100); // one after the other
+  });
+
+  test("a wait longer than its timeout: it never runs, reported as an infrastructure failure (retried), not the task's timeout", async () => {
+    const executor = persistent({ concurrency: 1 });
+    await executor.start();
+    const [ahead, waited] = await Promise.all([
+      executor.run(request(payloadFor("sleep", { seconds: 1 }))),
+      executor.run(request(payloadFor("succeed"), { timeoutMs: 300 })),
+    ]);
+    expect([ahead.outcome, ahead.envelope?.ok]).toEqual(["exited", true]);
+    expect([waited.outcome, waited.pid, waited.envelope]).toEqual(["start_failed", null, null]);
+    expect(waited.message).toContain("waiting for a free python-pool child");
+  });
+
+  test("cancelled while waiting: it never runs; the task ahead and the child carry on", async () => {
+    const executor = persistent({ concurrency: 1 });
+    await executor.start();
+    const cancel = new AbortController();
+    const running = executor.run(request(payloadFor("sleep", { seconds: 1 })));
+    await Bun.sleep(100);
+    const cancelled = executor.run(request(payloadFor("succeed"), { signal: cancel.signal }));
+    await Bun.sleep(100);
+    cancel.abort();
+    const [ahead, stopped] = await Promise.all([running, cancelled]);
+    expect([stopped.outcome, stopped.pid, stopped.envelope]).toEqual(["aborted", null, null]);
+    expect(stopped.message).toContain("waiting for a free python-pool child");
+    expect([ahead.outcome, ahead.envelope?.ok]).toEqual(["exited", true]);
+    const next = await executor.run(noop());
+    expect([next.envelope?.ok, next.pid]).toEqual([true, ahead.pid]);
+  });
+
+  test("fork mode queues nothing ahead", () => {
+    const fork = createExecutor({ worker: workerConfig({ executor: "python-pool", poolMode: "fork", executorModule: MODULE }), env: testEnv(), ...FAST });
+    expect(fork.queueAhead ?? 0).toBe(0);
+  });
+});
+
 describe("children are replaced", () => {
   test("pool_max_tasks: a child is replaced after that many tasks; the pool stays", async () => {
     const executor = persistent({ poolMaxTasks: 3 });

@@ -233,7 +233,7 @@ for (const mode of POOL_MODES) describe(`pool_mode ${mode}`, () => {
     });
 
     test("a task that writes without pause does not stall the pool: other tasks finish, its timeout fires", async () => {
-      const executor = pool();
+      const executor = pool({ concurrency: 2 }); // a free child for the other task (persistent mode)
       await executor.start();
       const chatter = executor.run(request(payloadFor("chatter"), { timeoutMs: 3000, resultId: "777" }));
       await waitForPid(`${MODULE} --result-id 777`);
@@ -478,7 +478,7 @@ for (const mode of POOL_MODES) describe(`pool_mode ${mode}`, () => {
 
     function djangoPool(lines: LogLine[], extraEnv: Record<string, string> = {}): PoolExecutor {
       const executor = createExecutor({
-        worker: workerConfig({ executor: "python-pool", pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor", poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0, poolMode: mode }),
+        worker: workerConfig({ executor: "python-pool", pythonBin: DJANGO_PYTHON, executorModule: "djangoproj.reproq_executor", poolPreloadModules: ["demoapp.tasks"], poolStaleCheckIntervalMs: 0, poolMode: mode, concurrency: 2 }),
         env: testEnv({ PYTHONPATH: join(EXECUTORS_DIR, "djangoproj"), DJANGO_SETTINGS_MODULE: "djangoproj.settings", DATABASE_URL: db.dsn, DEMOAPP_SETUP_QUERY: "0", ...extraEnv }),
         logger: memoryLogger(lines),
         ...FAST,

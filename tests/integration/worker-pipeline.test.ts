@@ -174,3 +174,39 @@ test("claims: one at a time while idle; during a backlog a second claim runs whi
   const [attempts] = await db.sql<{ max: number }[]>`select max(attempts)::int as max from task_runs`;
   expect(attempts!.max).toBe(1);
 });
+
+test("an executor's queue-ahead: short tasks run concurrency + queueAhead at once; long ones (≥ 100 ms on average) never more than the concurrency", async () => {
+  /** Records how many runs overlap; each sleeps `ms` (kwargs.ms). */
+  class Overlap extends ScriptedExecutor {
+    readonly queueAhead = 1;
+    running = 0;
+    peak = 0;
+    peakAfterLong = 0;
+    long = false;
+    override async run(request: ExecutionRequest): Promise<ExecutionResult> {
+      this.running += 1;
+      this.peak = Math.max(this.peak, this.running);
+      if (this.long) this.peakAfterLong = Math.max(this.peakAfterLong, this.running);
+      await Bun.sleep(Number((request.spec?.kwargs as { ms?: number } | undefined)?.ms ?? 2));
+      this.running -= 1;
+      return super.run(request);
+    }
+  }
+  const db = await createTestDatabase({ flavour: "reproq", label: "pipeline_queue_ahead" });
+  databases.push(db);
+  const executor = new Overlap();
+  const { runtime, done } = startWorker(db, executor, { concurrency: 2, claimBatchSize: 20 });
+  await enqueue(db.sql, Array.from({ length: 200 }, () => ({ kwargs: { ms: 2 } })));
+  await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 200, { timeoutMs: 60_000, what: "200 short tasks" });
+  expect(executor.peak).toBe(3);
+  // Long tasks: once the average is above the bound, the queue-ahead is off.
+  await enqueue(db.sql, Array.from({ length: 6 }, () => ({ kwargs: { ms: 400 } })));
+  await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 206, { timeoutMs: 60_000, what: "the average to pass 100 ms" });
+  executor.long = true;
+  await enqueue(db.sql, Array.from({ length: 8 }, () => ({ kwargs: { ms: 300 } })));
+  await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 214, { timeoutMs: 60_000, what: "8 more long tasks" });
+  runtime.requestShutdown();
+  await done;
+  expect(executor.peakAfterLong).toBeGreaterThan(0);
+  expect(executor.peakAfterLong).toBeLessThanOrEqual(2);
+});

@@ -19,6 +19,8 @@ import type { DoneEvent } from "./protocol.ts";
 import { PoolSupervisor, type JobOutcome } from "./supervisor.ts";
 
 const EMPTY = new Uint8Array(0);
+/** persistent: one task waits in the pool for the first child that answers (docs/python-pool.md). */
+export const PERSISTENT_QUEUE_AHEAD = 1;
 const UTF8 = new TextEncoder();
 
 /** One output field of a done event: UTF-8 text, or base64 when the bytes were not UTF-8. */
@@ -166,6 +168,9 @@ export function createPythonPoolExecutor(options: ExecutorOptions, spawn: Execut
     },
     get fellBack() {
       return supervisor.disabled;
+    },
+    get queueAhead() {
+      return worker.poolMode === "persistent" && !supervisor.disabled ? PERSISTENT_QUEUE_AHEAD : 0;
     },
   };
 }

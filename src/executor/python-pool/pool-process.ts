@@ -15,6 +15,7 @@ import {
   type ReadyEvent,
   type RejectedEvent,
   type RunRequest,
+  type UnstartedEvent,
 } from "./protocol.ts";
 import zygoteSource from "./zygote.py" with { type: "text" };
 
@@ -30,6 +31,8 @@ export interface PoolJob {
   started(pid: number): void;
   done(event: DoneEvent): void;
   rejected(event: RejectedEvent): void;
+  /** Stopped while it waited in the pool for a free child: it never ran. */
+  unstarted(event: UnstartedEvent): void;
 }
 
 export type ReadyResult = { ok: true; info: ReadyEvent } | { ok: false; reason: FatalEvent["reason"] | "exit" | "timeout" | "spawn"; message: string };
@@ -196,6 +199,12 @@ export class PoolProcess {
         const job = this.jobs.get(event.id);
         this.jobs.delete(event.id);
         job?.done(event);
+        return;
+      }
+      case "unstarted": {
+        const job = this.jobs.get(event.id);
+        this.jobs.delete(event.id);
+        job?.unstarted(event);
         return;
       }
       case "rejected": {

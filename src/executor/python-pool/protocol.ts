@@ -75,6 +75,14 @@ export interface StartedEvent {
   pid: number;
 }
 
+/** persistent: a request that waited for a free child was stopped (kill, shutdown) before any child took it. */
+export interface UnstartedEvent {
+  event: "unstarted";
+  id: string;
+  /** The kill request's reason, or "shutdown". */
+  reason: string;
+}
+
 export interface RejectedEvent {
   event: "rejected";
   id: string;
@@ -126,7 +134,7 @@ export interface StaleEvent {
   changed: string[];
 }
 
-export type PoolEvent = ReadyEvent | FatalEvent | StartedEvent | RejectedEvent | DoneEvent | PongEvent | StaleEvent;
+export type PoolEvent = ReadyEvent | FatalEvent | StartedEvent | UnstartedEvent | RejectedEvent | DoneEvent | PongEvent | StaleEvent;
 
 export function encodeRequest(request: PoolRequest): string {
   return `${JSON.stringify(request)}\n`;

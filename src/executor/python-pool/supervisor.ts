@@ -9,7 +9,7 @@ import type { Logger } from "../../observability/logger.ts";
 import type { StopReason } from "../process.ts";
 import { killsAtOnce } from "../types.ts";
 import { PoolProcess, type PoolJob, type PoolProcessOptions } from "./pool-process.ts";
-import type { DoneEvent, RejectedEvent, RunRequest } from "./protocol.ts";
+import type { DoneEvent, RejectedEvent, RunRequest, UnstartedEvent } from "./protocol.ts";
 
 /** A pool that has run this long without trouble wipes the failure count. */
 const STABLE_AFTER_MS = 60_000;
@@ -61,11 +61,18 @@ class Job implements PoolJob {
     private readonly supervisor: PoolSupervisor,
   ) {
     this.outcome = new Promise((resolve) => (this.resolve = resolve));
-    const { timeoutMs } = spec;
+    this.startTimer();
+    spec.signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** The task's timeout, from now: from the request, and again once a child starts it (a
+   * persistent pool may hold a request until a child is free; that wait is not the task's). */
+  private startTimer(): void {
+    const { timeoutMs } = this.spec;
+    clearTimeout(this.timer);
     if (Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS) {
       this.timer = setTimeout(() => this.stop("timeout"), timeoutMs);
     }
-    spec.signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
   request(id: string): RunRequest {
@@ -74,7 +81,14 @@ class Job implements PoolJob {
     return { op: "run", id, argv: this.spec.argv, payload: this.spec.payload, timeout_s: backstop, grace_s: this.supervisor.killGraceMs / 1000 };
   }
 
-  started(_pid: number): void {}
+  started(_pid: number): void {
+    if (!this.settled && this.stopReason === null) this.startTimer();
+  }
+
+  unstarted(event: UnstartedEvent): void {
+    const stopReason = this.stopReason ?? "aborted";
+    this.settle({ kind: "not_started", stopReason, message: `stopped (${stopReason === "timeout" ? "timeout" : event.reason}) while waiting for a free python-pool child` });
+  }
 
   done(event: DoneEvent): void {
     let stopReason = this.stopReason;

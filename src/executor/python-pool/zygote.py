@@ -16,7 +16,9 @@
 # or an open transaction, was interrupted or stopped, or left processes holding its pipes.
 # Between tasks a child restores what a task may change in its process (Baseline) and does what
 # Django does between requests (django_connections). init adds {mode, children,
-# max_tasks_per_child, max_child_rss_kb}.
+# max_tasks_per_child, max_child_rss_kb}. A run request that comes while all `children` children
+# are busy waits (the worker queues one ahead while tasks are short) and goes to the first child
+# that answers; killed or shut down before that, it is reported `unstarted`.
 #
 # Protocol: newline-delimited JSON. The pool's original stdin/stdout are moved to private fds at
 # start-up; fd 0 becomes /dev/null and fd 1 points at stderr, so prints during imports cannot
@@ -24,7 +26,8 @@
 #   requests: run {id, argv, payload, timeout_s, grace_s} | kill {id, grace_s, reason} | ping |
 #             check_stale | shutdown {drain}
 #   events:   ready {pid, python, django, databases, database_errors, setup_ms, files} |
-#             fatal {reason, message} | started {id, pid} | rejected {id, message, fatal} |
+#             fatal {reason, message} | started {id, pid} | unstarted {id, reason} |
+#             rejected {id, message, fatal} |
 #             done {id, pid, exit_code, signal, killed, sent_signal, pipes_held_open, stdout,
 #                   stdout_total, stdout_tail, stderr, stderr_total, stderr_tail, wall_ms, maxrss_kb} |
 #             pong {rss, in_flight, served, children} | stale {changed}
@@ -339,6 +342,9 @@ class Zygote:
         self.by_sock = {}  # socket fd -> Child
         self.retired = {}  # pid -> Child: leaving (own exit or killed), not reaped yet
         self.replenish_after = 0.0
+        # persistent: run requests that came while every child was busy (the worker sends one
+        # task beyond the children, so a child that answers gets its next task at once).
+        self.waiting = []
 
     # ---- start-up ----------------------------------------------------------------------
     def preload(self):
@@ -376,14 +382,18 @@ class Zygote:
             task = self.tasks.get(request.get("id"))
             if task is not None:
                 self.stop(task, request.get("reason") or "kill", request.get("grace_s"))
+            else:
+                self.unqueue(request.get("id"), request.get("reason") or "kill")
         elif op == "ping":
-            emit("pong", rss=self.rss_kb(), in_flight=len(self.tasks), served=self.served,
+            emit("pong", rss=self.rss_kb(), in_flight=len(self.tasks) + len(self.waiting), served=self.served,
                  children=sorted(self.children))
         elif op == "check_stale":
             emit("stale", changed=self.changed_files())
         elif op == "shutdown":
             self.accepting = False
             if not request.get("drain", True):
+                for waiting in list(self.waiting):
+                    self.unqueue(waiting.get("id"), "shutdown")
                 for task in list(self.tasks.values()):
                     self.stop(task, "shutdown", request.get("grace_s"))
 
@@ -471,15 +481,37 @@ class Zygote:
         emit("started", id=task.id, pid=task.pid)
 
     # ---- persistent children -------------------------------------------------------------
-    def run_persistent(self, request):
+    def unqueue(self, task_id, reason):
+        """A waiting request that is stopped before any child took it: it never runs."""
+        for index, waiting in enumerate(self.waiting):
+            if waiting.get("id") == task_id:
+                del self.waiting[index]
+                emit("unstarted", id=task_id, reason=reason)
+                return
+
+    def dispatch_waiting(self):
+        """Hands waiting requests to idle children (or to children forked for them)."""
+        while self.waiting:
+            if not any(c.task is None for c in self.children.values()) and len(self.children) >= self.children_target:
+                return
+            self.run_persistent(self.waiting.pop(0), queued=True)
+
+    def run_persistent(self, request, queued=False):
         task_id = request.get("id")
-        if not self.accepting:
+        if not self.accepting and not queued:
             emit("rejected", id=task_id, message="the pool is shutting down", fatal=False)
+            return
+        if not queued and self.waiting:
+            self.waiting.append(request)  # behind the ones already waiting
             return
         payload = request.get("payload")
         argv = [str(arg) for arg in request.get("argv") or []]
         for _ in range(3):  # a child that died while idle is found out here; take another
             child = next((c for c in self.children.values() if c.task is None), None)
+            if child is None and len(self.children) >= self.children_target:
+                # Every child is busy: the request waits for the first child that answers.
+                self.waiting.append(request)
+                return
             if child is None:
                 if thread_count() > 1:
                     emit("rejected", id=task_id, fatal=True,
@@ -791,6 +823,8 @@ class Zygote:
                 if task.timeout_at is not None and now >= task.timeout_at:
                     task.timeout_at = None
                     self.stop(task, "timeout")
+        if self.waiting:
+            self.dispatch_waiting()
 
     def finish(self, task):
         if task.pipes_held_open or task.kill_reason is not None:
@@ -879,6 +913,7 @@ class Zygote:
             self.handle(request)
 
     def kill_all(self):
+        self.waiting.clear()  # the worker is gone: nobody to tell
         for task in list(self.tasks.values()):
             if not task.exited:
                 self.signal_group(task, signal.SIGKILL)
@@ -940,12 +975,14 @@ class Zygote:
             if not self.input_open:
                 self.kill_all()
                 return 0
-            if not self.accepting and not self.tasks:
+            if not self.accepting and not self.tasks and not self.waiting:
                 self.retire_all(2.0)
                 return 0
             if self.persistent:
                 self.reap_retired()
                 self.replenish(now)
+                if self.waiting:
+                    self.dispatch_waiting()
             timeout = self.next_timeout(time.monotonic())
             if self.persistent and self.replenish_after > now and len(self.children) < self.children_target:
                 wait = self.replenish_after - now
