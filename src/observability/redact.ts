@@ -33,8 +33,22 @@ const SECRET_FRAGMENTS = [
   "privatekey", "secret", "sessionid", "sessionkey", "token",
 ];
 
+/** Answers of isSecretName by key name: log and event attributes repeat a few names per task. */
+const secretNameMemo = new Map<string, boolean>();
+const SECRET_NAME_MEMO_MAX = 4_096;
+
 /** Does a key name look like it holds a secret (password, api_key, X-Auth-Token, sessionid, …)? */
 export function isSecretName(name: string): boolean {
+  let secret = secretNameMemo.get(name);
+  if (secret === undefined) {
+    secret = looksSecret(name);
+    if (secretNameMemo.size >= SECRET_NAME_MEMO_MAX) secretNameMemo.clear(); // names from task data can vary without bound
+    secretNameMemo.set(name, secret);
+  }
+  return secret;
+}
+
+function looksSecret(name: string): boolean {
   const words = name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase().split(/[^a-z0-9]+/).filter((word) => word !== "");
   if (words.some((word) => SECRET_WORDS.has(word))) return true;
   const compact = words.join("");
