@@ -6,6 +6,7 @@
 
 import type { Queryable, Sql } from "../db/client.ts";
 import { dbErrorCode } from "../db/retryable.ts";
+import { transactionOn } from "../db/transaction.ts";
 import { ReproqError } from "../errors.ts";
 
 /** Rows per transaction when the caller does not say. */
@@ -55,33 +56,22 @@ export async function withReservedConnection<T>(sql: Sql, work: (conn: Sql) => P
   }
 }
 
-// Opens a transaction on `conn` with lock_timeout BATCH_LOCK_TIMEOUT and JIT off (a plan over
-// 50,000 rows looks expensive enough to JIT-compile, which alone took 1.7 s). Sent without waiting
-// for the answer (it travels with the next statement); the promise settles when both are done.
-// Locks nothing.
-function txBulkOpen(conn: Sql): Promise<unknown> {
-  const opened = Promise.all([
-    conn`begin`.execute(),
-    conn`select set_config('lock_timeout', ${BATCH_LOCK_TIMEOUT}, true), set_config('jit', 'off', true)`.execute(),
-  ]);
-  opened.catch(() => undefined); // awaited by the caller; this only marks it handled meanwhile
-  return opened;
-}
-
 /**
- * `work` in one transaction on `conn` (a reserved connection) opened by txBulkOpen, then COMMIT
- * (ROLLBACK when work throws). A lock timeout becomes BulkLockTimeoutError.
+ * `work` in one transaction on `conn` (a reserved connection) with lock_timeout BATCH_LOCK_TIMEOUT
+ * and JIT off (a plan over 50,000 rows looks expensive enough to JIT-compile, which alone took
+ * 1.7 s), both sent with BEGIN ahead of the work's first statement; then COMMIT (ROLLBACK when
+ * work throws). A lock timeout becomes BulkLockTimeoutError.
  */
 export async function bulkTransaction<T>(conn: Sql, work: (tx: Queryable) => Promise<T>): Promise<T> {
-  const opened = txBulkOpen(conn);
   try {
-    const result = await work(conn);
-    await opened;
-    await conn`commit`;
-    return result;
+    return await transactionOn(conn, async (tx) => {
+      const settings = tx`select set_config('lock_timeout', ${BATCH_LOCK_TIMEOUT}, true), set_config('jit', 'off', true)`.execute();
+      settings.catch(() => undefined); // awaited below; this only marks it handled meanwhile
+      const result = await work(tx);
+      await settings;
+      return result;
+    });
   } catch (error) {
-    await opened.catch(() => undefined);
-    await conn`rollback`.catch(() => undefined);
     throw dbErrorCode(error) === LOCK_NOT_AVAILABLE ? new BulkLockTimeoutError(error) : error;
   }
 }

@@ -75,6 +75,7 @@
 // - lock_key NULL means "no lock"; '' is a key like any other (as in the Go worker).
 
 import type { Queryable, Sql } from "../db/client.ts";
+import { pipelinedTransaction } from "../db/transaction.ts";
 import { claimKeyLocks, picksWithLocksHeld, taskClaimKeyed, taskClaimKeysTryLock } from "./claim-keyed.ts";
 import { taskClaimPick } from "./claim-pick.ts";
 import type { ClaimedTask, ClaimParams } from "./types.ts";
@@ -95,7 +96,9 @@ export async function taskClaimBatch(sql: Sql, params: ClaimParams): Promise<Cla
   if (queues.length === 0 || limit <= 0) return [];
   const request = { ...params, queues, limit };
 
-  return sql.begin(async (tx) => {
+  // BEGIN, the settings and the pick travel together (pipelinedTransaction): an idle worker's
+  // claim is two round trips (that, then COMMIT), not three.
+  return pipelinedTransaction(sql, async (tx) => {
     // Sent back to back (pipelined); each async call sends its statement before its first await.
     const [, pick] = await Promise.all([claimSettingsApply(tx), taskClaimPick(tx, request)]);
     if (pick.deferred.length === 0) return pick.claimed.map((c) => c.task);

@@ -1,5 +1,6 @@
 // A TCP proxy the test controls, standing in for a database restart: `cut()` drops every
-// connection and refuses new ones until `restore()`.
+// connection and refuses new ones until `restore()`. With `replyDelayMs`, everything the server
+// sends reaches the client that much later (in order): a slow network, to count round trips.
 import { connect, createServer, type Server, type Socket } from "node:net";
 
 export interface TcpProxy {
@@ -11,7 +12,8 @@ export interface TcpProxy {
   readonly accepted: number;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(target: { host: string; port: number }, options: { replyDelayMs?: number } = {}): Promise<TcpProxy> {
+  const replyDelayMs = options.replyDelayMs ?? 0;
   const sockets = new Set<Socket>();
   let refusing = false;
   let accepted = 0;
@@ -30,7 +32,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    if (replyDelayMs > 0) {
+      upstream.on("data", (chunk: Buffer) => setTimeout(() => client.destroyed || client.write(chunk), replyDelayMs));
+      upstream.on("end", () => setTimeout(() => client.end(), replyDelayMs));
+    } else {
+      upstream.pipe(client);
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();

@@ -201,6 +201,14 @@ describe("a task sent while every child is busy (the worker's queue-ahead)", () 
     expect([next.envelope?.ok, next.pid]).toEqual([true, ahead.pid]);
   });
 
+  test("waiting tasks run in order on replacement children when each child serves one task (pool_max_tasks 1)", async () => {
+    const executor = persistent({ concurrency: 1, poolMaxTasks: 1 });
+    await executor.start();
+    const results = await Promise.all([1, 2, 3].map((value) => executor.run(request(payloadFor("succeed", { value })))));
+    expect(results.map((result) => [result.outcome, returned(result).value])).toEqual([["exited", 1], ["exited", 2], ["exited", 3]]);
+    expect(new Set(results.map((result) => result.pid)).size).toBe(3);
+  });
+
   test("fork mode queues nothing ahead", () => {
     const fork = createExecutor({ worker: workerConfig({ executor: "python-pool", poolMode: "fork", executorModule: MODULE }), env: testEnv(), ...FAST });
     expect(fork.queueAhead ?? 0).toBe(0);
