@@ -136,7 +136,8 @@ async function claimTwoStage(sql: Sql, request: ClaimParams, hint: ClaimHint | u
   // BEGIN, the settings and the pick travel together (pipelinedTransaction): two round trips
   // when no keyed row is picked (that, then COMMIT), not three.
   return pipelinedTransaction(sql, async (tx) => {
-    // Sent back to back (pipelined); each async call sends its statement before its first await.
+    // Sent back to back (pipelined), behind BEGIN: an awaited query is sent a microtask later,
+    // in the order of the awaits (claim.test.ts checks the order through postgres.js's debug hook).
     const [, pick] = await Promise.all([claimSettingsApply(tx), taskClaimPick(tx, request)]);
     if (hint) hint.keyed = pick.deferred.length > 0;
     if (pick.deferred.length === 0) return pick.claimed.map((c) => c.task);

@@ -66,14 +66,18 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
     }
   });
 
-  test("a one-flight claim sends BEGIN, the settings, the pick and COMMIT in that order (postgres.js debug hook)", async () => {
+  test("one-flight and two-stage claims send BEGIN, the settings, the pick and COMMIT in that order (postgres.js debug hook)", async () => {
     const sent: string[] = [];
     const sql = postgres(db.dsn, { max: 1, onnotice: () => {}, debug: (_connection, query) => void sent.push(query.trim().slice(0, 24).toLowerCase()) });
     try {
-      await insertRows(db.sql, [{}]);
-      expect(await taskClaimBatch(sql, claimParams(), { keyed: false })).toHaveLength(1);
-      const statements = sent.filter((text) => !text.startsWith("select b.oid")); // postgres.js's type lookup at connect
-      expect(statements.map((text) => (text.startsWith("with recursive") ? "pick" : text.startsWith("select set_config") ? "settings" : text))).toEqual(["begin", "settings", "pick", "commit"]);
+      const order = () => sent.splice(0).filter((text) => !text.startsWith("select b.oid")) // postgres.js's type lookup at connect
+        .map((text) => (text.startsWith("with recursive") ? "pick" : text.startsWith("select set_config") ? "settings" : text));
+      await insertRows(db.sql, [{}, {}]);
+      expect(await taskClaimBatch(sql, claimParams({ limit: 1 }), { keyed: false })).toHaveLength(1);
+      expect(order()).toEqual(["begin", "settings", "pick", "commit"]);
+      // The two-stage path: the same order (its COMMIT is sent after the pick's answer).
+      expect(await taskClaimBatch(sql, claimParams({ limit: 1 }))).toHaveLength(1);
+      expect(order()).toEqual(["begin", "settings", "pick", "commit"]);
     } finally {
       await sql.end({ timeout: 1 });
     }
