@@ -27,7 +27,7 @@ export interface PickOutcome {
   deferred: KeyedPick[];
 }
 
-export interface PickRow extends ClaimedTask {
+interface PickRow extends ClaimedTask {
   fair: string;
   pickId: string;
   pickLockKey: string | null;
@@ -44,16 +44,8 @@ export interface PickRow extends ClaimedTask {
  * idempotent. `queues` must be non-empty and free of duplicates.
  */
 export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promise<PickOutcome> {
-  return pickOutcomeOf(await taskClaimPickQuery(sql, params));
-}
-
-/**
- * taskClaimPick's statement, not sent yet (postgres.js sends a query when it is awaited or
- * `.execute()`d): for callers that must send it in a fixed order with other statements.
- */
-export function taskClaimPickQuery(sql: Queryable, params: ClaimParams) {
   const { queues, limit, priorityAgingFactor: factor } = params;
-  return sql<PickRow[]>`
+  const rows = await sql<PickRow[]>`
     WITH RECURSIVE
     buckets AS (${bucketsQuery(sql)}),
     -- task:<path> buckets: every path that has one (it shadows queue/global) and the empty ones.
@@ -170,10 +162,7 @@ export function taskClaimPickQuery(sql: Queryable, params: ClaimParams) {
     LEFT JOIN (SELECT * FROM claimed WHERE false) none ON true
     WHERE c.lock_key IS NOT NULL OR c.conc_key IS NOT NULL OR c.bucket IS NOT NULL
     ORDER BY fair`;
-}
 
-/** The claimed rows and the keyed picks of a pick statement's rows. */
-export function pickOutcomeOf(rows: readonly PickRow[]): PickOutcome {
   const outcome: PickOutcome = { claimed: [], deferred: [] };
   for (const r of rows) {
     const fair = Number(r.fair);

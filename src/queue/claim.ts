@@ -1,10 +1,8 @@
 // Claiming READY rows (SPEC §4.2): batch, index-served with aging on, round-robin across queues,
 // and with lock_key / concurrency_key / rate limits that hold strictly across concurrent workers.
 //
-// ## Flow: one short transaction, 2 round trips (4 when keyed rows are picked); 1 for a worker
-// whose last pick found no keyed rows (taskClaimBatch's hint: BEGIN, settings, pick and COMMIT in
-// one flight, keyed rows then claimed by a two-stage claim in the same call)
-// 1. BEGIN + claimSettingsApply + taskClaimPick, pipelined. The settings turn JIT off for this
+// ## Flow: one short transaction, 3 round trips (5 when keyed rows are picked)
+// 1. claimSettingsApply + taskClaimPick, pipelined. The settings turn JIT off for this
 //    transaction (the planner cannot know how few priority levels exist and can price the pick
 //    above jit_above_cost; compiling costs ~100 ms, the claim itself a few ms). The pick chooses
 //    up to `limit` rows and claims at once those with no lock_key, no concurrency_key and no
@@ -77,100 +75,34 @@
 // - lock_key NULL means "no lock"; '' is a key like any other (as in the Go worker).
 
 import type { Queryable, Sql } from "../db/client.ts";
-import { pipelinedTransaction } from "../db/transaction.ts";
 import { claimKeyLocks, picksWithLocksHeld, taskClaimKeyed, taskClaimKeysTryLock } from "./claim-keyed.ts";
-import { pickOutcomeOf, taskClaimPick, taskClaimPickQuery, type PickOutcome } from "./claim-pick.ts";
+import { taskClaimPick } from "./claim-pick.ts";
 import type { ClaimedTask, ClaimParams } from "./types.ts";
 
 /** How long a claim waits for a rate_limits row locked outside the claim path before failing (55P03). */
 const KEY_LOCK_TIMEOUT = "5s";
 
 /**
- * What a worker's claims learn about its queues: whether the last pick found keyed rows (a
- * lock_key, a concurrency_key or an enforced rate bucket). Owned by one worker, passed to every
- * claim it makes; see taskClaimBatch.
- */
-export interface ClaimHint {
-  keyed: boolean;
-}
-
-/** A hint for a worker's first claim: the two-stage path until a pick shows no keyed rows. */
-export function newClaimHint(): ClaimHint {
-  return { keyed: true };
-}
-
-/**
  * Claims up to `params.limit` READY rows of `params.queues` for `params.workerId` (status RUNNING,
  * attempts+1, started_at kept, leased_until = NOW()+lease, worker appended to worker_ids),
  * round-robin over the queues in the order given and in aged priority order inside each, honouring pauses, run_after, lock keys, concurrency limits and rate
- * limits strictly across concurrent claimers. Returns the claimed rows (possibly none) best first.
- * Not idempotent.
- *
- * Without `hint`, or while the hint says the last pick found keyed rows: one short transaction,
- * BEGIN sent with the settings and the pick (pipelinedTransaction), the keyed stage when needed,
- * COMMIT. With a hint saying the last pick found none: BEGIN, the settings, the pick and COMMIT
- * go in one flight, one round trip (claimInOneFlight). Such a pick claims its unkeyed rows only;
- * if it finds keyed ones (they need the advisory locks of the second stage, in the pick's
- * transaction), it claims none of them, the hint turns, and this same call claims again the
- * two-stage way for the rest of `limit`, so a keyed row is never left for a later poll. Should
- * that second claim fail, the first one's rows are leased but unknown to the caller: the worker's
- * unseen-claims sweep gives them back, as after any claim whose answer was lost.
+ * limits strictly across concurrent claimers. One short transaction. Returns the claimed rows
+ * (possibly none) best first. Not idempotent.
  */
-export async function taskClaimBatch(sql: Sql, params: ClaimParams, hint?: ClaimHint): Promise<ClaimedTask[]> {
+export async function taskClaimBatch(sql: Sql, params: ClaimParams): Promise<ClaimedTask[]> {
   const queues = [...new Set(params.queues)];
   const limit = Math.floor(params.limit);
   if (queues.length === 0 || limit <= 0) return [];
   const request = { ...params, queues, limit };
-  if (hint === undefined || hint.keyed) return claimTwoStage(sql, request, hint);
 
-  const pick = await claimInOneFlight(sql, request);
-  const unkeyed = pick.claimed.map((c) => c.task);
-  hint.keyed = pick.deferred.length > 0;
-  if (!hint.keyed) return unkeyed;
-  const rest = await claimTwoStage(sql, { ...request, limit: limit - unkeyed.length }, hint);
-  return [...unkeyed, ...rest];
-}
-
-async function claimTwoStage(sql: Sql, request: ClaimParams, hint: ClaimHint | undefined): Promise<ClaimedTask[]> {
-  if (request.limit <= 0) return [];
-  // BEGIN, the settings and the pick travel together (pipelinedTransaction): two round trips
-  // when no keyed row is picked (that, then COMMIT), not three.
-  return pipelinedTransaction(sql, async (tx) => {
-    // Sent back to back (pipelined), behind BEGIN: an awaited query is sent a microtask later,
-    // in the order of the awaits (claim.test.ts checks the order through postgres.js's debug hook).
+  return sql.begin(async (tx) => {
+    // Sent back to back (pipelined); each async call sends its statement before its first await.
     const [, pick] = await Promise.all([claimSettingsApply(tx), taskClaimPick(tx, request)]);
-    if (hint) hint.keyed = pick.deferred.length > 0;
     if (pick.deferred.length === 0) return pick.claimed.map((c) => c.task);
     const held = await taskClaimKeysTryLock(tx, { locks: pick.deferred.flatMap(claimKeyLocks) });
     const keyed = await taskClaimKeyed(tx, { ...request, picks: picksWithLocksHeld(pick.deferred, held) });
     return [...pick.claimed, ...keyed].sort((a, b) => a.fair - b.fair).map((c) => c.task);
   });
-}
-
-/**
- * BEGIN, the settings, the pick and COMMIT sent at once on a reserved connection: one round trip.
- * The pick's keyed rows (deferred) are not claimed; its unkeyed ones commit. A failed pick aborts
- * the transaction, whose COMMIT then rolls it back; the pick's error is thrown.
- */
-async function claimInOneFlight(sql: Sql, request: ClaimParams): Promise<PickOutcome> {
-  const conn = await sql.reserve();
-  try {
-    // execute() sends at once, so the four go in this order. (An awaited query is sent a
-    // microtask later: a COMMIT execute()d after calling an async function that awaits its
-    // statement would overtake that statement.)
-    const sent = [
-      conn`begin`.execute(),
-      claimSettingsQuery(conn).execute(),
-      taskClaimPickQuery(conn, request).execute(),
-      conn`commit`.execute(),
-    ] as const;
-    const settled = await Promise.allSettled(sent);
-    const failed = settled.find((result) => result.status === "rejected");
-    if (failed) throw failed.reason;
-    return pickOutcomeOf(await sent[2]);
-  } finally {
-    conn.release();
-  }
 }
 
 /**
@@ -185,12 +117,7 @@ async function claimInOneFlight(sql: Sql, request: ClaimParams): Promise<PickOut
  * changes nothing persistent. Idempotent.
  */
 export async function claimSettingsApply(sql: Queryable): Promise<void> {
-  await claimSettingsQuery(sql);
-}
-
-/** claimSettingsApply's statement, not sent yet (see taskClaimPickQuery). */
-function claimSettingsQuery(sql: Queryable) {
-  return sql`SELECT set_config('jit', 'off', true), set_config('lock_timeout', ${KEY_LOCK_TIMEOUT}, true),
+  await sql`SELECT set_config('jit', 'off', true), set_config('lock_timeout', ${KEY_LOCK_TIMEOUT}, true),
                     set_config('plan_cache_mode', 'force_generic_plan', true)`;
 }
 

@@ -14,7 +14,7 @@ import { errorMessage } from "../errors.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withDbRetry } from "../db/retryable.ts";
-import { newClaimHint, taskClaimBatch, taskNextRunAfter, taskReturnUnstarted, workerDeregister, type WorkerIdentity } from "../queue/index.ts";
+import { taskClaimBatch, taskNextRunAfter, taskReturnUnstarted, workerDeregister, type WorkerIdentity } from "../queue/index.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
 import { Completer, MAX_BATCH } from "./completer.ts";
@@ -89,8 +89,6 @@ export class Worker {
   private peakClaims = 0;
   /** Rows asked for by the claims in flight (claimLimit() leaves room for them). */
   private reserved = 0;
-  /** Whether this worker's last pick found keyed rows (taskClaimBatch: one round trip while not). */
-  private readonly claimHint = newClaimHint();
   /** Wakes produceAhead when the main loop starts a claim during a backlog. */
   private readonly aheadWakeup = new Wakeup();
   /** The producer is paused because too many outcomes wait to be written. */
@@ -238,7 +236,7 @@ export class Worker {
           limit,
           leaseSeconds: worker.leaseSeconds,
           priorityAgingFactor: worker.priorityAgingFactor,
-        }, this.claimHint),
+        }),
       ));
       this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, claimed);
       rotation.advancePast(claimed.at(-1)?.queueName);

@@ -3,12 +3,8 @@
 // exhausted rows and fairness across queues. Keys and rate limits: claim-limits.test.ts.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { newClaimHint, taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
-import postgres from "postgres";
-import { closeDb, createDb } from "../../src/db/client.ts";
-import { parseDsn } from "../../src/db/dsn.ts";
-import { buildDsn, type TestDatabase } from "../helpers/db.ts";
-import { startTcpProxy } from "../helpers/tcp-proxy.ts";
+import { taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
+import type { TestDatabase } from "../helpers/db.ts";
 import { claimParams, FLAVOURS, insertRows, openDatabase, resetTables, setPaused } from "./claim-fixtures.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
@@ -20,78 +16,6 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
   });
   afterAll(() => db?.drop());
   beforeEach(() => resetTables(db.sql));
-
-  test("with a hint: the first claim goes two-stage; no keyed rows: one flight; a one-flight pick that meets keyed rows still claims them in the same call", async () => {
-    const hint = newClaimHint();
-    expect(hint.keyed).toBe(true);
-    await insertRows(db.sql, [{}, {}]);
-    expect(await taskClaimBatch(db.sql, claimParams(), hint)).toHaveLength(2);
-    expect(hint.keyed).toBe(false); // the pick found none
-    const ids = await insertRows(db.sql, [{}, { lockKey: "k1" }, { concurrencyKey: "c1", concurrencyLimit: 1 }, {}]);
-    const claimed = await taskClaimBatch(db.sql, claimParams(), hint);
-    expect(claimed.map((task) => task.resultId).sort()).toEqual([...ids].sort());
-    expect(hint.keyed).toBe(true);
-    const rows = await db.sql<{ status: string; attempts: number }[]>`select status, attempts from task_runs where result_id = any(${ids}::bigint[])`;
-    expect(rows.every((row) => row.status === "RUNNING" && row.attempts === 1)).toBe(true);
-    // Limits still hold on that path: a second row of c1 stays READY while the first runs.
-    const [secondC1] = await insertRows(db.sql, [{ concurrencyKey: "c1", concurrencyLimit: 1 }, {}]);
-    expect(await taskClaimBatch(db.sql, claimParams(), hint)).toHaveLength(1);
-    const [waiting] = await db.sql<{ status: string }[]>`select status from task_runs where result_id = ${secondC1!}::bigint`;
-    expect(waiting?.status).toBe("READY");
-    expect(hint.keyed).toBe(false); // the pick's pre-filter skipped the full c1 group: nothing keyed was picked
-  });
-
-  test("round trips (through a proxy delaying replies 100 ms): a one-flight claim takes one, a two-stage claim two", async () => {
-    const target = parseDsn(db.dsn, process.env);
-    const delay = 100;
-    const proxy = await startTcpProxy({ host: target.host, port: target.port }, { replyDelayMs: delay });
-    const sql = createDb({ dsn: buildDsn({ ...target, host: "127.0.0.1", port: proxy.port }), env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
-    try {
-      await insertRows(db.sql, [{}, {}, {}]);
-      await sql`select 1`; // connected
-      const timed = async (hint?: { keyed: boolean }) => {
-        const started = performance.now();
-        const claimed = await taskClaimBatch(sql, claimParams({ limit: 1 }), hint);
-        expect(claimed).toHaveLength(1);
-        return performance.now() - started;
-      };
-      await timed(); // statements prepared on this connection
-      const twoStage = await timed();
-      const oneFlight = await timed({ keyed: false });
-      expect(twoStage).toBeGreaterThanOrEqual(2 * delay - 10);
-      expect(oneFlight).toBeLessThan(1.6 * delay);
-    } finally {
-      await closeDb(sql, 1);
-      await proxy.close();
-    }
-  });
-
-  test("one-flight and two-stage claims send BEGIN, the settings, the pick and COMMIT in that order (postgres.js debug hook)", async () => {
-    const sent: string[] = [];
-    const sql = postgres(db.dsn, { max: 1, onnotice: () => {}, debug: (_connection, query) => void sent.push(query.trim().slice(0, 24).toLowerCase()) });
-    try {
-      const order = () => sent.splice(0).filter((text) => !text.startsWith("select b.oid")) // postgres.js's type lookup at connect
-        .map((text) => (text.startsWith("with recursive") ? "pick" : text.startsWith("select set_config") ? "settings" : text));
-      await insertRows(db.sql, [{}, {}]);
-      expect(await taskClaimBatch(sql, claimParams({ limit: 1 }), { keyed: false })).toHaveLength(1);
-      expect(order()).toEqual(["begin", "settings", "pick", "commit"]);
-      // The two-stage path: the same order (its COMMIT is sent after the pick's answer).
-      expect(await taskClaimBatch(sql, claimParams({ limit: 1 }))).toHaveLength(1);
-      expect(order()).toEqual(["begin", "settings", "pick", "commit"]);
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  });
-
-  test("with a hint: a failed one-flight pick rolls back and leaves the connection usable", async () => {
-    const hint = { keyed: false };
-    await insertRows(db.sql, [{}]);
-    const error = await taskClaimBatch(db.sql, claimParams({ leaseSeconds: Number.NaN }), hint).catch((err: unknown) => err);
-    expect(error).toBeInstanceOf(Error);
-    const [row] = await db.sql<{ status: string; attempts: number }[]>`select status, attempts from task_runs`;
-    expect(row).toEqual({ status: "READY", attempts: 0 });
-    expect(await taskClaimBatch(db.sql, claimParams(), hint)).toHaveLength(1);
-  });
 
   test("a claim writes every claim column and returns the row", async () => {
     const [id] = await insertRows(db.sql, [{ taskPath: "app.tasks.send", priority: 3, maxAttempts: 5 }]);

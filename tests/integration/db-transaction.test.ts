@@ -68,3 +68,29 @@ test("BEGIN costs no round trip of its own: one statement is two round trips (sq
     await proxy?.close();
   }
 });
+
+test("a transaction whose connection dies: its error is thrown and the pool keeps working (the dead connection is not handed out again)", async () => {
+  const pool = await connectDb({ dsn: db.dsn, env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const error = await pipelinedTransaction(pool, async (tx) => {
+        const [self] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+        await db.sql`select pg_terminate_backend(${self!.pid})`; // from another connection, as an operator or a failover would
+        await Bun.sleep(50);
+        await tx`select 1`;
+      }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(Error);
+      // The next query may meet the dead connection before the pool notices (an error the caller
+      // retries); what must never happen is a query that waits forever on it.
+      let answer: unknown = "hung";
+      for (let attempt = 0; attempt < 3; attempt++) {
+        answer = await Promise.race([pool<{ one: number }[]>`select 1 as one`.catch((err: unknown) => err), Bun.sleep(5_000).then(() => "hung")]);
+        expect(answer).not.toBe("hung");
+        if (!(answer instanceof Error)) break;
+      }
+      expect(answer).toEqual([{ one: 1 }]);
+    }
+  } finally {
+    await closeDb(pool, 1);
+  }
+});
