@@ -24,17 +24,3 @@ export async function transactionOn<T>(conn: Sql, work: (tx: Queryable) => Promi
     throw error;
   }
 }
-
-/**
- * transactionOn a connection reserved from `sql` for the transaction, then given back. Not on the
- * claim path: postgres.js's reserve() can lose a request that waits while a connection dies
- * (claims use sql.begin until that is fixed); its tests cover a connection dying mid-transaction.
- */
-export async function pipelinedTransaction<T>(sql: Sql, work: (tx: Queryable) => Promise<T>): Promise<T> {
-  const conn = await sql.reserve();
-  try {
-    return await transactionOn(conn, work);
-  } finally {
-    conn.release();
-  }
-}

@@ -1,14 +1,20 @@
-// transactionOn / pipelinedTransaction (src/db/transaction.ts): one transaction whose BEGIN
+// transactionOn (src/db/transaction.ts) on a connection reserved with withReservedConnection: one transaction whose BEGIN
 // travels with its first statement. Real PostgreSQL; the round trips are counted through a proxy
 // that delays every reply.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { closeDb, connectDb, type Sql } from "../../src/db/client.ts";
+import { closeDb, connectDb, type Queryable, type Sql } from "../../src/db/client.ts";
 import { parseDsn } from "../../src/db/dsn.ts";
-import { pipelinedTransaction, transactionOn } from "../../src/db/transaction.ts";
+import { transactionOn } from "../../src/db/transaction.ts";
+import { withReservedConnection } from "../../src/queue/batches.ts";
 import { buildDsn, createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 
 setDefaultTimeout(60_000);
+
+/** `work` in one transactionOn a connection reserved from `sql` (as the bulk triage runs do). */
+function onReserved<T>(sql: Sql, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  return withReservedConnection(sql, (conn) => transactionOn(conn, work));
+}
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -18,19 +24,19 @@ beforeAll(async () => {
 afterAll(() => db?.drop());
 
 test("the statements share one transaction; COMMIT when the work resolves, ROLLBACK (error rethrown) when it throws", async () => {
-  const seen = await pipelinedTransaction(db.sql, async (tx) => {
+  const seen = await onReserved(db.sql, async (tx) => {
     const [a] = await tx<{ xid: string }[]>`select txid_current()::text as xid`;
     await tx`insert into marks values (1)`;
     const [b] = await tx<{ xid: string }[]>`select txid_current()::text as xid`;
     return { a: a?.xid, b: b?.xid };
   });
   expect(seen.a).toBe(seen.b); // autocommit statements would each get their own
-  const failure = await pipelinedTransaction(db.sql, async (tx) => {
+  const failure = await onReserved(db.sql, async (tx) => {
     await tx`insert into marks values (2)`;
     throw new Error("work failed");
   }).catch((error: unknown) => error);
   expect((failure as Error).message).toBe("work failed");
-  const sqlError = await pipelinedTransaction(db.sql, async (tx) => {
+  const sqlError = await onReserved(db.sql, async (tx) => {
     await tx`insert into marks values (3)`;
     await tx`insert into marks values (1)`; // duplicate key: the transaction is aborted
   }).catch((error: unknown) => error);
@@ -56,7 +62,7 @@ test("BEGIN costs no round trip of its own: one statement is two round trips (sq
       await run();
       return performance.now() - started;
     };
-    const pipelined = await timed(() => pipelinedTransaction(sql as Sql, (tx) => tx`select 1`));
+    const pipelined = await timed(() => onReserved(sql as Sql, (tx) => tx`select 1`));
     const begin = await timed(() => (sql as Sql).begin((tx) => tx`select 1`));
     const reserved = await (sql as Sql).reserve();
     const on = await timed(() => transactionOn(reserved, (tx) => tx`select 1`)).finally(() => reserved.release());
@@ -73,7 +79,7 @@ test("a transaction whose connection dies: its error is thrown and the pool keep
   const pool = await connectDb({ dsn: db.dsn, env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
   try {
     for (let round = 0; round < 3; round++) {
-      const error = await pipelinedTransaction(pool, async (tx) => {
+      const error = await onReserved(pool, async (tx) => {
         const [self] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
         await db.sql`select pg_terminate_backend(${self!.pid})`; // from another connection, as an operator or a failover would
         await Bun.sleep(50);
