@@ -60,6 +60,18 @@ export function statementBoundMs(queryTimeoutMs: number): number {
   return queryTimeoutMs > 0 ? queryTimeoutMs + QUERY_GRACE_MS : 0;
 }
 
+/**
+ * Seconds before a connection that failed connects again (postgres.js `backoff`). The driver's
+ * default grows with a failure count shared by the whole pool, 0.5–1 × min(3^n / 100, 20) s, and
+ * resets it only when a connection succeeds: once ten busy connections are reset together, the
+ * later ones wait 10–20 s to connect again, so statements wait that long after the database is
+ * back (db-reconnect.test.ts: 14.9 s). Here 50 ms doubling to a 1 s cap, with jitter; the
+ * worker's own outage backoff paces its retries.
+ */
+export function reconnectDelaySeconds(failures: number): number {
+  return Math.min(1, 0.05 * 2 ** Math.max(0, failures)) * (0.5 + Math.random() / 2);
+}
+
 /** Idle connections are closed after 30 minutes, like the Go worker's pool (MaxConnIdleTime). */
 const IDLE_TIMEOUT_SECONDS = 30 * 60;
 
@@ -92,6 +104,7 @@ function createDbFromOptions(conn: ConnectionOptions, options: DbOptions): Sql {
     prepare: options.prepare,
     connect_timeout: connectTimeoutSeconds,
     idle_timeout: IDLE_TIMEOUT_SECONDS,
+    backoff: reconnectDelaySeconds,
     ...(queryTimeoutMs > 0 ? { query_timeout: statementBoundMs(queryTimeoutMs) / 1000 } : {}),
     onnotice: onNotice ? (notice) => onNotice(String(notice.message ?? "")) : () => {},
     connection: { ...bound, ...options.sessionSettings, application_name: conn.applicationName ?? options.applicationName ?? "reproq" },

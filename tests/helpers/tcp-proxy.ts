@@ -5,7 +5,8 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 
 export interface TcpProxy {
   port: number;
-  cut(): void;
+  /** Drops every connection (with `reset`, as a TCP reset: the client sees ECONNRESET). */
+  cut(options?: { reset?: boolean }): void;
   restore(): void;
   close(): Promise<void>;
   /** Connections accepted so far. */
@@ -48,9 +49,9 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     get accepted() {
       return accepted;
     },
-    cut() {
+    cut(options = {}) {
       refusing = true;
-      for (const socket of sockets) socket.destroy();
+      for (const socket of sockets) options.reset ? socket.resetAndDestroy() : socket.destroy();
     },
     restore() {
       refusing = false;
