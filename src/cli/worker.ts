@@ -16,7 +16,7 @@ import { loopStallMs, workerHealth } from "../worker/health.ts";
 import { Worker } from "../worker/runtime.ts";
 import { Telemetry } from "../worker/telemetry.ts";
 import { poolerVerdict, refusalMessage, switchMessage, withoutSessionState } from "../worker/pooler-guard.ts";
-import { configuredPooler, flagValues, loadCommandConfig, openDatabase } from "./context.ts";
+import { claimSessionSize, configuredPooler, flagValues, loadCommandConfig, openClaimSession, openDatabase } from "./context.ts";
 import { EXIT_OK, EXIT_RESULTS_UNWRITTEN } from "./exit.ts";
 import { guardStartup, type StartupSignals } from "./startup-signals.ts";
 import { uiOf } from "./ui.ts";
@@ -77,7 +77,10 @@ async function runWorker(context: CommandContext<typeof settingArgs>, setLogger:
     config = withoutSessionState(config);
     worker = config.worker;
   }
-  const sql = await openDatabase(config, { bounded: true, logger });
+  // Behind a transaction pooler the claim session's settings would not stay with its connections.
+  const claimSize = pooler.kind === "none" ? claimSessionSize(config.database.poolSize) : 0;
+  const sql = await openDatabase(config, { poolSize: config.database.poolSize - claimSize, bounded: true, logger });
+  const claimSession = await openClaimSession(config, claimSize, logger);
   const observed = http ? { metrics: new http.Metrics(), events: new http.EventBroker() } : null;
   const executor = createExecutor({ worker, env: config.env, logger });
   if (worker.executor === "python-pool") logger.info("Python executor: python-pool", { pool_mode: worker.poolMode });
@@ -99,6 +102,7 @@ async function runWorker(context: CommandContext<typeof settingArgs>, setLogger:
     collectIntervalMs: config.metrics.collectIntervalMs,
     retention: config.retention,
     queryTimeoutMs: config.database.queryTimeoutMs,
+    claimSession,
   });
   const background = new AbortController();
   const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);
@@ -132,7 +136,7 @@ async function runWorker(context: CommandContext<typeof settingArgs>, setLogger:
     await memoryLogger;
     await idleCollector;
     await server?.stop();
-    await closeDb(sql, 2);
+    await Promise.all([closeDb(sql, 2), claimSession?.close(2)]);
     process.off("SIGHUP", onHangup);
   }
   // Everything the worker held is released; do not let a stray reconnect timer of the driver, or

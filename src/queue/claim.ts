@@ -1,7 +1,10 @@
 // Claiming READY rows (SPEC §4.2): batch, index-served with aging on, round-robin across queues,
 // and with lock_key / concurrency_key / rate limits that hold strictly across concurrent workers.
 //
-// ## Flow: one short transaction, 3 round trips (5 when keyed rows are picked)
+// ## Flow: one statement while a worker's picks find no keyed rows (taskClaimBatch's route);
+// otherwise one short transaction, 3 round trips (5 when keyed rows are picked)
+// 0. On a worker's claim session (its connections carry the settings below as session
+//    parameters and run nothing else), the pick of step 1 alone, committing its unkeyed rows.
 // 1. claimSettingsApply + taskClaimPick, pipelined. The settings turn JIT off for this
 //    transaction (the planner cannot know how few priority levels exist and can price the pick
 //    above jit_above_cost; compiling costs ~100 ms, the claim itself a few ms). The pick chooses
@@ -74,30 +77,134 @@
 //   little smaller than possible — never larger. The next claim picks the rest up.
 // - lock_key NULL means "no lock"; '' is a key like any other (as in the Go worker).
 
-import type { Queryable, Sql } from "../db/client.ts";
+import { closeDb, type Queryable, type Sql } from "../db/client.ts";
+import { isRetryableDbError } from "../db/retryable.ts";
 import { claimKeyLocks, picksWithLocksHeld, taskClaimKeyed, taskClaimKeysTryLock } from "./claim-keyed.ts";
-import { taskClaimPick } from "./claim-pick.ts";
+import { taskClaimPick, type PickOutcome } from "./claim-pick.ts";
 import type { ClaimedTask, ClaimParams } from "./types.ts";
 
 /** How long a claim waits for a rate_limits row locked outside the claim path before failing (55P03). */
 const KEY_LOCK_TIMEOUT = "5s";
 
 /**
+ * Where a worker's claims may go in one statement, and what they learnt: a pool whose sessions
+ * already carry the claim settings (CLAIM_SESSION_SETTINGS), and whether the last pick found
+ * keyed rows (a lock_key, a concurrency_key or an enforced rate bucket). Owned by one worker and
+ * passed to each of its claims.
+ */
+export interface ClaimRoute {
+  readonly session: Sql;
+  keyed: boolean;
+  /** A statement on the session failed for want of a connection (see ClaimSession.replace). */
+  sessionFailed?(): void;
+}
+
+/**
+ * A worker's claim route over a pool of its own (cli/context.ts openClaimSession). When one of its
+ * connections fails (lost, reset, or silent past the statement bound), the whole pool is replaced:
+ * its other connections sat idle just as long and may be dead too (a stopped server, a lost
+ * network path), and each would hold the next claim sent to it for a full statement bound. The
+ * old pool finishes what it has in flight (bounded) and closes.
+ */
+export class ClaimSession implements ClaimRoute {
+  keyed = true; // the first claim is a transaction, until a pick shows no keyed rows
+  private current: Sql;
+  private readonly retired: Promise<void>[] = [];
+  /** Pools replaced so far. */
+  replaced = 0;
+
+  constructor(
+    first: Sql,
+    private readonly open: () => Sql,
+    private readonly retireSeconds = 5,
+  ) {
+    this.current = first;
+  }
+
+  get session(): Sql {
+    return this.current;
+  }
+
+  sessionFailed(): void {
+    const old = this.current;
+    this.current = this.open();
+    this.replaced++;
+    this.retired.push(closeDb(old, this.retireSeconds));
+  }
+
+  /** Closes the pool (and waits for replaced ones). */
+  async close(timeoutSeconds = 2): Promise<void> {
+    await Promise.all([closeDb(this.current, timeoutSeconds), ...this.retired]);
+  }
+}
+
+/**
+ * The claim settings as session parameters of a connection that runs nothing but claims (the
+ * transaction form applies them with set_config; see claimSettingsApply).
+ */
+export const CLAIM_SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  jit: "off",
+  lock_timeout: KEY_LOCK_TIMEOUT,
+  plan_cache_mode: "force_generic_plan",
+};
+
+/**
  * Claims up to `params.limit` READY rows of `params.queues` for `params.workerId` (status RUNNING,
  * attempts+1, started_at kept, leased_until = NOW()+lease, worker appended to worker_ids),
  * round-robin over the queues in the order given and in aged priority order inside each, honouring pauses, run_after, lock keys, concurrency limits and rate
- * limits strictly across concurrent claimers. One short transaction. Returns the claimed rows
- * (possibly none) best first. Not idempotent.
+ * limits strictly across concurrent claimers. Returns the claimed rows (possibly none) best first.
+ * Not idempotent.
+ *
+ * Without `route`, or while it says the last pick found keyed rows: one short transaction
+ * (claimInTransaction). Otherwise the pick alone, one statement in its own implicit transaction
+ * on the route's session (one round trip, no BEGIN, settings or COMMIT). Such a pick claims its
+ * unkeyed rows only: keyed ones need the advisory locks of the second stage, held in the pick's
+ * transaction. If it finds keyed rows the route turns, and this same call claims the rest of
+ * `limit` in a transaction, so a keyed row is never left for a later poll. Should that second
+ * claim fail, a PartialClaimError carries the first one's rows (leased to the worker: they must
+ * reach it) and the failure (whose COMMIT may have gone through unseen).
  */
-export async function taskClaimBatch(sql: Sql, params: ClaimParams): Promise<ClaimedTask[]> {
+export async function taskClaimBatch(sql: Sql, params: ClaimParams, route?: ClaimRoute): Promise<ClaimedTask[]> {
   const queues = [...new Set(params.queues)];
   const limit = Math.floor(params.limit);
   if (queues.length === 0 || limit <= 0) return [];
   const request = { ...params, queues, limit };
+  if (route === undefined || route.keyed) return claimInTransaction(sql, request, route);
 
+  let pick: PickOutcome;
+  try {
+    pick = await taskClaimPick(route.session, request);
+  } catch (error) {
+    if (isRetryableDbError(error)) route.sessionFailed?.();
+    throw error;
+  }
+  const unkeyed = pick.claimed.map((c) => c.task);
+  route.keyed = pick.deferred.length > 0;
+  if (!route.keyed || unkeyed.length >= limit) return unkeyed;
+  try {
+    return [...unkeyed, ...(await claimInTransaction(sql, { ...request, limit: limit - unkeyed.length }, route))];
+  } catch (error) {
+    if (unkeyed.length === 0) throw error;
+    throw new PartialClaimError(unkeyed, error);
+  }
+}
+
+/** A claim whose keyed stage failed after its one-statement pick had claimed `claimed`. */
+export class PartialClaimError extends Error {
+  constructor(
+    readonly claimed: ClaimedTask[],
+    override readonly cause: unknown,
+  ) {
+    super(`claimed ${claimed.length} rows, then the keyed claim failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "PartialClaimError";
+  }
+}
+
+async function claimInTransaction(sql: Sql, request: ClaimParams, route: ClaimRoute | undefined): Promise<ClaimedTask[]> {
   return sql.begin(async (tx) => {
     // Sent back to back (pipelined); each async call sends its statement before its first await.
     const [, pick] = await Promise.all([claimSettingsApply(tx), taskClaimPick(tx, request)]);
+    if (route) route.keyed = pick.deferred.length > 0;
     if (pick.deferred.length === 0) return pick.claimed.map((c) => c.task);
     const held = await taskClaimKeysTryLock(tx, { locks: pick.deferred.flatMap(claimKeyLocks) });
     const keyed = await taskClaimKeyed(tx, { ...request, picks: picksWithLocksHeld(pick.deferred, held) });

@@ -14,7 +14,7 @@ import { errorMessage } from "../errors.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withDbRetry } from "../db/retryable.ts";
-import { taskClaimBatch, taskNextRunAfter, taskReturnUnstarted, workerDeregister, type WorkerIdentity } from "../queue/index.ts";
+import { PartialClaimError, taskClaimBatch, taskNextRunAfter, taskReturnUnstarted, workerDeregister, type ClaimRoute, type WorkerIdentity } from "../queue/index.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
 import { Completer, MAX_BATCH } from "./completer.ts";
@@ -60,6 +60,12 @@ export interface WorkerOptions {
   onTaskDone?: (report: TaskReport) => void;
   /** The pool's statement bound (database.query_timeout): when a failed claim can no longer commit. */
   queryTimeoutMs?: number;
+  /**
+   * Connections that run nothing but this worker's claims, their sessions carrying the claim
+   * settings (cli/context.ts openClaimSession, a ClaimSession): unkeyed claims are one statement
+   * there. Absent: every claim is a transaction on `sql`.
+   */
+  claimSession?: ClaimRoute | null;
 }
 
 export class Worker {
@@ -89,6 +95,8 @@ export class Worker {
   private peakClaims = 0;
   /** Rows asked for by the claims in flight (claimLimit() leaves room for them). */
   private reserved = 0;
+  /** Where unkeyed claims go in one statement, and whether the last pick found keyed rows. */
+  private readonly claimRoute: ClaimRoute | undefined;
   /** Wakes produceAhead when the main loop starts a claim during a backlog. */
   private readonly aheadWakeup = new Wakeup();
   /** The producer is paused because too many outcomes wait to be written. */
@@ -101,6 +109,7 @@ export class Worker {
   constructor(private readonly options: WorkerOptions) {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
     this.completer = new Completer(options.sql, options.logger, this.telemetry.db);
+    this.claimRoute = options.claimSession ?? undefined;
     this.taskLogs = new OutageTracker(options.logger, "Writing task logs", "task output is not being kept");
     this.unseenClaims = new UnseenClaims({ ...options, workerId: options.worker.workerId, db: this.telemetry.db });
     const { worker } = options;
@@ -171,7 +180,7 @@ export class Worker {
   /** Runs until shutdown has completed. */
   async run(): Promise<void> {
     const { logger, worker } = this.options;
-    logger.info("Starting reproq worker", { concurrency: worker.concurrency, queues: worker.queues, listen: worker.listen });
+    logger.info("Starting reproq worker", { concurrency: worker.concurrency, queues: worker.queues, listen: worker.listen, claim_mode: this.claimRoute !== undefined ? "single-statement" : "transaction" });
     // Before registering (a restart under the same id requeues the previous run's RUNNING rows
     // there), the first claim and the rescue service: a row still RUNNING under a previous run's
     // lease gets that run's outcome (fenced; rows reclaimed or rescued meanwhile are skipped).
@@ -236,7 +245,7 @@ export class Worker {
           limit,
           leaseSeconds: worker.leaseSeconds,
           priorityAgingFactor: worker.priorityAgingFactor,
-        }),
+        }, this.claimRoute),
       ));
       this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, claimed);
       rotation.advancePast(claimed.at(-1)?.queueName);
@@ -247,7 +256,12 @@ export class Worker {
       return claimed;
     } catch (error) {
       this.unseenClaims.claimFailed(); // it may have committed without its answer reaching us
-      throw error;
+      if (!(error instanceof PartialClaimError)) throw error;
+      // Its first statement's rows are ours: run them; the failure shows again at the next claim.
+      this.options.logger.warn("Claiming keyed tasks failed after unkeyed ones were claimed", { claimed: error.claimed.length, error: errorMessage(error.cause) });
+      this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, error.claimed);
+      for (const task of error.claimed) this.hold(task);
+      return error.claimed;
     } finally {
       this.claimsInFlight -= 1;
       this.reserved -= limit;

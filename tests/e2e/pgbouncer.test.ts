@@ -91,6 +91,8 @@ describeWithTools(["pgbouncer"], "PgBouncer in transaction pooling mode", () => 
     expect(warnings).toHaveLength(1);
     expect(String(warnings[0]!.msg)).toContain("--no-prepare --no-listen");
     expect(worker.logs.some((line) => line.msg === "Starting reproq worker" && line.listen === false)).toBe(true);
+    // Session parameters do not stay with a transaction pooler's connections: claims are transactions.
+    expect(worker.logs.some((line) => line.msg === "Starting reproq worker" && line.claim_mode === "transaction")).toBe(true);
   });
 
   test("an explicit --prepare is refused (exit 2) naming the flags to use; nothing is claimed", async () => {
@@ -150,6 +152,10 @@ describeWithTools(["pgbouncer"], "not flagged", () => {
       // PgBouncer refuses statement_timeout as a startup parameter: said once, bound kept client-side.
       expect(warningsAbout(worker, "statement_timeout")).toHaveLength(via === "session-mode PgBouncer" ? 1 : 0);
       expect(worker.logs.some((line) => line.msg === "Starting reproq worker" && line.listen === true)).toBe(true);
+      // PgBouncer refuses the claim session's startup parameters too: claims run as transactions, said once.
+      const viaPooler = via === "session-mode PgBouncer";
+      expect(worker.logs.some((line) => line.msg === "Starting reproq worker" && line.claim_mode === (viaPooler ? "transaction" : "single-statement"))).toBe(true);
+      expect(worker.logs.filter((line) => String(line.msg).startsWith("Claims run as transactions")).map((line) => line.level)).toEqual(viaPooler ? ["INFO"] : []);
       const { check } = await doctorPooler(dsn);
       expect(check?.status).toBe("ok");
       expect(check?.detail).toContain("no transaction pooler");

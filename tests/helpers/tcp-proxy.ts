@@ -9,6 +9,12 @@ export interface TcpProxy {
   cut(options?: { reset?: boolean }): void;
   restore(): void;
   close(): Promise<void>;
+  /**
+   * Everything sent either way is dropped (connections stay open) until `thaw()`: a stopped
+   * server or a dead network path, which the client notices only by the silence.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Connections accepted so far. */
   readonly accepted: number;
 }
@@ -17,6 +23,7 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
   const replyDelayMs = options.replyDelayMs ?? 0;
   const sockets = new Set<Socket>();
   let refusing = false;
+  let frozen = false;
   let accepted = 0;
   const server: Server = createServer((client) => {
     if (refusing) {
@@ -33,13 +40,14 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
-    if (replyDelayMs > 0) {
-      upstream.on("data", (chunk: Buffer) => setTimeout(() => client.destroyed || client.write(chunk), replyDelayMs));
-      upstream.on("end", () => setTimeout(() => client.end(), replyDelayMs));
-    } else {
-      upstream.pipe(client);
-    }
+    client.on("data", (chunk: Buffer) => frozen || upstream.destroyed || upstream.write(chunk));
+    client.on("end", () => upstream.end());
+    upstream.on("data", (chunk: Buffer) => {
+      if (frozen) return;
+      if (replyDelayMs > 0) setTimeout(() => client.destroyed || client.write(chunk), replyDelayMs);
+      else client.destroyed || client.write(chunk);
+    });
+    upstream.on("end", () => (replyDelayMs > 0 ? setTimeout(() => client.end(), replyDelayMs) : client.end()));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
@@ -55,6 +63,12 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     },
     restore() {
       refusing = false;
+    },
+    freeze() {
+      frozen = true;
+    },
+    thaw() {
+      frozen = false;
     },
     close() {
       for (const socket of sockets) socket.destroy();

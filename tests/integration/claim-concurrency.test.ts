@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { closeDb, createDb, type Sql } from "../../src/db/client.ts";
 import { taskClaimBatch } from "../../src/queue/claim.ts";
 import type { TestDatabase } from "../helpers/db.ts";
-import { FLAVOURS, insertRows, openDatabase, type RowSpec } from "./claim-fixtures.ts";
+import { claimSession, FLAVOURS, insertRows, openDatabase, type RowSpec } from "./claim-fixtures.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -22,7 +22,11 @@ describe.each(FLAVOURS)("concurrent claimers (%s schema)", (flavour) => {
   });
   afterAll(() => db?.drop());
 
-  test("8 workers never exceed a concurrency_limit or run one lock_key twice; every row runs once", async () => {
+  test.each([
+    ["every claim a transaction", false],
+    ["each worker with its claim route (one statement while its picks find no keyed rows)", true],
+  ])("8 workers never exceed a concurrency_limit or run one lock_key twice; every row runs once: %s", async (_label, routed) => {
+    await db.sql`TRUNCATE task_runs`;
     await insertRows(db.sql, buildRows());
     const pools = Array.from({ length: WORKERS + 1 }, () =>
       createDb({ dsn: db.dsn, env: {}, poolSize: 2, connectTimeoutMs: 10_000, prepare: true }));
@@ -32,13 +36,17 @@ describe.each(FLAVOURS)("concurrent claimers (%s schema)", (flavour) => {
     const duplicates: string[] = [];
     const errors: unknown[] = [];
 
+    const sessions: Sql[] = [];
     const worker = async (sql: Sql, workerId: string) => {
+      const session = routed ? claimSession(db.dsn) : null;
+      if (session) sessions.push(session);
+      const route = session ? { session, keyed: false } : undefined;
       let inFlight = 0;
       const completions: Promise<void>[] = [];
       while (!done) {
         const free = SLOTS - inFlight;
         const batch = free > 0
-          ? await taskClaimBatch(sql, { workerId, queues: ["q1", "q2"], limit: free, leaseSeconds: 60, priorityAgingFactor: 1 })
+          ? await taskClaimBatch(sql, { workerId, queues: ["q1", "q2"], limit: free, leaseSeconds: 60, priorityAgingFactor: 1 }, route)
           : [];
         for (const task of batch) {
           if (claimedBy.has(task.resultId)) duplicates.push(task.resultId);
@@ -80,7 +88,7 @@ describe.each(FLAVOURS)("concurrent claimers (%s schema)", (flavour) => {
       await Promise.all([monitor(), ...pools.slice(0, WORKERS).map((sql, i) => worker(sql, `worker-${i}`))]);
     } finally {
       clearTimeout(deadline);
-      await Promise.all(pools.map((sql) => closeDb(sql, 1)));
+      await Promise.all([...pools, ...sessions].map((sql) => closeDb(sql, 1)));
     }
 
     expect(errors).toEqual([]);

@@ -1,14 +1,20 @@
 // Shared set-up for the claim tests (claim*.test.ts): databases of both schema flavours, bulk row
 // inserts that fill every NOT NULL column (Django's schema has no defaults), rate limits, pauses.
 
-import type { Queryable } from "../../src/db/client.ts";
+import { createDb, type Queryable, type Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
+import { CLAIM_SESSION_SETTINGS } from "../../src/queue/claim.ts";
 import type { ClaimParams } from "../../src/queue/types.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
 /** "reproq": created by `reproq migrate`; "django": Django's migration, then `reproq migrate`. */
 export const FLAVOURS = ["reproq", "django"] as const;
 export type ClaimFlavour = (typeof FLAVOURS)[number];
+
+/** A 2-connection pool whose sessions carry the claim settings (a worker's claim session). */
+export function claimSession(dsn: string): Sql {
+  return createDb({ dsn, env: {}, poolSize: 2, connectTimeoutMs: 10_000, prepare: true, sessionSettings: CLAIM_SESSION_SETTINGS });
+}
 
 export async function openDatabase(flavour: ClaimFlavour): Promise<TestDatabase> {
   const db = await createTestDatabase({ flavour });

@@ -3,9 +3,13 @@
 // exhausted rows and fairness across queues. Keys and rate limits: claim-limits.test.ts.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
-import type { TestDatabase } from "../helpers/db.ts";
-import { claimParams, FLAVOURS, insertRows, openDatabase, resetTables, setPaused } from "./claim-fixtures.ts";
+import postgres from "postgres";
+import { closeDb, createDb } from "../../src/db/client.ts";
+import { parseDsn } from "../../src/db/dsn.ts";
+import { CLAIM_SESSION_SETTINGS, ClaimSession, PartialClaimError, type ClaimRoute, taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
+import { buildDsn, type TestDatabase } from "../helpers/db.ts";
+import { startTcpProxy } from "../helpers/tcp-proxy.ts";
+import { claimParams, claimSession, FLAVOURS, insertRows, openDatabase, resetTables, setPaused } from "./claim-fixtures.ts";
 
 setDefaultTimeout(60_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -16,6 +20,131 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
   });
   afterAll(() => db?.drop());
   beforeEach(() => resetTables(db.sql));
+
+  describe("with a claim route (a session carrying the claim settings)", () => {
+    let session: ReturnType<typeof claimSession>;
+    beforeAll(() => {
+      session = claimSession(db.dsn);
+    });
+    afterAll(() => closeDb(session, 1));
+
+    test("the first claim is a transaction; with no keyed rows picked, one statement; a one-statement pick that meets keyed rows still claims them in the same call", async () => {
+      const route = new ClaimSession(session, () => session);
+      expect(route.keyed).toBe(true);
+      await insertRows(db.sql, [{}, {}]);
+      expect(await taskClaimBatch(db.sql, claimParams(), route)).toHaveLength(2);
+      expect(route.keyed).toBe(false); // the pick found none
+      const ids = await insertRows(db.sql, [{}, { lockKey: "k1" }, { concurrencyKey: "c1", concurrencyLimit: 1 }, {}]);
+      const claimed = await taskClaimBatch(db.sql, claimParams(), route);
+      expect(claimed.map((task) => task.resultId).sort()).toEqual([...ids].sort());
+      expect(route.keyed).toBe(true);
+      const rows = await db.sql<{ status: string; attempts: number }[]>`select status, attempts from task_runs where result_id = any(${ids}::bigint[])`;
+      expect(rows.every((row) => row.status === "RUNNING" && row.attempts === 1)).toBe(true);
+      // Limits still hold on that path: a second row of c1 stays READY while the first runs.
+      const [secondC1] = await insertRows(db.sql, [{ concurrencyKey: "c1", concurrencyLimit: 1 }, {}]);
+      expect(await taskClaimBatch(db.sql, claimParams(), route)).toHaveLength(1);
+      const [waiting] = await db.sql<{ status: string }[]>`select status from task_runs where result_id = ${secondC1!}::bigint`;
+      expect(waiting?.status).toBe("READY");
+      expect(route.keyed).toBe(false); // the pick's pre-filter skipped the full c1 group: nothing keyed was picked
+    });
+
+    test("round trips (through a proxy delaying replies 100 ms): a routed claim takes one, a transaction three", async () => {
+      const target = parseDsn(db.dsn, process.env);
+      const delay = 100;
+      const proxy = await startTcpProxy({ host: target.host, port: target.port }, { replyDelayMs: delay });
+      const slowDsn = buildDsn({ ...target, host: "127.0.0.1", port: proxy.port });
+      const sql = createDb({ dsn: slowDsn, env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
+      const slowSession = claimSession(slowDsn);
+      try {
+        await insertRows(db.sql, [{}, {}, {}, {}]);
+        await Promise.all([sql`select 1`, slowSession`select 1`]); // connected
+        const timed = async (route?: ClaimRoute) => {
+          const started = performance.now();
+          const claimed = await taskClaimBatch(sql, claimParams({ limit: 1 }), route);
+          expect(claimed).toHaveLength(1);
+          return performance.now() - started;
+        };
+        await timed(); // statements prepared on this connection
+        const transaction = await timed();
+        const route = { session: slowSession, keyed: false };
+        await timed(route); // prepared on the session
+        const routed = await timed(route);
+        expect(transaction).toBeGreaterThanOrEqual(3 * delay - 10);
+        expect(routed).toBeLessThan(1.6 * delay);
+      } finally {
+        await Promise.all([closeDb(sql, 1), closeDb(slowSession, 1)]);
+        await proxy.close();
+      }
+    });
+
+    test("a routed claim is the pick alone on the session (postgres.js debug hook), and the session has the claim settings", async () => {
+      const sent: string[] = [];
+      const traced = postgres(db.dsn, {
+        max: 1,
+        onnotice: () => {},
+        connection: { ...CLAIM_SESSION_SETTINGS },
+        debug: (_connection, query) => void sent.push(query.trim().slice(0, 24).toLowerCase()),
+      });
+      try {
+        await insertRows(db.sql, [{}]);
+        expect(await taskClaimBatch(db.sql, claimParams(), { session: traced, keyed: false })).toHaveLength(1);
+        const statements = sent.filter((text) => !text.startsWith("select b.oid")); // postgres.js's type lookup at connect
+        expect(statements.map((text) => (text.startsWith("with recursive") ? "pick" : text))).toEqual(["pick"]);
+        const [settings] = await traced<{ jit: string; plan: string; lock: string }[]>`
+          select current_setting('jit') as jit, current_setting('plan_cache_mode') as plan, current_setting('lock_timeout') as lock`;
+        expect(settings).toEqual({ jit: "off", plan: "force_generic_plan", lock: "5s" });
+      } finally {
+        await traced.end({ timeout: 1 });
+      }
+    });
+
+    test("a failed routed pick changes nothing and the route stays usable", async () => {
+      const route = { session, keyed: false };
+      await insertRows(db.sql, [{}]);
+      const error = await taskClaimBatch(db.sql, claimParams({ leaseSeconds: Number.NaN }), route).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(Error);
+      const [row] = await db.sql<{ status: string; attempts: number }[]>`select status, attempts from task_runs`;
+      expect(row).toEqual({ status: "READY", attempts: 0 });
+      expect(await taskClaimBatch(db.sql, claimParams(), route)).toHaveLength(1);
+    });
+
+    test("a claim session whose connection goes silent is replaced as a whole: the next claim runs on a new pool at once, the old one is closed", async () => {
+      // The session's connections go through a proxy that then drops everything (a stopped
+      // server, a dead path). Its statements are bounded: 0.2 s + the client's 5 s grace.
+      const target = parseDsn(db.dsn, process.env);
+      const proxy = await startTcpProxy({ host: target.host, port: target.port });
+      const first = createDb({ dsn: buildDsn({ ...target, host: "127.0.0.1", port: proxy.port }), env: {}, poolSize: 2, connectTimeoutMs: 10_000, prepare: true, queryTimeoutMs: 200, sessionSettings: CLAIM_SESSION_SETTINGS });
+      const route = new ClaimSession(first, () => claimSession(db.dsn), 1);
+      route.keyed = false;
+      try {
+        await Promise.all([first`select pg_sleep(0.05)`, first`select pg_sleep(0.05)`]); // both connections open
+        proxy.freeze();
+        await insertRows(db.sql, [{}]);
+        const failed = await taskClaimBatch(db.sql, claimParams(), route).catch((err: unknown) => err);
+        expect((failed as { code?: string }).code).toBe("QUERY_TIMEOUT");
+        expect(route.replaced).toBe(1);
+        // Not the pool's other connection, as silent as the first: a new pool, answered at once.
+        const started = performance.now();
+        expect(await taskClaimBatch(db.sql, claimParams(), route)).toHaveLength(1);
+        expect(performance.now() - started).toBeLessThan(2_000);
+        expect(await first`select 1`.catch((err: { code?: string }) => err.code)).toBe("CONNECTION_ENDED");
+      } finally {
+        await route.close(1);
+        await proxy.close();
+      }
+    });
+
+    test("keyed stage fails after the pick claimed unkeyed rows: PartialClaimError carries those rows; the keyed row stays READY", async () => {
+      const broken = createDb({ dsn: db.dsn, env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: true });
+      await broken.end({ timeout: 0 }); // every statement on it fails
+      const [plain, keyed] = await insertRows(db.sql, [{}, { lockKey: "k1" }]);
+      const error = await taskClaimBatch(broken, claimParams(), { session, keyed: false }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(PartialClaimError);
+      expect((error as PartialClaimError).claimed.map((task) => task.resultId)).toEqual([plain!]);
+      const rows = await db.sql<{ result_id: string; status: string }[]>`select result_id::text, status from task_runs order by result_id`;
+      expect(rows.map((row) => [row.result_id, row.status])).toEqual([[plain!, "RUNNING"], [keyed!, "READY"]]);
+    });
+  });
 
   test("a claim writes every claim column and returns the row", async () => {
     const [id] = await insertRows(db.sql, [{ taskPath: "app.tasks.send", priority: 3, maxAttempts: 5 }]);

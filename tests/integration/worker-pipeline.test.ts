@@ -4,11 +4,13 @@
 // go back to READY (claim undone) at shutdown while a task still runs.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import type { ExecutionRequest, ExecutionResult, Executor } from "../../src/executor/index.ts";
+import { ClaimSession } from "../../src/queue/claim.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { Worker } from "../../src/worker/runtime.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { workerConfig } from "../helpers/executors/index.ts";
 import { enqueue, statusCounts, waitFor } from "../helpers/worker.ts";
+import { claimSession, setRateLimit } from "./claim-fixtures.ts";
 
 setDefaultTimeout(90_000); // also when run as plain `bun test` (its default is 5 s)
 
@@ -214,4 +216,49 @@ test("an executor's queue-ahead: short tasks run concurrency + queueAhead at onc
   await done;
   expect(executor.peakAfterLong).toBeGreaterThan(0);
   expect(executor.peakAfterLong).toBeLessThanOrEqual(2);
+});
+
+test("claim route: unkeyed rows claimed by the one-statement pick run although the keyed stage after it fails (PartialClaimError); the keyed row runs once the lock is gone", async () => {
+  const db = await createTestDatabase({ flavour: "reproq", label: "pipeline_route" });
+  databases.push(db);
+  const route = new ClaimSession(claimSession(db.dsn), () => claimSession(db.dsn));
+  const executor = new ScriptedExecutor();
+  const worker = workerConfig({ allowedTaskModules: ["tasks."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200, concurrency: 8 });
+  const runtime = new Worker({
+    sql: db.sql,
+    claimSession: route,
+    worker,
+    executor,
+    logger: silentLogger,
+    identity: { workerId: worker.workerId, hostname: "test", concurrency: worker.concurrency, queues: worker.queues, version: "test" },
+  });
+  const done = runtime.run();
+  try {
+    // The first claims teach the worker that its picks find no keyed rows: one statement from then on.
+    await enqueue(db.sql, Array.from({ length: 4 }, () => ({ kwargs: {} })));
+    await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 4, { what: "the first tasks" });
+    // A rate bucket for one task path, its row locked by someone outside the claim path: the
+    // keyed stage waits for it (lock_timeout 5 s) and fails.
+    await setRateLimit(db.sql, "task:tasks.rated", { rate: 1000, burst: 1000 });
+    const blocker = await db.sql.reserve();
+    await blocker`begin`;
+    await blocker`select 1 from rate_limits where key = 'task:tasks.rated' for update`;
+    let plain: string[];
+    let rated: string | undefined;
+    try {
+      [rated, ...plain] = await enqueue(db.sql, [{ taskPath: "tasks.rated", kwargs: {} }, ...Array.from({ length: 3 }, () => ({ kwargs: {} }))]);
+      await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 7, { timeoutMs: 20_000, what: "the three unkeyed rows, with the keyed stage failing" });
+      const [row] = await db.sql<{ status: string; attempts: number }[]>`select status, attempts from task_runs where result_id = ${rated!}::bigint`;
+      expect(row).toEqual({ status: "READY", attempts: 0 });
+    } finally {
+      await blocker`rollback`;
+      blocker.release();
+    }
+    await waitFor(async () => (await statusCounts(db.sql)).SUCCESSFUL === 8, { timeoutMs: 20_000, what: "the keyed row, once the lock is gone" });
+    for (const id of [...plain, rated!]) expect(executor.started.filter((started) => started === id)).toHaveLength(1);
+  } finally {
+    runtime.requestShutdown();
+    await done;
+    await route.close(1);
+  }
 });
