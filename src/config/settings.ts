@@ -84,7 +84,7 @@ export const SETTINGS: readonly Setting[] = [
 
   // [database]
   { key: "database.pool_size", kind: "int", min: 1, env: ["REPROQ_DB_POOL_SIZE"], flag: "db-pool-size", default: 10,
-    scopes: ALL, hint: "n", description: "Most open database connections" },
+    scopes: ALL, hint: "n", description: "Most open database connections (a worker sets up to 2 of them aside for claims; LISTEN has one of its own)" },
   { key: "database.connect_timeout", kind: "duration", above: 0, env: ["REPROQ_CONNECT_TIMEOUT"],
     flag: "connect-timeout", default: "10s", scopes: ALL, description: "Give up connecting to Postgres after this long" },
   { key: "database.query_timeout", kind: "duration", min: 0, env: ["REPROQ_QUERY_TIMEOUT"], flag: "query-timeout",
