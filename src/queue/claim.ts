@@ -109,7 +109,8 @@ export interface ClaimRoute {
 export class ClaimSession implements ClaimRoute {
   keyed = true; // the first claim is a transaction, until a pick shows no keyed rows
   private current: Sql;
-  private readonly retired: Promise<void>[] = [];
+  /** Replaced pools still closing (each leaves the set once closed: an outage replaces many). */
+  private readonly retired = new Set<Promise<void>>();
   /** Pools replaced so far. */
   replaced = 0;
 
@@ -129,7 +130,9 @@ export class ClaimSession implements ClaimRoute {
     const old = this.current;
     this.current = this.open();
     this.replaced++;
-    this.retired.push(closeDb(old, this.retireSeconds));
+    const closing = closeDb(old, this.retireSeconds);
+    this.retired.add(closing);
+    void closing.finally(() => this.retired.delete(closing));
   }
 
   /** Closes the pool (and waits for replaced ones). */
