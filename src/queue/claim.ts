@@ -95,7 +95,7 @@ const KEY_LOCK_TIMEOUT = "5s";
 export interface ClaimRoute {
   readonly session: Sql;
   keyed: boolean;
-  /** A statement on the session failed for want of a connection (see ClaimSession.replace). */
+  /** A statement on the session failed for want of a connection (ClaimSession replaces its pool). */
   sessionFailed?(): void;
 }
 
