@@ -5,6 +5,7 @@ import { configArgs, loadConfig } from "../config/index.ts";
 import { closeDb, connectDb, createDb, type DbOptions, type Sql } from "../db/client.ts";
 import { detectTransactionPooler } from "../db/pooler.ts";
 import { CLAIM_SESSION_SETTINGS, ClaimSession } from "../queue/claim.ts";
+import { failedClaimSettleMs } from "../worker/unseen-claims.ts";
 import { ConfigError, errorMessage, UsageError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Ui } from "./ui.ts";
@@ -113,7 +114,7 @@ export async function openClaimSession(config: Config, size: number, logger: Pic
     const names = Object.keys(CLAIM_SESSION_SETTINGS);
     const rows = await sql<{ name: string; value: string }[]>`SELECT n AS name, current_setting(n) AS value FROM unnest(${names}::text[]) AS n`;
     const off = rows.filter((row) => row.value !== CLAIM_SESSION_SETTINGS[row.name]);
-    if (off.length === 0) return new ClaimSession(sql, () => createDb(settings));
+    if (off.length === 0) return new ClaimSession(sql, () => createDb(settings), failedClaimSettleMs(config.database.queryTimeoutMs));
     logger.info("Claims run as transactions: the server did not keep the claim session's settings", {
       settings: off.map((row) => `${row.name}=${row.value}`).join(","),
     });

@@ -41,9 +41,10 @@ interface PickRow extends ClaimedTask {
  * concurrency_key and no enforced rate bucket (status RUNNING, lease, attempts+1, worker
  * appended). The keyed picks are returned unclaimed. Locks the examined candidate rows FOR UPDATE
  * SKIP LOCKED; run it inside a transaction so the keyed picks stay locked for taskClaimKeyed. Not
- * idempotent. `queues` must be non-empty and free of duplicates.
+ * idempotent. `queues` must be non-empty and free of duplicates. With `notAfter` (a timestamptz),
+ * a statement the server starts later than that claims nothing.
  */
-export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promise<PickOutcome> {
+export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfter: string | null = null): Promise<PickOutcome> {
   const { queues, limit, priorityAgingFactor: factor } = params;
   const rows = await sql<PickRow[]>`
     WITH RECURSIVE
@@ -147,6 +148,8 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams): Promis
       FROM chosen c
       WHERE t.result_id = c.result_id AND t.status = 'READY'
         AND c.lock_key IS NULL AND c.conc_key IS NULL AND c.bucket IS NULL
+        -- A statement the server starts after this moment claims nothing (see ClaimSession).
+        AND (${notAfter}::timestamptz IS NULL OR statement_timestamp() <= ${notAfter}::timestamptz)
       RETURNING c.fair AS "claimFair", ${claimedColumns(sql)}
     )
     -- The claimed rows, then the keyed picks (left to taskClaimKeyed). Not a join of chosen with

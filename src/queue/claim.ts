@@ -97,7 +97,15 @@ export interface ClaimRoute {
   keyed: boolean;
   /** A statement on the session failed for want of a connection (ClaimSession replaces its pool). */
   sessionFailed?(): void;
+  /**
+   * The latest server time (timestamptz text) at which a pick sent now may still claim; null:
+   * no bound. See ClaimSession.deadline.
+   */
+  deadline?(): Promise<string | null>;
 }
+
+/** How often ClaimSession re-reads the server's clock. */
+const CLOCK_REFRESH_MS = 30_000;
 
 /**
  * A worker's claim route over a pool of its own (cli/context.ts openClaimSession). When one of its
@@ -109,17 +117,45 @@ export interface ClaimRoute {
 export class ClaimSession implements ClaimRoute {
   keyed = true; // the first claim is a transaction, until a pick shows no keyed rows
   private current: Sql;
+  /** The server's clock (ms) read at a local monotonic time; refreshed every CLOCK_REFRESH_MS. */
+  private clock: { serverMs: number; localMs: number } | null = null;
   /** Replaced pools still closing (each leaves the set once closed: an outage replaces many). */
   private readonly retired = new Set<Promise<void>>();
   /** Pools replaced so far. */
   replaced = 0;
 
+  /**
+   * `boundMs`: how long after it was sent a claim may still commit — the statement bound and the
+   * client's grace, after which the worker gives a failed claim's rows back (unseen-claims.ts).
+   */
   constructor(
     first: Sql,
     private readonly open: () => Sql,
+    private readonly boundMs: number,
     private readonly retireSeconds = 5,
   ) {
     this.current = first;
+  }
+
+  /**
+   * The server time after which a pick sent now claims nothing: now on the server's clock plus
+   * `boundMs`. A one-statement claim commits on its own; sent to a backend that then stops (a
+   * hung server, SIGSTOP) it would run whenever the backend resumes — long after the worker gave
+   * the claim up, even after the worker exited — and lease rows to a worker that does not know
+   * them (they would wait for the lease to expire). With this bound it then claims nothing, so a
+   * failed claim can no longer commit once the worker's unseen-claims sweep runs. The server's
+   * clock is read on the session (one statement every 30 s) and carried forward on this process's
+   * monotonic clock, so neither host's wall-clock steps nor their skew matter.
+   */
+  async deadline(): Promise<string> {
+    if (this.clock === null || performance.now() - this.clock.localMs > CLOCK_REFRESH_MS) {
+      const sent = performance.now();
+      const [row] = await this.current<{ ms: string }[]>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::text AS ms`;
+      const received = performance.now();
+      this.clock = { serverMs: Number(row!.ms), localMs: (sent + received) / 2 };
+    }
+    const serverNowMs = this.clock.serverMs + (performance.now() - this.clock.localMs);
+    return new Date(serverNowMs + this.boundMs).toISOString();
   }
 
   get session(): Sql {
@@ -176,7 +212,7 @@ export async function taskClaimBatch(sql: Sql, params: ClaimParams, route?: Clai
 
   let pick: PickOutcome;
   try {
-    pick = await taskClaimPick(route.session, request);
+    pick = await taskClaimPick(route.session, request, (await route.deadline?.()) ?? null);
   } catch (error) {
     if (isRetryableDbError(error)) route.sessionFailed?.();
     throw error;

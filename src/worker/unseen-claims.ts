@@ -15,6 +15,16 @@ const UNBOUNDED_SETTLE_MS = 60_000;
 /** How long shutdown waits for the final sweep (the database may be down). */
 const FINAL_SWEEP_MS = 2_000;
 
+/**
+ * How long after it was sent a claim may still commit: one statement bound plus the client's
+ * grace (database.query_timeout), or UNBOUNDED_SETTLE_MS's worth with no bound. One-statement
+ * claims carry it as their deadline (ClaimSession), so the sweep's assumption holds for them even
+ * when a stopped backend runs the statement late.
+ */
+export function failedClaimSettleMs(queryTimeoutMs: number): number {
+  return statementBoundMs(queryTimeoutMs) || statementBoundMs(UNBOUNDED_SETTLE_MS);
+}
+
 export class UnseenClaims {
   private failedAt: number | null = null;
   private readonly settleMs: number;
@@ -22,7 +32,7 @@ export class UnseenClaims {
   constructor(
     private readonly options: { sql: Sql; logger: Logger; workerId: string; db: DbOperations; queryTimeoutMs?: number },
   ) {
-    this.settleMs = statementBoundMs(options.queryTimeoutMs ?? 0) || statementBoundMs(UNBOUNDED_SETTLE_MS);
+    this.settleMs = failedClaimSettleMs(options.queryTimeoutMs ?? 0);
   }
 
   /** A claim failed: it may have committed without its answer reaching us. */

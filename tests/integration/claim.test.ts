@@ -7,6 +7,7 @@ import postgres from "postgres";
 import { closeDb, createDb } from "../../src/db/client.ts";
 import { parseDsn } from "../../src/db/dsn.ts";
 import { CLAIM_SESSION_SETTINGS, ClaimSession, PartialClaimError, type ClaimRoute, taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
+import { taskClaimPick } from "../../src/queue/claim-pick.ts";
 import { buildDsn, type TestDatabase } from "../helpers/db.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { claimParams, claimSession, FLAVOURS, insertRows, openDatabase, resetTables, setPaused } from "./claim-fixtures.ts";
@@ -29,7 +30,7 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
     afterAll(() => closeDb(session, 1));
 
     test("the first claim is a transaction; with no keyed rows picked, one statement; a one-statement pick that meets keyed rows still claims them in the same call", async () => {
-      const route = new ClaimSession(session, () => session);
+      const route = new ClaimSession(session, () => session, 30_000);
       expect(route.keyed).toBe(true);
       await insertRows(db.sql, [{}, {}]);
       expect(await taskClaimBatch(db.sql, claimParams(), route)).toHaveLength(2);
@@ -114,7 +115,7 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
       const target = parseDsn(db.dsn, process.env);
       const proxy = await startTcpProxy({ host: target.host, port: target.port });
       const first = createDb({ dsn: buildDsn({ ...target, host: "127.0.0.1", port: proxy.port }), env: {}, poolSize: 2, connectTimeoutMs: 10_000, prepare: true, queryTimeoutMs: 200, sessionSettings: CLAIM_SESSION_SETTINGS });
-      const route = new ClaimSession(first, () => claimSession(db.dsn), 1);
+      const route = new ClaimSession(first, () => claimSession(db.dsn), 30_000, 1);
       route.keyed = false;
       try {
         await Promise.all([first`select pg_sleep(0.05)`, first`select pg_sleep(0.05)`]); // both connections open
@@ -131,6 +132,50 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
       } finally {
         await route.close(1);
         await proxy.close();
+      }
+    });
+
+    test("a pick the server starts after its deadline claims nothing; before it, claims", async () => {
+      await insertRows(db.sql, [{}]);
+      const past = (await db.sql<{ t: string }[]>`select (now() - interval '1 second')::text as t`)[0]!.t;
+      const late = await taskClaimPick(session, claimParams(), past);
+      expect(late.claimed).toEqual([]);
+      expect((await db.sql<{ status: string }[]>`select status from task_runs`)[0]?.status).toBe("READY");
+      const route = new ClaimSession(session, () => session, 30_000);
+      const deadline = Date.parse(await route.deadline());
+      const serverNow = Date.parse((await db.sql<{ t: string }[]>`select clock_timestamp()::text as t`)[0]!.t);
+      expect(Math.abs(deadline - 30_000 - serverNow)).toBeLessThan(1_000); // the server's clock plus the bound
+      expect((await taskClaimPick(session, claimParams(), await route.deadline())).claimed).toHaveLength(1);
+    });
+
+    test("a one-statement claim sent to a backend that stops, its client gone before the backend resumes: the statement then runs late and claims nothing", async () => {
+      // The worker gives the claim up (here: its pool closes, as at exit) while the statement
+      // waits in the stopped backend's socket; on SIGCONT the backend reads and runs it.
+      const app = `reproq-late-claim-${flavour}`;
+      const late = createDb({ dsn: db.dsn, env: {}, poolSize: 1, connectTimeoutMs: 10_000, prepare: true, applicationName: app, sessionSettings: CLAIM_SESSION_SETTINGS });
+      const route = new ClaimSession(late, () => claimSession(db.dsn), 1_000, 1);
+      route.keyed = false;
+      let stopped: number | null = null;
+      try {
+        // Connected, the server's clock read, the pick prepared on the connection (a statement
+        // not prepared yet waits for its description and would never be sent whole).
+        expect(await taskClaimBatch(db.sql, claimParams(), route)).toEqual([]);
+        const [backend] = await db.sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${app}`;
+        process.kill(backend!.pid, "SIGSTOP");
+        stopped = backend!.pid;
+        const [id] = await insertRows(db.sql, [{}]);
+        const claim = taskClaimBatch(db.sql, claimParams(), route).catch((err: unknown) => err);
+        await Bun.sleep(1_500); // past the claim's deadline (1 s)
+        await late.end({ timeout: 0 }); // the client goes away (Terminate, then FIN)
+        expect(await claim).toBeInstanceOf(Error);
+        process.kill(stopped, "SIGCONT");
+        stopped = null;
+        await Bun.sleep(500);
+        const [row] = await db.sql<{ status: string; attempts: number }[]>`select status, attempts from task_runs where result_id = ${id!}::bigint`;
+        expect(row).toEqual({ status: "READY", attempts: 0 });
+      } finally {
+        if (stopped !== null) process.kill(stopped, "SIGCONT");
+        await route.close(1);
       }
     });
 

@@ -221,7 +221,7 @@ test("an executor's queue-ahead: short tasks run concurrency + queueAhead at onc
 test("claim route: unkeyed rows claimed by the one-statement pick run although the keyed stage after it fails (PartialClaimError); the keyed row runs once the lock is gone", async () => {
   const db = await createTestDatabase({ flavour: "reproq", label: "pipeline_route" });
   databases.push(db);
-  const route = new ClaimSession(claimSession(db.dsn), () => claimSession(db.dsn));
+  const route = new ClaimSession(claimSession(db.dsn), () => claimSession(db.dsn), 30_000);
   const executor = new ScriptedExecutor();
   const worker = workerConfig({ allowedTaskModules: ["tasks."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200, concurrency: 8 });
   const runtime = new Worker({
