@@ -238,15 +238,24 @@ export class Worker {
     this.reserved += limit;
     const started = performance.now();
     try {
-      const claimed = await this.claimProgress.track(() => this.telemetry.db.run("claim", () =>
-        taskClaimBatch(sql, {
-          workerId: worker.workerId,
-          queues: rotation.order(),
-          limit,
-          leaseSeconds: worker.leaseSeconds,
-          priorityAgingFactor: worker.priorityAgingFactor,
-        }, this.claimRoute),
-      ));
+      let claimed: ClaimedTask[];
+      try {
+        claimed = await this.claimProgress.track(() => this.telemetry.db.run("claim", () =>
+          taskClaimBatch(sql, {
+            workerId: worker.workerId,
+            queues: rotation.order(),
+            limit,
+            leaseSeconds: worker.leaseSeconds,
+            priorityAgingFactor: worker.priorityAgingFactor,
+          }, this.claimRoute),
+        ));
+      } catch (error) {
+        this.unseenClaims.claimFailed(); // it may have committed without its answer reaching us
+        if (!(error instanceof PartialClaimError)) throw error;
+        // Its first statement's rows are ours: run them; the failure shows again at the next claim.
+        this.options.logger.warn("Claiming keyed tasks failed after unkeyed ones were claimed", { claimed: error.claimed.length, error: errorMessage(error.cause) });
+        claimed = error.claimed;
+      }
       this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, claimed);
       rotation.advancePast(claimed.at(-1)?.queueName);
       if (claimed.length > 0) this.lastClaimAtMs = Date.now();
@@ -254,14 +263,6 @@ export class Worker {
       // with no claim in flight, gives back leased rows that are not held.
       for (const task of claimed) this.hold(task);
       return claimed;
-    } catch (error) {
-      this.unseenClaims.claimFailed(); // it may have committed without its answer reaching us
-      if (!(error instanceof PartialClaimError)) throw error;
-      // Its first statement's rows are ours: run them; the failure shows again at the next claim.
-      this.options.logger.warn("Claiming keyed tasks failed after unkeyed ones were claimed", { claimed: error.claimed.length, error: errorMessage(error.cause) });
-      this.telemetry.claimed(worker.queues, (performance.now() - started) / 1000, error.claimed);
-      for (const task of error.claimed) this.hold(task);
-      return error.claimed;
     } finally {
       this.claimsInFlight -= 1;
       this.reserved -= limit;
