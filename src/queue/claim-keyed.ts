@@ -5,7 +5,7 @@
 import type { Queryable } from "../db/client.ts";
 import type { KeyedPick } from "./claim-pick.ts";
 import {
-  batchLimitsCtes, bucketsQuery, claimedColumns, claimSetList, concurrencyKeyOf, rowBucketQuery, toClaimedTask,
+  batchLimitsCtes, bucketsQuery, claimClockCte, claimedColumns, claimSetList, concurrencyKeyOf, rowBucketQuery, toClaimedTask,
 } from "./claim-sql.ts";
 import type { ClaimedTask, ClaimParams } from "./types.ts";
 
@@ -76,6 +76,7 @@ export async function taskClaimKeyed(
   const rows = await sql<(ClaimedTask & { fair: number })[]>`
     WITH
     buckets AS (${bucketsQuery(sql)}),
+    ${claimClockCte(sql)},
     wanted AS (
       SELECT * FROM unnest(${picks.map((p) => p.resultId)}::bigint[], ${picks.map((p) => p.fair)}::int[],
                            ${picks.map((p) => p.lockKey)}::text[], ${picks.map((p) => p.concurrencyKey)}::text[],

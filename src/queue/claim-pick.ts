@@ -4,7 +4,7 @@
 
 import type { Queryable } from "../db/client.ts";
 import {
-  batchLimitsCtes, bucketsQuery, claimedColumns, claimSetList, concurrencyKeyOf, rowBucketQuery, toClaimedTask,
+  batchLimitsCtes, bucketsQuery, claimClockCte, claimedColumns, claimSetList, concurrencyKeyOf, rowBucketQuery, toClaimedTask,
 } from "./claim-sql.ts";
 import type { ClaimedTask, ClaimParams } from "./types.ts";
 
@@ -49,6 +49,7 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfte
   const rows = await sql<PickRow[]>`
     WITH RECURSIVE
     buckets AS (${bucketsQuery(sql)}),
+    ${claimClockCte(sql)},
     -- task:<path> buckets: every path that has one (it shadows queue/global) and the empty ones.
     task_buckets AS (
       SELECT COALESCE(array_agg(substr(b.key, 6)), '{}'::text[]) AS paths,

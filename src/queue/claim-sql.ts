@@ -79,17 +79,27 @@ export function concurrencyKeyOf(sql: Queryable, alias: string) {
   return sql`NULLIF(${sql(alias)}.concurrency_key, '')`;
 }
 
-/** The SET list of a claim: row `t` becomes RUNNING, leased to the worker (DB clock). */
+/**
+ * The CTE claimSetList reads its time from: the database clock once, when the claim statement
+ * runs (after its snapshot), not NOW(). NOW() is when the transaction began; a claim transaction
+ * whose pick runs a round trip after its BEGIN could see a chain child released by a parent that
+ * finished after that moment, and record the child as started before its parent finished.
+ */
+export function claimClockCte(sql: Queryable) {
+  return sql`claim_clock AS MATERIALIZED (SELECT clock_timestamp() AS at)`;
+}
+
+/** The SET list of a claim: row `t` becomes RUNNING, leased to the worker (claim_clock's time). */
 export function claimSetList(sql: Queryable, workerId: string, leaseSeconds: number) {
   return sql`
     status = 'RUNNING',
     attempts = t.attempts + 1,
-    started_at = COALESCE(t.started_at, NOW()),
-    last_attempted_at = NOW(),
-    leased_until = NOW() + make_interval(secs => ${leaseSeconds}::float8),
+    started_at = COALESCE(t.started_at, (SELECT at FROM claim_clock)),
+    last_attempted_at = (SELECT at FROM claim_clock),
+    leased_until = (SELECT at FROM claim_clock) + make_interval(secs => ${leaseSeconds}::float8),
     leased_by = ${workerId}::text,
     worker_ids = COALESCE(t.worker_ids, '[]'::jsonb) || jsonb_build_array(${workerId}::text),
-    updated_at = NOW()`;
+    updated_at = (SELECT at FROM claim_clock)`;
 }
 
 /** RETURNING columns of row `t`, named like ClaimedTask (bigints as text, spec_hash trimmed). */

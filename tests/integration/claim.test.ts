@@ -7,7 +7,9 @@ import postgres from "postgres";
 import { closeDb, createDb } from "../../src/db/client.ts";
 import { parseDsn } from "../../src/db/dsn.ts";
 import { CLAIM_SESSION_SETTINGS, ClaimSession, PartialClaimError, type ClaimRoute, taskClaimBatch, taskNextRunAfter } from "../../src/queue/claim.ts";
+import { claimKeyLocks, picksWithLocksHeld, taskClaimKeyed, taskClaimKeysTryLock } from "../../src/queue/claim-keyed.ts";
 import { taskClaimPick } from "../../src/queue/claim-pick.ts";
+import { taskCompleteSuccessMany } from "../../src/queue/complete.ts";
 import { buildDsn, type TestDatabase } from "../helpers/db.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { claimParams, claimSession, FLAVOURS, insertRows, openDatabase, resetTables, setPaused } from "./claim-fixtures.ts";
@@ -336,6 +338,38 @@ describe.each(FLAVOURS)("claim (%s schema)", (flavour) => {
     expect((await taskNextRunAfter(db.sql, { queues: ["other", "default"] }))!.getTime()).toBeLessThan(next!.getTime());
     expect(await taskNextRunAfter(db.sql, { queues: [] })).toBeNull();
   });
+
+  // A claim transaction's NOW() is when it began; a row it picks in a later statement may have
+  // been released (a chain child) after that. started_at must still come after the parent's
+  // finished_at: the claim stamps its rows with the time it ran, not when its transaction began.
+  test.each([["unkeyed", null], ["keyed", "k-child"]] as const)(
+    "a chain child claimed by a transaction that began before its parent finished starts after the parent (%s)",
+    async (_label, lockKey) => {
+      const [parent, child] = await insertRows(db.sql, [{}, { lockKey }]);
+      await db.sql`UPDATE task_runs SET status = 'WAITING', wait_count = 1, parent_id = ${parent!}::bigint WHERE result_id = ${child!}`;
+      const [running] = await taskClaimBatch(db.sql, claimParams({ workerId: "w-parent" }));
+      expect(running?.resultId).toBe(parent!);
+      await db.sql.begin(async (tx) => {
+        await tx`SELECT 1`; // the transaction (and its NOW()) begins here
+        await Bun.sleep(40);
+        const done = await taskCompleteSuccessMany(db.sql, [{ resultId: parent!, workerId: "w-parent", attempt: 1, returnJson: null, logsUri: null }]);
+        expect(done.written).toEqual([parent!]);
+        const pick = await taskClaimPick(tx, claimParams({ workerId: "w-child" }));
+        if (lockKey === null) expect(pick.claimed.map((c) => c.task.resultId)).toEqual([child!]);
+        else {
+          expect(pick.deferred.map((d) => d.resultId)).toEqual([child!]);
+          const held = await taskClaimKeysTryLock(tx, { locks: pick.deferred.flatMap(claimKeyLocks) });
+          const keyed = await taskClaimKeyed(tx, { ...claimParams({ workerId: "w-child" }), picks: picksWithLocksHeld(pick.deferred, held) });
+          expect(keyed.map((c) => c.task.resultId)).toEqual([child!]);
+        }
+      });
+      const [row] = await db.sql<{ after: boolean; same: boolean; lease: number }[]>`
+        SELECT c.started_at >= p.finished_at AS after, c.started_at = c.last_attempted_at AS same,
+               EXTRACT(EPOCH FROM c.leased_until - c.started_at)::float8 AS lease
+        FROM task_runs c, task_runs p WHERE c.result_id = ${child!} AND p.result_id = ${parent!}`;
+      expect(row).toEqual({ after: true, same: true, lease: claimParams().leaseSeconds });
+    },
+  );
 
   test("taskNextRunAfter sinceMs: a row due within that window is returned (a claim just missed it); rows due before are not", async () => {
     await insertRows(db.sql, [{ runAfterSeconds: -0.2 }, { runAfterSeconds: -30 }]);
