@@ -30,7 +30,7 @@ function workerConfig(executor: "python" | "python-pool"): WorkerConfig {
     pollMinBackoffMs: 100, pollMaxBackoffMs: 1000, leaseSeconds: 300, heartbeatSeconds: 60, reclaimIntervalSeconds: 60,
     pythonBin: python, executorModule: "fakedjango.executor", payloadMode: "stdin", maxPayloadBytes: 1 << 20,
     maxStdoutBytes: 1 << 20, maxStderrBytes: 1 << 20, logsDir: "", journalDir: ".reproq", execTimeoutMs: 60_000, maxAttemptsDefault: 3,
-    shutdownTimeoutMs: 30_000, priorityAgingFactor: 0, listen: true, claimBatchSize: 10, retryBaseSeconds: 30,
+    shutdownTimeoutMs: 30_000, priorityAgingFactor: 0, listen: true, claimBatchSize: 10, shortTaskBoundMs: 0, retryBaseSeconds: 30,
     retryMaxSeconds: 3600, retryJitter: 0.1, registryHeartbeatSeconds: 30, deadWorkerHeartbeats: 1.5, executor, executorCommand: [], tasksDir: "tasks",
     executorEnvDeny: [], poolPreloadModules: ["fakedjango.tasks"], poolMode: "fork", poolMaxTasks: 0, poolMaxChildRssMb: 0, poolDbReuse: true, poolMaxAgeMs: 0, poolStaleCheckIntervalMs: 10_000,
   };

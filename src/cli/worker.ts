@@ -103,6 +103,8 @@ async function runWorker(context: CommandContext<typeof settingArgs>, setLogger:
     retention: config.retention,
     queryTimeoutMs: config.database.queryTimeoutMs,
     claimSession,
+    // Each open short-task batch holds a connection while its tasks run: at most half the pool.
+    shortBatchLimit: Math.max(1, Math.floor((config.database.poolSize - claimSize) / 2)),
   });
   const background = new AbortController();
   const memoryLogger = runMemoryLogger(logger, config.memoryLogIntervalMs, background.signal);

@@ -97,6 +97,7 @@ export function buildConfig(raw: BuildInput): Config {
       priorityAgingFactor: r.num("worker.priority_aging_factor"),
       listen: r.bool("worker.listen"),
       claimBatchSize: r.num("worker.claim_batch_size"),
+      shortTaskBoundMs: r.num("worker.short_task_bound"),
       retryBaseSeconds: r.num("worker.retry_base_seconds"),
       retryMaxSeconds: r.num("worker.retry_max_seconds"),
       retryJitter: r.num("worker.retry_jitter"),

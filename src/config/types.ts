@@ -63,6 +63,8 @@ export interface WorkerConfig {
   readonly priorityAgingFactor: number;
   readonly listen: boolean;
   readonly claimBatchSize: number;
+  /** Short-task batches: claim and complete in one transaction, tasks still running after this are claimed (0 = off). */
+  readonly shortTaskBoundMs: number;
   readonly retryBaseSeconds: number;
   readonly retryMaxSeconds: number;
   readonly retryJitter: number;

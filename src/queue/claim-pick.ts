@@ -25,10 +25,13 @@ export interface PickOutcome {
   claimed: { fair: number; task: ClaimedTask }[];
   /** Picked rows left READY but row-locked (until the transaction ends) for taskClaimKeyed. */
   deferred: KeyedPick[];
+  /** Lock mode: the database time of the pick (text, microseconds), when it locked any row. */
+  claimAt: string | null;
 }
 
 interface PickRow extends ClaimedTask {
   fair: string;
+  claimAt: string | null;
   pickId: string;
   pickLockKey: string | null;
   pickConcurrencyKey: string | null;
@@ -42,9 +45,11 @@ interface PickRow extends ClaimedTask {
  * appended). The keyed picks are returned unclaimed. Locks the examined candidate rows FOR UPDATE
  * SKIP LOCKED; run it inside a transaction so the keyed picks stay locked for taskClaimKeyed. Not
  * idempotent. `queues` must be non-empty and free of duplicates. With `notAfter` (a timestamptz),
- * a statement the server starts later than that claims nothing.
+ * a statement the server starts later than that claims nothing. `mode` "lock" (a short-task batch,
+ * short-batch.ts) claims nothing: the unkeyed picks come back still READY and row-locked, with
+ * the attempt and lease their claim will have, and `claimAt`, the time to record as their start.
  */
-export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfter: string | null = null): Promise<PickOutcome> {
+export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfter: string | null = null, mode: "claim" | "lock" = "claim"): Promise<PickOutcome> {
   const { queues, limit, priorityAgingFactor: factor } = params;
   const rows = await sql<PickRow[]>`
     WITH RECURSIVE
@@ -144,14 +149,22 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfte
     ),
     ${batchLimitsCtes(sql)},
     chosen AS (SELECT * FROM conc_ok ORDER BY fair LIMIT ${limit}),
-    claimed AS (
+    claimed AS (${mode === "claim"
+      ? sql`
       UPDATE task_runs t SET ${claimSetList(sql, params.workerId, params.leaseSeconds)}
       FROM chosen c
       WHERE t.result_id = c.result_id AND t.status = 'READY'
         AND c.lock_key IS NULL AND c.conc_key IS NULL AND c.bucket IS NULL
         -- A statement the server starts after this moment claims nothing (see ClaimSession).
         AND (${notAfter}::timestamptz IS NULL OR statement_timestamp() <= ${notAfter}::timestamptz)
-      RETURNING c.fair AS "claimFair", ${claimedColumns(sql)}
+      RETURNING c.fair AS "claimFair", ${claimedColumns(sql)}, NULL::text AS "claimAt"`
+      : sql`
+      -- Lock mode: the rows stay READY, locked by the candidate scan until the transaction ends.
+      SELECT c.fair AS "claimFair", ${claimedColumns(sql, params.leaseSeconds)},
+             (SELECT at FROM claim_clock)::text AS "claimAt"
+      FROM chosen c
+      JOIN task_runs t ON t.result_id = c.result_id
+      WHERE c.lock_key IS NULL AND c.conc_key IS NULL AND c.bucket IS NULL`}
     )
     -- The claimed rows, then the keyed picks (left to taskClaimKeyed). Not a join of chosen with
     -- claimed: the generic plan rates each CTE at one row and joined them by a nested loop, a
@@ -167,10 +180,13 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfte
     WHERE c.lock_key IS NOT NULL OR c.conc_key IS NOT NULL OR c.bucket IS NOT NULL
     ORDER BY fair`;
 
-  const outcome: PickOutcome = { claimed: [], deferred: [] };
+  const outcome: PickOutcome = { claimed: [], deferred: [], claimAt: null };
   for (const r of rows) {
     const fair = Number(r.fair);
-    if (r.resultId !== null) outcome.claimed.push({ fair, task: toClaimedTask(r) });
+    if (r.resultId !== null) {
+      outcome.claimed.push({ fair, task: toClaimedTask(r) });
+      outcome.claimAt ??= r.claimAt;
+    }
     else if (r.pickLockKey !== null || r.pickConcurrencyKey !== null || r.pickBucket !== null) {
       outcome.deferred.push({
         resultId: r.pickId, fair, lockKey: r.pickLockKey, concurrencyKey: r.pickConcurrencyKey, bucket: r.pickBucket,

@@ -102,13 +102,21 @@ export function claimSetList(sql: Queryable, workerId: string, leaseSeconds: num
     updated_at = (SELECT at FROM claim_clock)`;
 }
 
-/** RETURNING columns of row `t`, named like ClaimedTask (bigints as text, spec_hash trimmed). */
-export function claimedColumns(sql: Queryable) {
+/**
+ * RETURNING columns of row `t`, named like ClaimedTask (bigints as text, spec_hash trimmed). With
+ * `lockedLeaseSeconds`, `t` is a READY row only locked (a short-task batch, claim-pick.ts): the
+ * attempt and lease are the ones its claim will have (attempts + 1, claim_clock + lease).
+ */
+export function claimedColumns(sql: Queryable, lockedLeaseSeconds?: number) {
+  const claim = lockedLeaseSeconds === undefined
+    ? sql`t.attempts, t.leased_until AS "leasedUntil"`
+    : sql`t.attempts + 1 AS attempts,
+          (SELECT at FROM claim_clock) + make_interval(secs => ${lockedLeaseSeconds}::float8) AS "leasedUntil"`;
   return sql`
     t.result_id::text AS "resultId", t.queue_name AS "queueName", t.priority,
     t.spec_json::text AS "specText", rtrim(t.spec_hash) AS "specHash", t.task_path AS "taskPath",
-    t.attempts, t.max_attempts AS "maxAttempts", t.timeout_seconds AS "timeoutSeconds",
-    t.enqueued_at AS "enqueuedAt", t.leased_until AS "leasedUntil", t.lock_key AS "lockKey",
+    ${claim}, t.max_attempts AS "maxAttempts", t.timeout_seconds AS "timeoutSeconds",
+    t.enqueued_at AS "enqueuedAt", t.lock_key AS "lockKey",
     t.concurrency_key AS "concurrencyKey", t.concurrency_limit AS "concurrencyLimit",
     t.workflow_id::text AS "workflowId", t.parent_id::text AS "parentId",
     GREATEST(0, EXTRACT(EPOCH FROM NOW() - GREATEST(t.enqueued_at, COALESCE(t.run_after, t.enqueued_at))))::float8 AS "waitSeconds"`;

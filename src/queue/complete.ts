@@ -69,7 +69,28 @@ export async function taskCompleteMany(sql: Sql, outcomes: readonly Completion[]
   };
 }
 
-type OutcomeKind = "success" | "retry" | "requeue" | "terminal";
+export type OutcomeKind = "success" | "retry" | "requeue" | "terminal";
+
+/**
+ * The per-row parameter arrays of an outcome write, index-aligned with `outcomes`: the kind, the
+ * return value as JSON text (null = SQL NULL), the logs URI, the error entry (failures), last_error
+ * (terminal failures, cut to its byte limit), the retry delay and the start delay, each made safe
+ * for PostgreSQL text (no NUL) and finite.
+ */
+export function outcomeColumns(outcomes: readonly Completion[]) {
+  const failure = (o: Completion) => (o.kind === "failure" ? o.completion : null);
+  return {
+    resultIds: outcomes.map((o) => o.completion.resultId),
+    attempts: outcomes.map((o) => o.completion.attempt ?? null),
+    kinds: outcomes.map((o): OutcomeKind => (o.kind === "success" ? "success" : o.completion.disposition.type)),
+    returnTexts: outcomes.map((o) => (o.kind === "success" && o.completion.returnJson !== null ? jsonTextForPostgres(o.completion.returnJson) : null)),
+    logsUris: outcomes.map((o) => (o.completion.logsUri === null ? null : textForPostgres(o.completion.logsUri))),
+    errorTexts: outcomes.map((o) => { const f = failure(o); return f === null ? null : jsonForPostgres(f.error); }),
+    lastErrors: outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "terminal" ? cutUtf8(textForPostgres(f.lastError), LAST_ERROR_MAX_BYTES) : null; }),
+    delaySeconds: outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "retry" ? finiteNonNegative(f.disposition.retryDelaySeconds) : 0; }),
+    startDelaySeconds: outcomes.map((o) => finiteNonNegative(o.completion.startDelaySeconds ?? 0)),
+  };
+}
 
 // Locks the fenced rows of `outcomes` (leased_by = worker, RUNNING, attempts = attempt when given)
 // in result_id order and writes them in one statement. A success: SUCCESSFUL, finished_at,
@@ -85,22 +106,14 @@ type OutcomeKind = "success" | "retry" | "requeue" | "terminal";
 // statement pick a nested loop whose join filter compared every pair (batch² rows).
 export async function taskRecordOutcomesMany(sql: Queryable, outcomes: readonly Completion[]): Promise<(FinishedTask & { kind: OutcomeKind })[]> {
   if (outcomes.length === 0) return [];
-  const kind = (o: Completion): OutcomeKind => (o.kind === "success" ? "success" : o.completion.disposition.type);
-  const failure = (o: Completion) => (o.kind === "failure" ? o.completion : null);
+  const c = outcomeColumns(outcomes);
   const rows = await sql<{ result_id: string; workflow_id: string | null; kind: OutcomeKind }[]>`
     with locked as materialized (
       select t.result_id, d.kind, d.return_text, d.logs_uri, d.error_text, d.last_error, d.delay_seconds, d.start_delay_seconds
       from unnest(
-        ${outcomes.map((o) => o.completion.resultId)}::bigint[],
-        ${outcomes.map((o) => o.completion.workerId)}::text[],
-        ${outcomes.map((o) => o.completion.attempt ?? null)}::int[],
-        ${outcomes.map(kind)}::text[],
-        ${outcomes.map((o) => (o.kind === "success" && o.completion.returnJson !== null ? jsonTextForPostgres(o.completion.returnJson) : null))}::text[],
-        ${outcomes.map((o) => (o.completion.logsUri === null ? null : textForPostgres(o.completion.logsUri)))}::text[],
-        ${outcomes.map((o) => { const f = failure(o); return f === null ? null : jsonForPostgres(f.error); })}::text[],
-        ${outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "terminal" ? cutUtf8(textForPostgres(f.lastError), LAST_ERROR_MAX_BYTES) : null; })}::text[],
-        ${outcomes.map((o) => { const f = failure(o); return f !== null && f.disposition.type === "retry" ? finiteNonNegative(f.disposition.retryDelaySeconds) : 0; })}::float8[],
-        ${outcomes.map((o) => finiteNonNegative(o.completion.startDelaySeconds ?? 0))}::float8[]
+        ${c.resultIds}::bigint[], ${outcomes.map((o) => o.completion.workerId)}::text[], ${c.attempts}::int[], ${c.kinds}::text[],
+        ${c.returnTexts}::text[], ${c.logsUris}::text[], ${c.errorTexts}::text[], ${c.lastErrors}::text[],
+        ${c.delaySeconds}::float8[], ${c.startDelaySeconds}::float8[]
       ) as d(result_id, worker_id, attempt, kind, return_text, logs_uri, error_text, last_error, delay_seconds, start_delay_seconds)
       join task_runs t on t.result_id = d.result_id
       where t.leased_by = d.worker_id and t.status = 'RUNNING'

@@ -25,6 +25,11 @@ export class RunningTask {
   readonly claimedAt = performance.now();
   /** Milliseconds between the claim and the executor's call (time in the local buffer). */
   startDelayMs = 0;
+  /**
+   * The short-task batch whose open transaction holds this row (READY, locked, not leased), and
+   * which takes its outcome; null for a claimed row (RUNNING, leased: heartbeat, cancel, completer).
+   */
+  batch: ResultSink | null = null;
 
   constructor(readonly task: ClaimedTask) {}
 
@@ -35,6 +40,9 @@ export class RunningTask {
     this.controller.abort(reason === "worker_lost" ? new KillAtOnce(reason) : new Error(reason));
   }
 }
+
+/** Where a run's outcome is written: the completer, or the short-task batch holding the row. */
+export type ResultSink = Pick<Completer, "success" | "failure">;
 
 export interface PipelineDeps {
   worker: WorkerConfig;
@@ -194,7 +202,7 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
   const startDelaySeconds = running.startDelayMs / 1000;
   let write: WriteResult | "skipped" = "skipped";
   if (decision.type === "success") {
-    write = await deps.completer.success({
+    write = await (running.batch ?? deps.completer).success({
       resultId: task.resultId, workerId, attempt: task.attempts, returnJson: decision.returnJson, logsUri, workflowId: task.workflowId, startDelaySeconds,
     });
     if (write === "written") log.info("Task successful");
@@ -203,11 +211,11 @@ async function write(deps: PipelineDeps, running: RunningTask, decided: Decision
       // row rather than leave it RUNNING to be reclaimed and run again.
       const error = { kind: "infra_error", message: "the task succeeded but its result could not be stored", attempt: task.attempts, worker_id: workerId };
       const failed = { type: "failure", error, disposition: { type: "terminal" }, lastError: `infra_error: ${error.message}` } as const;
-      write = await deps.completer.failure({ resultId: task.resultId, workerId, attempt: task.attempts, error, disposition: failed.disposition, lastError: failed.lastError, logsUri, startDelaySeconds });
+      write = await (running.batch ?? deps.completer).failure({ resultId: task.resultId, workerId, attempt: task.attempts, error, disposition: failed.disposition, lastError: failed.lastError, logsUri, startDelaySeconds });
       decision = failed;
     }
   } else if (decision.type === "failure") {
-    write = await deps.completer.failure({
+    write = await (running.batch ?? deps.completer).failure({
       resultId: task.resultId,
       workerId,
       attempt: task.attempts,

@@ -22,6 +22,7 @@ import { appendJournal, replayJournals } from "./journal.ts";
 import { ProgressWatch } from "../observability/progress.ts";
 import { OutageTracker } from "./outage.ts";
 import { runTask, RunningTask, type TaskReport } from "./pipeline.ts";
+import { ShortBatch } from "./short-batch.ts";
 import { QueueRotation } from "./rotation.ts";
 import { metricsCollector } from "./collector.ts";
 import { Liveness } from "./liveness.ts";
@@ -66,6 +67,11 @@ export interface WorkerOptions {
    * there. Absent: every claim is a transaction on `sql`.
    */
   claimSession?: ClaimRoute | null;
+  /**
+   * Most short-task batches open at once (each holds a connection of `sql` while its tasks run);
+   * default 2. Short-task batches need worker.short_task_bound > 0 and a claim session.
+   */
+  shortBatchLimit?: number;
 }
 
 export class Worker {
@@ -105,6 +111,8 @@ export class Worker {
   private lastClaimAtMs: number | null = null;
   private stopped = false;
   private unwrittenCount = 0;
+  /** Short-task batches whose transaction is open. */
+  private openBatches = 0;
 
   constructor(private readonly options: WorkerOptions) {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
@@ -239,16 +247,20 @@ export class Worker {
     const started = performance.now();
     try {
       let claimed: ClaimedTask[];
+      let batch: ShortBatch | null = null;
+      const request = {
+        workerId: worker.workerId,
+        queues: rotation.order(),
+        limit,
+        leaseSeconds: worker.leaseSeconds,
+        priorityAgingFactor: worker.priorityAgingFactor,
+      };
       try {
-        claimed = await this.claimProgress.track(() => this.telemetry.db.run("claim", () =>
-          taskClaimBatch(sql, {
-            workerId: worker.workerId,
-            queues: rotation.order(),
-            limit,
-            leaseSeconds: worker.leaseSeconds,
-            priorityAgingFactor: worker.priorityAgingFactor,
-          }, this.claimRoute),
-        ));
+        if (this.shortBatchesOn()) {
+          ({ claimed, batch } = await this.claimProgress.track(() => this.telemetry.db.run("claim", () => this.openShortBatch(request))));
+        } else {
+          claimed = await this.claimProgress.track(() => this.telemetry.db.run("claim", () => taskClaimBatch(sql, request, this.claimRoute)));
+        }
       } catch (error) {
         this.unseenClaims.claimFailed(); // it may have committed without its answer reaching us
         if (!(error instanceof PartialClaimError)) throw error;
@@ -261,12 +273,57 @@ export class Worker {
       if (claimed.length > 0) this.lastClaimAtMs = Date.now();
       // Held before the claim stops counting as in flight: the unseen-claims sweep, which runs
       // with no claim in flight, gives back leased rows that are not held.
-      for (const task of claimed) this.hold(task);
+      for (const task of claimed) this.hold(task, batch);
       return claimed;
     } finally {
       this.claimsInFlight -= 1;
       this.reserved -= limit;
     }
+  }
+
+  /**
+   * Short-task batches are used while the claim route's last pick found no keyed rows (keyed rows
+   * need a claim transaction's key locks), under the open-batch limit, and not after shutdown
+   * began (a batch holds its rows until it closes).
+   */
+  private shortBatchesOn(): boolean {
+    const route = this.claimRoute;
+    return this.options.worker.shortTaskBoundMs > 0 && route !== undefined && !route.keyed && !this.claiming.signal.aborted;
+  }
+
+  /** Short-task batches are on and as many are open as may be: the next claim waits for one to end. */
+  private batchesFull(): boolean {
+    return this.openBatches >= (this.options.shortBatchLimit ?? 2) && this.shortBatchesOn();
+  }
+
+  /** Locks a batch of rows in a short-task batch (short-batch.ts); the batch counts as open until its transaction ends. */
+  private async openShortBatch(request: Parameters<typeof taskClaimBatch>[1]): Promise<{ claimed: ClaimedTask[]; batch: ShortBatch | null }> {
+    const { sql, worker, logger } = this.options;
+    this.openBatches += 1;
+    let opened;
+    try {
+      opened = await ShortBatch.open({
+        sql, completer: this.completer, logger, db: this.telemetry.db, workerId: worker.workerId, leaseSeconds: worker.leaseSeconds, boundMs: worker.shortTaskBoundMs,
+      }, request);
+    } catch (error) {
+      this.openBatches -= 1;
+      throw error;
+    }
+    if (opened.keyed && this.claimRoute) this.claimRoute.keyed = true;
+    const { batch } = opened;
+    if (batch === null) {
+      this.openBatches -= 1;
+      return { claimed: [], batch: null };
+    }
+    // Shutdown waits for it (drain): its rows are READY until it commits.
+    const ended: Promise<void> = batch.ended.then(() => {
+      this.openBatches -= 1;
+      this.inFlight.delete(ended);
+      this.wakeup.kick(); // the producer may wait for an open batch to end (batchesFull)
+      this.aheadWakeup.kick();
+    });
+    this.inFlight.add(ended);
+    return { claimed: opened.tasks, batch };
   }
 
   /**
@@ -281,7 +338,7 @@ export class Worker {
     const { worker, logger } = this.options;
     while (!signal.aborted) {
       const limit = this.claimLimit();
-      if (!this.lastClaimFull || this.claimsInFlight !== 1 || limit <= 0 || this.liveness.lost || this.waitingForWrites) {
+      if (!this.lastClaimFull || this.claimsInFlight !== 1 || limit <= 0 || this.liveness.lost || this.waitingForWrites || this.batchesFull()) {
         await this.aheadWakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
@@ -305,7 +362,7 @@ export class Worker {
       this.startBuffered();
       const limit = this.claimLimit();
       this.waitingForWrites = this.completer.pending >= MAX_PENDING_WRITES;
-      if (limit <= 0 || this.liveness.lost || this.waitingForWrites) {
+      if (limit <= 0 || this.liveness.lost || this.waitingForWrites || this.batchesFull()) {
         await this.wakeup.wait(worker.pollMaxBackoffMs, signal);
         continue;
       }
@@ -397,10 +454,14 @@ export class Worker {
     }
   }
 
-  /** A claimed row joins the held rows and the buffer; stopped there (cancel, lost lease), it is recorded at once. */
-  private hold(task: ClaimedTask): void {
+  /**
+   * A claimed row joins the held rows and the buffer; stopped there (cancel, lost lease), it is
+   * recorded at once. A row of a short-task batch is bound to it (READY, locked, until it commits).
+   */
+  private hold(task: ClaimedTask, batch: ShortBatch | null): void {
     const running = new RunningTask(task);
     this.held.set(task.resultId, running);
+    batch?.bind(running);
     this.buffer.push(running);
     running.controller.signal.addEventListener(
       "abort",
@@ -471,9 +532,20 @@ export class Worker {
    */
   private async returnBuffered(): Promise<void> {
     const { sql, worker, logger } = this.options;
-    const rows = this.buffer.splice(0);
+    const buffered = this.buffer.splice(0);
+    for (const running of buffered) if (this.held.get(running.task.resultId) === running) this.held.delete(running.task.resultId);
+    // A short-task batch's rows are READY already: its transaction simply leaves them out. One
+    // whose batch is writing now is being claimed: it is given back below once that committed.
+    const forgotten = new Set<RunningTask>();
+    const writing = new Set<Promise<boolean>>();
+    for (const running of buffered) {
+      if (!(running.batch instanceof ShortBatch)) continue;
+      if (running.batch.forget(running)) forgotten.add(running);
+      else writing.add(running.batch.ended);
+    }
+    await Promise.all(writing);
+    const rows = buffered.filter((running) => !forgotten.has(running) && running.batch === null);
     if (rows.length === 0) return;
-    for (const running of rows) if (this.held.get(running.task.resultId) === running) this.held.delete(running.task.resultId);
     const ids = rows.map((r) => ({ resultId: r.task.resultId, attempt: r.task.attempts }));
     try {
       const returned = await withDbRetry(() => this.telemetry.db.run(null, () => taskReturnUnstarted(sql, { workerId: worker.workerId, rows: ids })), {

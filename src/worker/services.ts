@@ -24,7 +24,7 @@ export function leaseHeartbeat(
 ) {
   const outage = new OutageTracker(logger, "Lease heartbeat");
   return async (): Promise<void> => {
-    const resultIds = [...running.keys()];
+    const resultIds = leasedIds(running);
     if (resultIds.length === 0) return;
     try {
       // Retried quickly (1 s, 2 s, … up to the interval): after an outage the lease must be
@@ -49,7 +49,7 @@ export function leaseHeartbeat(
  */
 export function cancelPoll(sql: Sql, logger: Logger, running: ReadonlyMap<string, RunningTask>, workerId: string, db: DbOperations) {
   return async (): Promise<void> => {
-    const resultIds = [...running.keys()];
+    const resultIds = leasedIds(running);
     if (resultIds.length === 0) return;
     try {
       for (const id of await db.run(null, () => taskCancelRequestedMany(sql, { resultIds, workerId }))) stopFor(running.get(id), "cancel", logger);
@@ -57,6 +57,13 @@ export function cancelPoll(sql: Sql, logger: Logger, running: ReadonlyMap<string
       // The heartbeat reports outages; a missed poll only delays cancellation.
     }
   };
+}
+
+/** The held rows that are leased (RUNNING); rows of an open short-task batch are READY, only locked. */
+function leasedIds(running: ReadonlyMap<string, RunningTask>): string[] {
+  const ids: string[] = [];
+  for (const [id, task] of running) if (task.batch === null) ids.push(id);
+  return ids;
 }
 
 export function stopFor(task: RunningTask | undefined, reason: "cancel" | "lease_lost", logger: Logger): void {

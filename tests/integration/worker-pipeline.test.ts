@@ -9,6 +9,7 @@ import { silentLogger } from "../../src/observability/logger.ts";
 import { Worker } from "../../src/worker/runtime.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { workerConfig } from "../helpers/executors/index.ts";
+import { ScriptedExecutor } from "../helpers/scripted-executor.ts";
 import { enqueue, statusCounts, waitFor } from "../helpers/worker.ts";
 import { claimSession, setRateLimit } from "./claim-fixtures.ts";
 
@@ -16,32 +17,6 @@ setDefaultTimeout(90_000); // also when run as plain `bun test` (its default is 
 
 const databases: TestDatabase[] = [];
 afterAll(() => Promise.all(databases.map((db) => db.drop())));
-
-/** Runs every task at once, except those whose kwargs say `block`: they wait for release(). */
-class ScriptedExecutor implements Executor {
-  readonly started: string[] = [];
-  private readonly gates = new Map<string, () => void>();
-
-  async run(request: ExecutionRequest): Promise<ExecutionResult> {
-    this.started.push(request.resultId);
-    const kwargs = (request.spec?.kwargs ?? {}) as { block?: boolean };
-    if (kwargs.block) {
-      await new Promise<void>((resolve) => {
-        this.gates.set(request.resultId, resolve);
-        request.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-    }
-    const envelope = { ok: true, returnJson: "1", exceptionClass: "", message: "", traceback: "" };
-    return {
-      outcome: request.signal.aborted ? "aborted" : "exited", message: "", exitCode: 0, signal: null, envelope, envelopeProblem: null,
-      stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, durationMs: 1, pid: null,
-    };
-  }
-
-  release(resultId: string): void {
-    this.gates.get(resultId)?.();
-  }
-}
 
 async function newWorker(label: string, overrides: Parameters<typeof workerConfig>[0]) {
   const db = await createTestDatabase({ flavour: "reproq", label });

@@ -45,6 +45,7 @@ export function workerConfig(overrides: Partial<WorkerConfig> = {}): WorkerConfi
     priorityAgingFactor: 0,
     listen: true,
     claimBatchSize: 10,
+    shortTaskBoundMs: 0,
     retryBaseSeconds: 30,
     retryMaxSeconds: 3600,
     retryJitter: 0.1,
