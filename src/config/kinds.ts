@@ -92,13 +92,14 @@ function checkerFor(setting: Setting): v.GenericSchema<unknown, unknown> | null 
   return actions.length === 0 ? null : v.pipe(v.number(), ...actions);
 }
 
-/** " ≥ 1", " between 0 and 65535", " > 0" — or "" when unbounded. */
-function boundsPhrase(setting: Setting): string {
+/** " ≥ 1", " between 0 and 65535", " > 0" — or "" when unbounded. `unit` follows each non-zero bound (durations: "ms"). */
+function boundsPhrase(setting: Setting, unit = ""): string {
+  const at = (n: number) => (n === 0 ? "0" : `${n}${unit}`);
   const { min, max, above } = setting;
-  if (min !== undefined && max !== undefined) return ` between ${min} and ${max}`;
-  if (above !== undefined) return ` > ${above}`;
-  if (min !== undefined) return ` ≥ ${min}`;
-  if (max !== undefined) return ` ≤ ${max}`;
+  if (min !== undefined && max !== undefined) return ` between ${at(min)} and ${at(max)}`;
+  if (above !== undefined) return ` > ${at(above)}`;
+  if (min !== undefined) return ` ≥ ${at(min)}`;
+  if (max !== undefined) return ` ≤ ${at(max)}`;
   return "";
 }
 
@@ -114,9 +115,9 @@ export function allowedPhrase(setting: Setting, parsed: boolean): string {
     case "bool":
       return "true or false (also 1/0, yes/no, on/off)";
     case "duration":
-      return parsed ? `a duration${boundsPhrase(setting)}` : setting.days ? "a duration like 14d, 12h or 90m" : DURATION_LIKE;
+      return parsed ? `a duration${boundsPhrase(setting, "ms")}` : setting.days ? "a duration like 14d, 12h or 90m" : DURATION_LIKE;
     case "seconds-or-duration":
-      return parsed ? `a duration${boundsPhrase(setting)}` : `${DURATION_LIKE}, or a whole number of seconds`;
+      return parsed ? `a duration${boundsPhrase(setting, "ms")}` : `${DURATION_LIKE}, or a whole number of seconds`;
     case "list":
       return "a list of strings";
     case "enum":

@@ -34,6 +34,16 @@ export async function run(_args: unknown[], kwargs: Record<string, unknown>, ctx
 }
 `);
 
+// Holds the worker's event loop (a synchronous handler) until a flag file exists, so a
+// short-task batch cannot reach its bound: its transaction stays open, the row READY and locked.
+writeFileSync(join(TASKS_DIR, "tasks", "spin.ts"), `import { existsSync } from "node:fs";
+export function run(_args: unknown[], kwargs: Record<string, unknown>) {
+  const end = Date.now() + 60_000;
+  while (!existsSync(String(kwargs.flag)) && Date.now() < end) Bun.sleepSync(5);
+  return "spun";
+}
+`);
+
 interface LedgerLine {
   word: "start" | "end";
   id: string;
@@ -137,6 +147,51 @@ describe("worker pipeline (binary, bun-inprocess)", () => {
       expect(row.kinds).toEqual(["worker_lost"]);
       expect(byId.get(row.result_id)!.map((r) => r.worker)).toEqual(["rescuer"]); // never started on the victim
     }
+  });
+
+  test("kill -9 with a short-task batch's transaction open: its rows are READY again at once (attempt not counted), nothing is left RUNNING, a second worker runs each once", async () => {
+    const { db, ledger } = await setup("pipeline_kill_batch");
+    const flag = join(scratch, "spin-flag");
+    const victim = spawn(db, ledger, "victim", ["--concurrency", "8", "--short-task-bound", "50ms"]);
+    // A first row: the first claim is a transaction; batches start once a pick met no keyed rows.
+    const [warm] = await enqueue(db.sql, [{ taskPath: "tasks.ledger.run", kwargs: { ms: 1 } }]);
+    await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the first row" });
+    const ids = await enqueue(db.sql, [
+      { taskPath: "tasks.spin.run", kwargs: { flag } },
+      ...Array.from({ length: 5 }, () => ({ taskPath: "tasks.ledger.run", kwargs: { ms: 1 } })),
+    ]);
+    const [spin] = ids as [string];
+    // The spinning row is locked by the open batch (another transaction's SKIP LOCKED passes it by) and still READY.
+    await waitFor(async () => {
+      const state = await db.sql.begin(async (tx) => {
+        const [row] = await tx<{ status: string }[]>`select status from task_runs where result_id = ${spin}::bigint`;
+        const free = await tx`select 1 from task_runs where result_id = ${spin}::bigint for update skip locked`;
+        return { status: row!.status, locked: free.length === 0 };
+      });
+      return state.status === "READY" && state.locked;
+    }, { intervalMs: 20, what: "the spinning row READY and locked by the worker's open batch" });
+    await Bun.sleep(300); // well past the bound: the batch is still open (the handler holds the event loop)
+    victim.proc.kill("SIGKILL");
+    await victim.exited;
+    const diedAt = performance.timeOrigin + performance.now();
+    // The server rolls the batch back as soon as the connection is gone.
+    const after = await waitFor(async () => {
+      const rows = await db.sql<{ result_id: string; status: string; attempts: number; worker_ids: string[] }[]>`
+        select result_id::text, status, attempts, worker_ids from task_runs where result_id = any(${ids}::bigint[]) order by result_id`;
+      const free = await db.sql.begin((tx) => tx`select 1 from task_runs where result_id = ${spin}::bigint for update skip locked`);
+      return free.length === 1 ? rows : null;
+    }, { timeoutMs: 10_000, intervalMs: 20, what: "the batch's row locks to go" });
+    expect(after.filter((r) => r.status === "RUNNING")).toEqual([]);
+    expect(after.find((r) => r.result_id === spin)).toEqual({ result_id: spin, status: "READY", attempts: 0, worker_ids: [] });
+    for (const row of after.filter((r) => r.status !== "SUCCESSFUL")) expect(row).toEqual({ ...row, status: "READY", attempts: 0, worker_ids: [] as string[] });
+
+    writeFileSync(flag, "");
+    spawn(db, ledger, "second", ["--concurrency", "8"]);
+    await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = any(${ids}::bigint[]) and status = 'SUCCESSFUL'`).length === ids.length, { what: "every row to succeed" });
+    const rows = await db.sql<{ attempts: number; worker_ids: string[] }[]>`select attempts, worker_ids from task_runs where result_id = any(${ids}::bigint[])`;
+    expect(rows.every((r) => r.attempts === 1 && r.worker_ids.length === 1)).toBe(true);
+    const runs = runsOf(readLedger(ledger), diedAt);
+    for (const [id, ofRow] of Map.groupBy(runs, (r) => r.id)) expect({ id, overlap: maxOverlap(ofRow) }).toEqual({ id, overlap: 1 });
   });
 
   test("SIGTERM with rows in the local buffer: they are READY again with the claim undone when the worker exits", async () => {
