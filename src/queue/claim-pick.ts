@@ -160,7 +160,7 @@ export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfte
       RETURNING c.fair AS "claimFair", ${claimedColumns(sql)}, NULL::text AS "claimAt"`
       : sql`
       -- Lock mode: the rows stay READY, locked by the candidate scan until the transaction ends.
-      SELECT c.fair AS "claimFair", ${claimedColumns(sql, params.leaseSeconds)},
+      SELECT c.fair AS "claimFair", ${claimedColumns(sql, true)},
              (SELECT at FROM claim_clock)::text AS "claimAt"
       FROM chosen c
       JOIN task_runs t ON t.result_id = c.result_id

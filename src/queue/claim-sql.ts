@@ -104,19 +104,15 @@ export function claimSetList(sql: Queryable, workerId: string, leaseSeconds: num
 
 /**
  * RETURNING columns of row `t`, named like ClaimedTask (bigints as text, spec_hash trimmed). With
- * `lockedLeaseSeconds`, `t` is a READY row only locked (a short-task batch, claim-pick.ts): the
- * attempt and lease are the ones its claim will have (attempts + 1, claim_clock + lease).
+ * `locked`, `t` is a READY row only locked (a short-task batch, claim-pick.ts): the attempt is the
+ * one its claim will have (attempts + 1).
  */
-export function claimedColumns(sql: Queryable, lockedLeaseSeconds?: number) {
-  const claim = lockedLeaseSeconds === undefined
-    ? sql`t.attempts, t.leased_until AS "leasedUntil"`
-    : sql`t.attempts + 1 AS attempts,
-          (SELECT at FROM claim_clock) + make_interval(secs => ${lockedLeaseSeconds}::float8) AS "leasedUntil"`;
+export function claimedColumns(sql: Queryable, locked = false) {
   return sql`
     t.result_id::text AS "resultId", t.queue_name AS "queueName", t.priority,
     t.spec_json::text AS "specText", rtrim(t.spec_hash) AS "specHash", t.task_path AS "taskPath",
-    ${claim}, t.max_attempts AS "maxAttempts", t.timeout_seconds AS "timeoutSeconds",
-    t.enqueued_at AS "enqueuedAt", t.lock_key AS "lockKey",
+    ${locked ? sql`t.attempts + 1 AS attempts` : sql`t.attempts`}, t.max_attempts AS "maxAttempts",
+    t.timeout_seconds AS "timeoutSeconds", t.lock_key AS "lockKey",
     t.concurrency_key AS "concurrencyKey", t.concurrency_limit AS "concurrencyLimit",
     t.workflow_id::text AS "workflowId", t.parent_id::text AS "parentId",
     GREATEST(0, EXTRACT(EPOCH FROM NOW() - GREATEST(t.enqueued_at, COALESCE(t.run_after, t.enqueued_at))))::float8 AS "waitSeconds"`;
@@ -134,8 +130,6 @@ export function toClaimedTask(row: ClaimedTask): ClaimedTask {
     attempts: row.attempts,
     maxAttempts: row.maxAttempts,
     timeoutSeconds: row.timeoutSeconds,
-    enqueuedAt: row.enqueuedAt,
-    leasedUntil: row.leasedUntil,
     lockKey: row.lockKey,
     concurrencyKey: row.concurrencyKey,
     concurrencyLimit: row.concurrencyLimit,

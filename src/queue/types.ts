@@ -19,8 +19,6 @@ export interface ClaimedTask {
   attempts: number;
   maxAttempts: number;
   timeoutSeconds: number;
-  enqueuedAt: Date;
-  leasedUntil: Date;
   lockKey: string | null;
   concurrencyKey: string | null;
   concurrencyLimit: number;

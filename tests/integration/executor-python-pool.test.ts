@@ -89,7 +89,7 @@ for (const mode of POOL_MODES) describe(`pool_mode ${mode}`, () => {
 
   const claimed: ClaimedTask = {
     resultId: "42", queueName: "default", priority: 0, specText: "{}", specHash: "h", taskPath: "tasks.fake",
-    attempts: 1, maxAttempts: 3, timeoutSeconds: 900, enqueuedAt: new Date(), leasedUntil: new Date(), waitSeconds: 0,
+    attempts: 1, maxAttempts: 3, timeoutSeconds: 900, waitSeconds: 0,
     lockKey: null, concurrencyKey: null, concurrencyLimit: 0, workflowId: null, parentId: null,
   };
 

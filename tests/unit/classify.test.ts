@@ -8,7 +8,7 @@ import { effectiveTimeoutMs } from "../../src/worker/pipeline.ts";
 
 const task: ClaimedTask = {
   resultId: "42", queueName: "default", priority: 0, specText: "{}", specHash: "h", taskPath: "tasks.x",
-  attempts: 1, maxAttempts: 3, timeoutSeconds: 900, enqueuedAt: new Date(), leasedUntil: new Date(), waitSeconds: 0,
+  attempts: 1, maxAttempts: 3, timeoutSeconds: 900, waitSeconds: 0,
   lockKey: null, concurrencyKey: null, concurrencyLimit: 0, workflowId: null, parentId: null,
 };
 

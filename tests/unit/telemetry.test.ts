@@ -9,7 +9,7 @@ import { Telemetry } from "../../src/worker/telemetry.ts";
 
 const task: ClaimedTask = {
   resultId: "42", queueName: "emails", priority: 0, specText: "{}", specHash: "h", taskPath: "tasks.send",
-  attempts: 1, maxAttempts: 3, timeoutSeconds: 900, enqueuedAt: new Date(), leasedUntil: new Date(), lockKey: null,
+  attempts: 1, maxAttempts: 3, timeoutSeconds: 900, lockKey: null,
   concurrencyKey: null, concurrencyLimit: 0, workflowId: null, parentId: null, waitSeconds: 3,
 };
 
