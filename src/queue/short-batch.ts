@@ -22,6 +22,11 @@ export interface FinishLockedParams {
   outcomes: readonly Completion[];
   /** Rows of the batch still running (or not started): claimed now, RUNNING and leased. */
   promote: readonly LockedRow[];
+  /**
+   * The rows are not locked by the caller (its batch's transaction was lost and rolled back):
+   * lock them here, skipping any another transaction holds (another claim has them now).
+   */
+  relock?: boolean;
 }
 
 export type LockedKind = Exclude<OutcomeKind, "requeue"> | "running";
@@ -34,7 +39,8 @@ export type LockedKind = Exclude<OutcomeKind, "requeue"> | "running";
  * claim (RUNNING, leased_by, leased_until = now + lease, started_at/last_attempted_at the pick
  * time: the completer moves them by the start delay later, as for any claim). Successes release
  * their WAITING chain children in the same statement. Fenced on status READY and the attempt
- * (the transaction holds the row locks, so nothing else can have changed them). Returns the rows
+ * (the transaction holds the row locks, so nothing else can have changed them; with `relock`, rows
+ * another transaction has locked meanwhile are left alone). Returns the rows
  * written with their kind. Not idempotent; chord accounting and failure propagation are the
  * caller's (workflowRecordSuccessMany, taskPropagateTerminalFailure), in the same transaction.
  */
@@ -55,6 +61,12 @@ export async function taskFinishLocked(sql: Queryable, params: FinishLockedParam
         ${[...c.errorTexts, ...none]}::text[], ${[...c.lastErrors, ...none]}::text[],
         ${[...c.delaySeconds, ...promoted.map(() => 0)]}::float8[], ${[...c.startDelaySeconds, ...promoted.map(() => 0)]}::float8[]
       ) as d(result_id, attempt, kind, return_text, logs_uri, error_text, last_error, delay_seconds, start_delay_seconds)
+    ),
+    mine as materialized (
+      select t.result_id from task_runs t join d on d.result_id = t.result_id
+      where ${params.relock === true} and t.status = 'READY' and t.attempts = d.attempt - 1
+      order by t.result_id
+      for update of t skip locked
     ),
     written as (
       update task_runs t set
@@ -84,10 +96,27 @@ export async function taskFinishLocked(sql: Queryable, params: FinishLockedParam
         updated_at = (select at from finish_clock)
       from d
       where t.result_id = d.result_id and t.status = 'READY' and t.attempts = d.attempt - 1
+        and (${params.relock !== true} or t.result_id in (select result_id from mine))
       returning t.result_id, t.workflow_id, d.kind
     ),
     succeeded as (select result_id from written where kind = 'success'),
     ${chainReleaseCtes(sql, "succeeded")}
     select result_id, workflow_id, kind from written`;
   return rows.map((r) => ({ resultId: r.result_id, workflowId: r.workflow_id, kind: r.kind }));
+}
+
+/**
+ * Of `rows` (a batch whose commit this worker did not see), those its own write did commit: the
+ * attempt recorded, no longer READY, this worker the last in worker_ids. The COMMIT reached the
+ * server and only its answer was lost. Reads only.
+ */
+export async function taskBatchCommitted(sql: Queryable, params: { workerId: string; rows: readonly LockedRow[] }): Promise<string[]> {
+  if (params.rows.length === 0) return [];
+  const found = await sql<{ result_id: string }[]>`
+    select t.result_id::text
+    from unnest(${params.rows.map((r) => r.resultId)}::bigint[], ${params.rows.map((r) => r.attempt)}::int[]) as d(result_id, attempt)
+    join task_runs t on t.result_id = d.result_id
+    where t.attempts = d.attempt and t.status <> 'READY'
+      and t.worker_ids ->> (jsonb_array_length(t.worker_ids) - 1) = ${params.workerId}::text`;
+  return found.map((r) => r.result_id);
 }

@@ -113,6 +113,10 @@ export class Worker {
   private unwrittenCount = 0;
   /** Short-task batches whose transaction is open. */
   private openBatches = 0;
+  /** Lost short-task batches still taking their rows back (claims wait: they would take them first). */
+  private recoveries = 0;
+  /** Ends the retries of lost batches' recoveries (shutdown gave up on writing results). */
+  private readonly batchGiveUp = new AbortController();
 
   constructor(private readonly options: WorkerOptions) {
     this.telemetry = options.telemetry ?? new Telemetry({ metrics: null, events: null, workerId: options.worker.workerId, role: "", poolSize: 1 });
@@ -291,9 +295,12 @@ export class Worker {
     return this.options.worker.shortTaskBoundMs > 0 && route !== undefined && !route.keyed && !this.claiming.signal.aborted;
   }
 
-  /** Short-task batches are on and as many are open as may be: the next claim waits for one to end. */
+  /**
+   * The next claim waits: a lost batch is taking its rows back, or short-task batches are on and
+   * as many are open as may be.
+   */
   private batchesFull(): boolean {
-    return this.openBatches >= (this.options.shortBatchLimit ?? 2) && this.shortBatchesOn();
+    return this.recoveries > 0 || (this.openBatches >= (this.options.shortBatchLimit ?? 2) && this.shortBatchesOn());
   }
 
   /** Locks a batch of rows in a short-task batch (short-batch.ts); the batch counts as open until its transaction ends. */
@@ -304,6 +311,14 @@ export class Worker {
     try {
       opened = await ShortBatch.open({
         sql, completer: this.completer, logger, db: this.telemetry.db, workerId: worker.workerId, leaseSeconds: worker.leaseSeconds, boundMs: worker.shortTaskBoundMs,
+        giveUp: AbortSignal.any([this.force.signal, this.batchGiveUp.signal]),
+        onRecovery: (done) => {
+          this.recoveries += 1;
+          void done.finally(() => {
+            this.recoveries -= 1;
+            this.wakeup.kick();
+          });
+        },
       }, request);
     } catch (error) {
       this.openBatches -= 1;
@@ -593,6 +608,7 @@ export class Worker {
     if (!settled) {
       logger.error("Gave up writing task results at shutdown; they go to the result journal");
       this.completer.abandon();
+      this.batchGiveUp.abort();
       await allDone();
     }
   }

@@ -6,22 +6,23 @@
 // the completer. A short task therefore costs one full-index write of task_runs instead of two,
 // and any task running longer than the bound shows RUNNING (leased, started_at true) from then on.
 //
-// Failure: if the transaction does not commit (connection lost, worker killed), the database
-// rolls it back: every row is READY again with its attempt not counted, and runs again, like a
-// task whose worker died. Rows still running then are stopped at once (another worker may claim
-// them now); their outcomes go to the completer, whose fence writes nothing unless the commit went
-// through unseen. A row the database refuses to store (a non-retryable error) does not sink the
-// batch: the write is rolled back to a savepoint, every row is claimed instead, and the outcomes
-// go through the completer, which isolates the bad row.
+// Failure: if the transaction does not commit, the database rolls it back: every row is READY
+// again with its attempt not counted. A worker killed with it open loses those rows to the next
+// claim (they run again, as a dead worker's tasks do). A worker that is alive (its connection was
+// lost) takes them back at once on another connection (recover()): outcomes for the finished rows,
+// the claim for the running ones, for every row nobody else has claimed in between; runs of the
+// others are stopped, their outcomes dropped. A write the database refuses (a trigger, a
+// constraint) is taken back the same way, except that every row is claimed and the outcomes go
+// through the completer, which isolates the row it cannot store.
 import type postgres from "postgres";
 import type { Sql } from "../db/client.ts";
-import { isRetryableDbError } from "../db/retryable.ts";
+import { isRetryableDbError, withDbRetry } from "../db/retryable.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { DbOperations } from "../observability/db-operations.ts";
 import { claimSettingsApply, taskPropagateTerminalFailure, workflowRecordSuccessMany, type Completion } from "../queue/index.ts";
 import { taskClaimPick } from "../queue/claim-pick.ts";
-import { taskFinishLocked, type LockedKind } from "../queue/short-batch.ts";
+import { taskBatchCommitted, taskFinishLocked, type FinishLockedParams, type LockedKind } from "../queue/short-batch.ts";
 import type { ClaimedTask, ClaimParams, FailureCompletion, SuccessCompletion } from "../queue/types.ts";
 import type { FinishedTask } from "../queue/workflows.ts";
 import type { Completer, WriteResult } from "./completer.ts";
@@ -36,6 +37,10 @@ export interface ShortBatchDeps {
   leaseSeconds: number;
   /** At the latest this long after the pick, the batch writes and commits. */
   boundMs: number;
+  /** Ends the retries of a lost batch's recovery (shutdown gave up). */
+  giveUp: AbortSignal;
+  /** Called when a lost batch starts taking its rows back, with a promise settled when it is done (the producer waits for it). */
+  onRecovery?: (done: Promise<void>) => void;
 }
 
 interface Member {
@@ -58,8 +63,6 @@ export interface OpenedBatch {
 export class ShortBatch implements ResultSink {
   private readonly members = new Map<string, Member>();
   private closing = false;
-  /** The write failed with a non-retryable error: every row was claimed, outcomes go to the completer. */
-  private fellBack = false;
   private written = new Set<string>();
   /** The transaction failed: the rows are not ours (see failed()). */
   private lost = false;
@@ -108,7 +111,8 @@ export class ShortBatch implements ResultSink {
       () => (batch as ShortBatch | null)?.committed(),
       (error: unknown) => {
         pickFailed(error);
-        (batch as ShortBatch | null)?.failed(error);
+        const lost = batch as ShortBatch | null;
+        if (lost) deps.onRecovery?.(lost.recover(error));
       },
     );
     return opened;
@@ -174,54 +178,34 @@ export class ShortBatch implements ResultSink {
     return outcome.kind === "success" ? this.deps.completer.success(outcome.completion) : this.deps.completer.failure(outcome.completion);
   }
 
-  /** Inside the transaction: outcomes and promotions in one statement (plus workflow bookkeeping when needed). */
-  private async write(tx: postgres.TransactionSql<{}>): Promise<void> {
-    const { workerId, leaseSeconds, db } = this.deps;
+  /** Rows to write: the live members, their outcomes, and those still without one (to be claimed). */
+  private pending() {
     const live = [...this.members.values()].filter((m) => !m.forgotten);
-    const outcomes = live.flatMap((m) => (m.outcome === null ? [] : [m.outcome]));
-    const promote = live.filter((m) => m.outcome === null).map((m) => ({ resultId: m.task.resultId, attempt: m.task.attempts }));
-    this.deps.logger.debug("Writing a short-task batch", { rows: live.length, finished: outcomes.length, claimed: promote.length, open_ms: Math.round(performance.now() - this.openedAt) });
-    let rows: (FinishedTask & { kind: LockedKind })[];
-    try {
-      rows = await db.run("complete_success", async () => {
-        // SAVEPOINT, the write and RELEASE go out together (one round trip); a failed write makes
-        // the RELEASE fail too, and the catch below rolls back to the savepoint.
-        const saved = tx.unsafe("SAVEPOINT short_batch");
-        const writing = taskFinishLocked(tx, { workerId, leaseSeconds, claimAt: this.claimAt, outcomes, promote });
-        if (!outcomes.some((o) => this.needsWorkflowWork(o))) {
-          const [, done] = await Promise.all([saved, writing, tx.unsafe("RELEASE SAVEPOINT short_batch")]);
-          return done;
-        }
-        const [, done] = await Promise.all([saved, writing]);
-        await workflowRecordSuccessMany(tx, { done: done.filter((r) => r.kind === "success") });
-        await taskPropagateTerminalFailure(tx, done.filter((r) => r.kind === "terminal"));
-        await tx.unsafe("RELEASE SAVEPOINT short_batch");
-        return done;
-      });
-    } catch (error) {
-      if (isRetryableDbError(error)) throw error;
-      await tx.unsafe("ROLLBACK TO SAVEPOINT short_batch");
-      this.deps.logger.warn("The database refused a short-task batch's results; claiming its tasks and recording their results one by one", { count: live.length, error: errorMessage(error) });
-      this.fellBack = true;
-      const every = live.map((m) => ({ resultId: m.task.resultId, attempt: m.task.attempts }));
-      rows = await db.run("claim", () => taskFinishLocked(tx, { workerId, leaseSeconds, claimAt: this.claimAt, outcomes: [], promote: every }));
-    }
-    this.written = new Set(rows.map((r) => r.resultId));
+    return {
+      live,
+      outcomes: live.flatMap((m) => (m.outcome === null ? [] : [m.outcome])),
+      running: live.filter((m) => m.outcome === null).map((m) => ({ resultId: m.task.resultId, attempt: m.task.attempts })),
+    };
   }
 
-  /** A success of a workflow member (chord accounting) or a terminal failure (propagation). The row is locked since the pick: its workflow_id is as picked. */
-  private needsWorkflowWork(outcome: Completion): boolean {
-    if (outcome.kind === "failure") return outcome.completion.disposition.type === "terminal";
-    return this.members.get(outcome.completion.resultId)?.task.workflowId != null;
+  /**
+   * Inside the transaction: outcomes and claims in one statement, then chord accounting and
+   * failure propagation when a row needs them. Any error fails the transaction (recover()).
+   */
+  private async write(tx: postgres.TransactionSql<{}>): Promise<void> {
+    const { workerId, leaseSeconds, db } = this.deps;
+    const { live, outcomes, running } = this.pending();
+    this.deps.logger.debug("Writing a short-task batch", { rows: live.length, finished: outcomes.length, claimed: running.length, open_ms: Math.round(performance.now() - this.openedAt) });
+    const rows = await db.run("complete_success", () => writeOutcomes(tx, { workerId, leaseSeconds, claimAt: this.claimAt, outcomes, promote: running }));
+    this.written = new Set(rows.map((r) => r.resultId));
   }
 
   private committed(): void {
     for (const member of this.members.values()) {
       if (member.forgotten) continue;
-      if (member.outcome === null || this.fellBack) {
+      if (member.outcome === null) {
         // Claimed by the write: from now on a row like any other (heartbeat, cancel, completer).
         if (member.running) member.running.batch = null;
-        if (member.outcome !== null) void this.toCompleter(member.outcome).then(member.resolve);
         continue;
       }
       member.resolve?.(this.written.has(member.task.resultId) ? "written" : "fenced");
@@ -229,27 +213,71 @@ export class ShortBatch implements ResultSink {
     this.settle(true);
   }
 
-  private failed(error: unknown): void {
+  /**
+   * The transaction did not commit; the database rolled it back and every row is READY again
+   * with its attempt uncounted. The rows nobody has claimed since are taken back at once, on
+   * another connection (retried through an outage). After a lost connection: the finished rows
+   * get their outcome and the running ones their claim, so no finished task runs again and no
+   * running one is given away. After a write the database refused (a trigger, a constraint):
+   * every row is claimed and its outcome goes through the completer, which isolates the row it
+   * cannot store. Rows another claim holds by then are no longer this worker's: their runs are
+   * stopped and their outcomes dropped.
+   */
+  async recover(error: unknown): Promise<void> {
     clearTimeout(this.timer);
     this.closing = true;
+    const { workerId, leaseSeconds, logger, db, sql } = this.deps;
+    const { live, outcomes, running } = this.pending();
+    const refused = !isRetryableDbError(error);
+    const all = live.map((m) => ({ resultId: m.task.resultId, attempt: m.task.attempts }));
+    let written = new Set<string>();
+    try {
+      const ids = await withDbRetry(
+        () => db.run("complete_success", () => sql.begin(async (tx) => {
+          const rows = await writeOutcomes(tx, {
+            workerId, leaseSeconds, claimAt: this.claimAt, relock: true,
+            outcomes: refused ? [] : outcomes,
+            promote: refused ? all : running,
+          });
+          const taken = new Set(rows.map((r) => r.resultId));
+          // A COMMIT whose answer was lost: those rows are written (or claimed) as this batch wanted.
+          const committed = refused ? [] : await taskBatchCommitted(tx, { workerId, rows: all.filter((r) => !taken.has(r.resultId)) });
+          return [...taken, ...committed];
+        })),
+        { attempts: Number.POSITIVE_INFINITY, baseMs: 100, maxMs: 2_000, signal: this.deps.giveUp },
+      );
+      written = new Set(ids);
+    } catch (recoveryError) {
+      logger.error("Could not take back the rows of a short-task batch that was not committed; they run again", { count: live.length, error: errorMessage(recoveryError) });
+    }
+    const lost = live.filter((m) => !written.has(m.task.resultId)).length;
+    if (refused) logger.warn("The database refused a short-task batch's results; its tasks were claimed and their results go one by one", { count: live.length, lost, error: errorMessage(error) });
+    else logger.warn("A short-task batch was not committed; its rows were taken back on another connection", { count: live.length, taken_back: live.length - lost, lost, error: errorMessage(error) });
     this.lost = true;
-    const live = [...this.members.values()].filter((m) => !m.forgotten);
-    this.deps.logger.warn("A short-task batch could not be committed; its tasks are READY again and run again", {
-      count: live.length,
-      finished: live.filter((m) => m.outcome !== null).length,
-      error: errorMessage(error),
-    });
     for (const member of live) {
+      const mine = written.has(member.task.resultId);
       if (member.outcome !== null) {
-        member.resolve?.("fenced");
+        if (!mine) member.resolve?.("fenced");
+        else if (!refused) member.resolve?.("written");
+        else {
+          if (member.running) member.running.batch = null;
+          void this.toCompleter(member.outcome).then(member.resolve);
+        }
         continue;
       }
-      // Another worker may claim the row from now on: nothing of this run may go on.
-      if (member.running) {
-        member.running.batch = null;
-        member.running.stop("worker_lost");
-      }
+      if (!member.running) continue;
+      member.running.batch = null; // claimed now (RUNNING, leased), or not ours: the completer's fence decides
+      // Another claim holds the row now: nothing of this run may go on.
+      if (!mine) member.running.stop("worker_lost");
     }
     this.settle(false);
   }
+}
+
+/** taskFinishLocked, plus chord accounting and failure propagation in the same transaction when a written row needs them. */
+async function writeOutcomes(tx: postgres.TransactionSql<{}>, params: FinishLockedParams): Promise<(FinishedTask & { kind: LockedKind })[]> {
+  const done = await taskFinishLocked(tx, params);
+  await workflowRecordSuccessMany(tx, { done: done.filter((r) => r.kind === "success") });
+  await taskPropagateTerminalFailure(tx, done.filter((r) => r.kind === "terminal"));
+  return done;
 }

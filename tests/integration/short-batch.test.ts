@@ -2,14 +2,14 @@
 // lock-mode pick leaves its rows READY and locked; the batch write records each attempt in one
 // update; through the runtime, a short task's row goes READY → SUCCESSFUL in one write, a task
 // outliving the bound shows RUNNING (leased) and is completed like any claimed row, shutdown leaves
-// a batch's unstarted rows READY untouched, and a batch whose connection dies gives its rows back
-// (attempt not counted) and stops what still runs.
+// a batch's unstarted rows READY untouched, and a batch whose connection dies is taken back on
+// another connection (finished rows recorded, running ones claimed) unless another claim got there first.
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { closeDb } from "../../src/db/client.ts";
-import { silentLogger } from "../../src/observability/logger.ts";
+import { createLogger, silentLogger } from "../../src/observability/logger.ts";
 import { ClaimSession, taskClaimBatch } from "../../src/queue/claim.ts";
 import { taskClaimPick } from "../../src/queue/claim-pick.ts";
-import { taskFinishLocked } from "../../src/queue/short-batch.ts";
+import { taskBatchCommitted, taskFinishLocked } from "../../src/queue/short-batch.ts";
 import { Worker } from "../../src/worker/runtime.ts";
 import type { WorkerConfig } from "../../src/config/index.ts";
 import type { Executor } from "../../src/executor/index.ts";
@@ -20,6 +20,7 @@ import { enqueue, waitFor } from "../helpers/worker.ts";
 import { claimParams, claimSession, insertRows, resetTables } from "./claim-fixtures.ts";
 
 setDefaultTimeout(90_000); // also when run as plain `bun test` (its default is 5 s)
+const testLogger = process.env.DEBUG_TEST ? await createLogger({ level: "debug", format: "json" }) : silentLogger;
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -115,6 +116,21 @@ describe("SQL", () => {
     });
   });
 
+  test("taskBatchCommitted: after a commit whose answer was lost, the rows that batch wrote are told apart from rows still READY or taken by another worker", async () => {
+    const [done, claimed, untouched, other] = await insertRows(db.sql, [{}, {}, {}, {}]) as [string, string, string, string];
+    await db.sql.begin(async (tx) => {
+      const pick = await taskClaimPick(tx, claimParams({ workerId: "w-lost", limit: 3 }), null, "lock");
+      expect(pick.claimed.map((c) => c.task.resultId)).toEqual([done, claimed, untouched]);
+      await taskFinishLocked(tx, {
+        workerId: "w-lost", leaseSeconds: 60, claimAt: pick.claimAt!, promote: [{ resultId: claimed, attempt: 1 }],
+        outcomes: [{ kind: "success", completion: { resultId: done, workerId: "w-lost", attempt: 1, returnJson: null, logsUri: null } }],
+      });
+    });
+    await taskClaimBatch(db.sql, claimParams({ workerId: "w-other", limit: 5 })); // takes `untouched` and `other`
+    const rows = [done, claimed, untouched, other].map((resultId) => ({ resultId, attempt: 1 }));
+    expect((await taskBatchCommitted(db.sql, { workerId: "w-lost", rows })).sort()).toEqual([done, claimed].sort());
+  });
+
   test("the write is fenced on the attempt: a row whose attempts moved is not written", async () => {
     const [id] = await insertRows(db.sql, [{}]);
     await db.sql.begin(async (tx) => {
@@ -140,7 +156,7 @@ describe("through the runtime", () => {
   function start(executor: Executor, overrides: Partial<WorkerConfig>) {
     const worker = workerConfig({ allowedTaskModules: ["tasks."], pollMinBackoffMs: 20, pollMaxBackoffMs: 200, shortTaskBoundMs: 100, ...overrides });
     const runtime = new Worker({
-      sql: db.sql, worker, executor, logger: silentLogger,
+      sql: db.sql, worker, executor, logger: testLogger,
       identity: { workerId: worker.workerId, hostname: "test", concurrency: worker.concurrency, queues: worker.queues, version: "test" },
       claimSession: new ClaimSession(session, () => session, 30_000),
     });
@@ -199,7 +215,7 @@ describe("through the runtime", () => {
     expect(Object.values(await transitions(ids)).flat()).toEqual([]);
   });
 
-  test("a batch whose connection dies: its rows are READY again (attempt not counted), the running task is stopped, then they run again", async () => {
+  test("a batch whose connection dies: the worker takes its rows back on another connection (the finished one recorded, the running one claimed), nothing runs twice", async () => {
     const executor = new ScriptedExecutor();
     const { runtime, done } = start(executor, { concurrency: 4, claimBatchSize: 10, shortTaskBoundMs: 60_000 });
     try {
@@ -213,14 +229,87 @@ describe("through the runtime", () => {
         where l.locktype = 'transactionid' and a.state = 'idle in transaction' and a.datname = current_database() limit 1`;
       expect(backend).toBeDefined();
       await db.sql`select pg_terminate_backend(${backend!.pid})`;
-      // Both ran once; both run again (the first run's attempt was never counted), and the blocked
-      // one's first run was stopped.
-      await waitFor(async () => executor.started.filter((id) => id === quick).length === 2, { what: "the quick row to run again" });
-      await waitFor(async () => executor.started.filter((id) => id === blocked).length === 2, { what: "the blocked row to run again" });
+      // Taken back: the quick row SUCCESSFUL (its run counted once), the blocked one RUNNING, leased, still running.
+      const states = await waitFor(async () => {
+        const rows = await db.sql<{ id: string; status: string; attempts: number; leased_by: string | null }[]>`
+          select result_id::text as id, status, attempts, leased_by from task_runs where result_id = any(${[blocked, quick]}::bigint[]) order by result_id`;
+        return rows[0]?.status === "RUNNING" && rows[1]?.status === "SUCCESSFUL" ? rows : null;
+      }, { what: "the rows taken back" });
+      expect([...states]).toEqual([
+        { id: blocked, status: "RUNNING", attempts: 1, leased_by: "test-worker" },
+        { id: quick, status: "SUCCESSFUL", attempts: 1, leased_by: null },
+      ]);
       executor.release(blocked);
-      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = any(${[blocked, quick]}::bigint[]) and status = 'SUCCESSFUL'`).length === 2, { what: "both rows SUCCESSFUL" });
-      const rows = await db.sql<{ attempts: number; worker_ids: string[] }[]>`select attempts, worker_ids from task_runs where result_id = any(${[blocked, quick]}::bigint[])`;
-      expect([...rows]).toEqual([{ attempts: 1, worker_ids: ["test-worker"] }, { attempts: 1, worker_ids: ["test-worker"] }]);
+      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${blocked}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the blocked row to finish" });
+      expect(executor.started.filter((id) => id === blocked || id === quick).sort()).toEqual([blocked, quick].sort());
+      expect(Object.values(await transitions([blocked, quick]))).toEqual([["READY>RUNNING", "RUNNING>SUCCESSFUL"], ["READY>SUCCESSFUL"]]);
+    } finally {
+      runtime.requestShutdown();
+      await done;
+    }
+  });
+
+  test("a result the database refuses does not sink the batch: every row is claimed instead and the completer isolates the bad one", async () => {
+    await db.sql.unsafe(`
+      create or replace function refuse_poison() returns trigger language plpgsql as $$
+      begin
+        if new.return_json = '"poison"'::jsonb then raise exception 'poison refused'; end if;
+        return new;
+      end $$;
+      create trigger refuse_poison before update on task_runs for each row execute function refuse_poison();`);
+    const executor = new ScriptedExecutor();
+    const { runtime, done } = start(executor, { concurrency: 4, claimBatchSize: 10 });
+    try {
+      const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
+      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+      const [good, poison] = await enqueue(db.sql, [{ kwargs: { returns: "fine" } }, { kwargs: { returns: "poison" } }]) as [string, string];
+      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = any(${[good, poison]}::bigint[]) and status in ('SUCCESSFUL', 'FAILED')`).length === 2, { what: "both rows finished" });
+      const rows = await db.sql<{ id: string; status: string; attempts: number; return_json: unknown; kind: string | null }[]>`
+        select result_id::text as id, status, attempts, return_json, errors_json -> 0 ->> 'kind' as kind
+        from task_runs where result_id = any(${[good, poison]}::bigint[]) order by result_id`;
+      expect([...rows]).toEqual([
+        { id: good, status: "SUCCESSFUL", attempts: 1, return_json: "fine", kind: null },
+        { id: poison, status: "FAILED", attempts: 1, return_json: null, kind: "infra_error" },
+      ]);
+      // Each ran once; both were claimed by the fallback, then written by the completer.
+      expect(executor.started.filter((id) => id === good || id === poison).sort()).toEqual([good, poison].sort());
+      expect(Object.values(await transitions([good, poison]))).toEqual([["READY>RUNNING", "RUNNING>SUCCESSFUL"], ["READY>RUNNING", "RUNNING>FAILED"]]);
+    } finally {
+      runtime.requestShutdown();
+      await done;
+      await db.sql.unsafe("drop trigger refuse_poison on task_runs");
+    }
+  });
+
+  test("a lost batch's rows another claim took meanwhile stay with it: the run here is stopped and its outcome dropped", async () => {
+    const executor = new ScriptedExecutor();
+    const { runtime, done } = start(executor, { concurrency: 4, claimBatchSize: 10, shortTaskBoundMs: 60_000 });
+    try {
+      const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
+      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+      const [blocked] = await enqueue(db.sql, [{ kwargs: { block: true } }]) as [string];
+      await waitFor(async () => executor.started.includes(blocked), { what: "the row to start" });
+      const [backend] = await db.sql<{ pid: number }[]>`
+        select l.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'transactionid' and a.state = 'idle in transaction' and a.datname = current_database() limit 1`;
+      // Another worker's claim gets to the row first: it waits for the row's lock, which the
+      // batch's transaction gives up when its backend is terminated.
+      const other = await db.sql.reserve();
+      try {
+        await other`begin`;
+        const locking = other`select result_id from task_runs where result_id = ${blocked}::bigint for update`.execute();
+        await waitFor(async () => (await db.sql`select 1 from pg_locks where not granted and locktype = 'transactionid'`).length > 0, { intervalMs: 10, what: "the other claim to wait for the row" });
+        await db.sql`select pg_terminate_backend(${backend!.pid})`;
+        expect((await locking).length).toBe(1);
+        await other`update task_runs set status = 'RUNNING', attempts = attempts + 1, leased_by = 'other-worker', leased_until = now() + interval '5 minutes'
+                    where result_id = ${blocked}::bigint`;
+        await other`commit`;
+      } finally {
+        other.release();
+      }
+      await waitFor(async () => executor.aborted.includes(blocked), { what: "the run here to be stopped" });
+      const [row] = await db.sql<{ status: string; leased_by: string; attempts: number }[]>`select status, leased_by, attempts from task_runs where result_id = ${blocked}::bigint`;
+      expect(row).toEqual({ status: "RUNNING", leased_by: "other-worker", attempts: 1 });
     } finally {
       runtime.requestShutdown();
       await done;
