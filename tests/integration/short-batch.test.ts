@@ -43,6 +43,12 @@ beforeEach(async () => {
   await db.sql`truncate status_log`;
 });
 
+/** One row run to the end: the route's first claim is a transaction; batches start once a pick found no keyed rows. */
+async function warmUp(): Promise<void> {
+  const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
+  await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+}
+
 async function transitions(ids: readonly string[]): Promise<Record<string, string[]>> {
   const rows = await db.sql<{ result_id: string; step: string }[]>`
     select result_id::text, old_status || '>' || new_status as step from status_log
@@ -168,9 +174,7 @@ describe("through the runtime", () => {
     const executor = new ScriptedExecutor();
     const { runtime, done } = start(executor, { concurrency: 8, claimBatchSize: 20 });
     try {
-      // Warm-up row: the first claim is a transaction (the route starts keyed).
-      const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
-      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+      await warmUp();
       const ids = await enqueue(db.sql, [{ kwargs: { block: true } }, ...Array.from({ length: 6 }, () => ({ kwargs: {} }))]);
       const [slow, ...quick] = ids as [string, ...string[]];
       const seen = performance.now();
@@ -200,8 +204,7 @@ describe("through the runtime", () => {
     const executor = new ScriptedExecutor();
     // A long bound (tests only) keeps the batch open for the whole test.
     const { runtime, done } = start(executor, { concurrency: 1, claimBatchSize: 10, shortTaskBoundMs: 60_000, shutdownTimeoutMs: 300 });
-    const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
-    await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+    await warmUp();
     const ids = await enqueue(db.sql, [{ kwargs: { block: true } }, {}, {}, {}]);
     await waitFor(async () => executor.started.includes(ids[0]!), { what: "the blocking row to start" });
     runtime.requestShutdown();
@@ -219,8 +222,7 @@ describe("through the runtime", () => {
     const executor = new ScriptedExecutor();
     const { runtime, done } = start(executor, { concurrency: 4, claimBatchSize: 10, shortTaskBoundMs: 60_000 });
     try {
-      const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
-      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+      await warmUp();
       const [blocked, quick] = await enqueue(db.sql, [{ kwargs: { block: true } }, {}]) as [string, string];
       await waitFor(async () => executor.started.includes(blocked) && executor.started.includes(quick), { what: "both rows to start" });
       // The batch waits for the blocked row: its transaction is idle, holding the row locks.
@@ -260,8 +262,7 @@ describe("through the runtime", () => {
     const executor = new ScriptedExecutor();
     const { runtime, done } = start(executor, { concurrency: 4, claimBatchSize: 10 });
     try {
-      const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
-      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+      await warmUp();
       const [good, poison] = await enqueue(db.sql, [{ kwargs: { returns: "fine" } }, { kwargs: { returns: "poison" } }]) as [string, string];
       await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = any(${[good, poison]}::bigint[]) and status in ('SUCCESSFUL', 'FAILED')`).length === 2, { what: "both rows finished" });
       const rows = await db.sql<{ id: string; status: string; attempts: number; return_json: unknown; kind: string | null }[]>`
@@ -285,8 +286,7 @@ describe("through the runtime", () => {
     const executor = new ScriptedExecutor();
     const { runtime, done } = start(executor, { concurrency: 4, claimBatchSize: 10, shortTaskBoundMs: 60_000 });
     try {
-      const [warm] = await enqueue(db.sql, [{ kwargs: {} }]);
-      await waitFor(async () => (await db.sql`select 1 from task_runs where result_id = ${warm!}::bigint and status = 'SUCCESSFUL'`).length > 0, { what: "the warm-up row" });
+      await warmUp();
       const [blocked] = await enqueue(db.sql, [{ kwargs: { block: true } }]) as [string];
       await waitFor(async () => executor.started.includes(blocked), { what: "the row to start" });
       const [backend] = await db.sql<{ pid: number }[]>`
