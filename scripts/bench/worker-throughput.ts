@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { closeDb, createDb } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { startEmbeddedServer } from "../../tests/helpers/db.ts";
-import { enqueueNoops, percentile, writeCountersRead, writeCountersReport } from "./common.ts";
+import { enqueueNoops, percentile, writeCountersRead, writeCountersReport, type WriteCounters } from "./common.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const binary = join(root, "dist", "reproq");
@@ -52,7 +52,7 @@ try {
   await sql`create extension if not exists pg_stat_statements`.catch(() => {}); // counted only when preloaded
   await enqueueNoops(sql, total, taskPath);
   await sql`vacuum analyze task_runs`;
-  const before = await writeCountersRead(sql);
+  const before = await settledCounters(sql);
   const started = performance.now();
   const worker = startWorker();
   for (;;) {
@@ -61,7 +61,7 @@ try {
     await Bun.sleep(100);
   }
   const seconds = (performance.now() - started) / 1000;
-  const after = await writeCountersRead(sql);
+  const after = await settledCounters(sql);
   console.log(`burn-down: ${total} no-op tasks, concurrency ${concurrency}, ${inProcess ? "bun-inprocess no-op" : "command executor (/bin/sh)"}: ${seconds.toFixed(1)} s, ${Math.round(total / seconds)} tasks/s`);
   console.log(`burn-down writes: ${await writeCountersReport(sql, before, after, total)}`);
 
@@ -88,4 +88,20 @@ try {
   await admin`drop database if exists ${admin(name)} with (force)`;
   await closeDb(admin);
   await privateServer?.stop();
+}
+
+/**
+ * The write counters once they have settled: backends report their table counters to the stats
+ * system when idle (up to ~10 s later), so read until two reads 1.5 s apart agree.
+ */
+async function settledCounters(sql: Parameters<typeof writeCountersRead>[0]): Promise<WriteCounters> {
+  let counters = await writeCountersRead(sql);
+  for (let waited = 0; waited < 15_000; waited += 1_500) {
+    await Bun.sleep(1_500);
+    const again = await writeCountersRead(sql);
+    const settled = again.updates === counters.updates && again.inserts === counters.inserts;
+    counters = again;
+    if (settled) break;
+  }
+  return counters;
 }
