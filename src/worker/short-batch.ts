@@ -64,7 +64,7 @@ export class ShortBatch implements ResultSink {
   private readonly members = new Map<string, Member>();
   private closing = false;
   private written = new Set<string>();
-  /** The transaction failed: the rows are not ours (see failed()). */
+  /** The transaction did not commit and recover() has run: a row bound from now on is not ours. */
   private lost = false;
   private release: () => void = () => {};
   private readonly released = new Promise<void>((resolve) => (this.release = resolve));
@@ -152,8 +152,8 @@ export class ShortBatch implements ResultSink {
   private accept(outcome: Completion): Promise<WriteResult> {
     const member = this.members.get(outcome.completion.resultId);
     if (!member || this.closing || member.outcome !== null) {
-      // Claimed (RUNNING, leased) by the write under way: recorded like any claimed row once it
-      // has committed. Had it failed, the completer's fence writes nothing.
+      // Claimed (RUNNING, leased) by the write under way, or by recover(): recorded like any
+      // claimed row once that is done. A row another claim took meanwhile: the fence writes nothing.
       return this.ended.then(() => this.toCompleter(outcome));
     }
     member.outcome = outcome;
