@@ -38,7 +38,7 @@ export function rowBucketQuery(sql: Queryable, alias: string) {
 }
 
 /**
- * Three CTEs, `rate_ok`, `lock_ok` and `conc_ok`, that cut a ranked candidate list (a CTE named
+ * Four CTEs, `keyed_rows`, `rate_ok`, `lock_ok` and `conc_ok`, that cut a ranked candidate list (a CTE named
  * `fair_rows` with result_id, fair, bucket, available, lock_key, conc_key, concurrency_limit) down
  * to what one batch may take, walking the rows in `fair` order:
  *  - rate_ok: at most floor(available) rows per enforced bucket (bucket NULL = not limited);
@@ -49,12 +49,18 @@ export function rowBucketQuery(sql: Queryable, alias: string) {
  * Each layer counts only the survivors of the previous one. A row dropped by a later layer still
  * counted in an earlier one, which can only make the batch smaller, never exceed a limit.
  * conc_key is the normalized key: NULL unless concurrency_key <> '' (see concurrencyKeyOf).
+ * Only keyed rows (an enforced bucket, a lock_key or a conc_key) go through the layers: a row with
+ * none passes each of them whatever the others do, and is in no partition a keyed row is ranked
+ * in, so unkeyed rows join conc_ok directly (ranks 0) and a batch without keys sorts nothing here.
  */
 export function batchLimitsCtes(sql: Queryable) {
   return sql`
+    keyed_rows AS (
+      SELECT * FROM fair_rows f WHERE f.bucket IS NOT NULL OR f.lock_key IS NOT NULL OR f.conc_key IS NOT NULL
+    ),
     rate_ok AS (
       SELECT * FROM (
-        SELECT f.*, row_number() OVER (PARTITION BY f.bucket ORDER BY f.fair) AS rate_rank FROM fair_rows f
+        SELECT f.*, row_number() OVER (PARTITION BY f.bucket ORDER BY f.fair) AS rate_rank FROM keyed_rows f
       ) x
       WHERE x.bucket IS NULL OR x.rate_rank <= floor(x.available)
     ),
@@ -71,6 +77,9 @@ export function batchLimitsCtes(sql: Queryable) {
       WHERE x.conc_key IS NULL OR x.concurrency_limit <= 0
          OR x.conc_rank + (SELECT count(*) FROM task_runs r
                            WHERE r.status = 'RUNNING' AND r.concurrency_key = x.conc_key) <= x.concurrency_limit
+      UNION ALL
+      SELECT f.*, 0::bigint AS rate_rank, 0::bigint AS lock_rank, 0::bigint AS conc_rank FROM fair_rows f
+      WHERE f.bucket IS NULL AND f.lock_key IS NULL AND f.conc_key IS NULL
     )`;
 }
 
