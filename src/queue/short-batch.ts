@@ -24,7 +24,9 @@ export interface FinishLockedParams {
   promote: readonly LockedRow[];
   /**
    * The rows are not locked by the caller (its batch's transaction was lost and rolled back):
-   * lock them here, skipping any another transaction holds (another claim has them now).
+   * lock them here, waiting for a transaction that holds one (another claim's, which may leave it
+   * READY, as this worker's own in-flight claim does); a row that is no longer READY at that
+   * attempt is left alone (another claim has it now). Run it with a lock_timeout.
    */
   relock?: boolean;
 }
@@ -40,7 +42,7 @@ export type LockedKind = Exclude<OutcomeKind, "requeue"> | "running";
  * time: the completer moves them by the start delay later, as for any claim). Successes release
  * their WAITING chain children in the same statement. Fenced on status READY and the attempt
  * (the transaction holds the row locks, so nothing else can have changed them; with `relock`, rows
- * another transaction has locked meanwhile are left alone). Returns the rows
+ * another claim took meanwhile are left alone). Returns the rows
  * written with their kind. Not idempotent; chord accounting and failure propagation are the
  * caller's (workflowRecordSuccessMany, taskPropagateTerminalFailure), in the same transaction.
  */
@@ -66,7 +68,7 @@ export async function taskFinishLocked(sql: Queryable, params: FinishLockedParam
       select t.result_id from task_runs t join d on d.result_id = t.result_id
       where ${params.relock === true} and t.status = 'READY' and t.attempts = d.attempt - 1
       order by t.result_id
-      for update of t skip locked
+      for update of t
     ),
     written as (
       update task_runs t set

@@ -115,6 +115,8 @@ export class Worker {
   private openBatches = 0;
   /** Lost short-task batches still taking their rows back (claims wait: they would take them first). */
   private recoveries = 0;
+  /** The rows those batches are taking back: a claim already in flight that returns one leaves it alone. */
+  private readonly recovering = new Set<string>();
   /** Ends the retries of lost batches' recoveries (shutdown gave up on writing results). */
   private readonly batchGiveUp = new AbortController();
 
@@ -312,10 +314,12 @@ export class Worker {
       opened = await ShortBatch.open({
         sql, completer: this.completer, logger, db: this.telemetry.db, workerId: worker.workerId, leaseSeconds: worker.leaseSeconds, boundMs: worker.shortTaskBoundMs,
         giveUp: AbortSignal.any([this.force.signal, this.batchGiveUp.signal]),
-        onRecovery: (done) => {
+        onRecovery: (resultIds, done) => {
           this.recoveries += 1;
+          for (const id of resultIds) this.recovering.add(id);
           void done.finally(() => {
             this.recoveries -= 1;
+            for (const id of resultIds) this.recovering.delete(id);
             this.wakeup.kick();
           });
         },
@@ -474,6 +478,11 @@ export class Worker {
    * recorded at once. A row of a short-task batch is bound to it (READY, locked, until it commits).
    */
   private hold(task: ClaimedTask, batch: ShortBatch | null): void {
+    if (batch !== null && this.recovering.has(task.resultId)) {
+      // Its earlier run (a lost batch) is being recorded; this batch leaves the row READY for that.
+      batch.drop(task.resultId);
+      return;
+    }
     const running = new RunningTask(task);
     this.held.set(task.resultId, running);
     batch?.bind(running);

@@ -39,8 +39,13 @@ export interface ShortBatchDeps {
   boundMs: number;
   /** Ends the retries of a lost batch's recovery (shutdown gave up). */
   giveUp: AbortSignal;
-  /** Called when a lost batch starts taking its rows back, with a promise settled when it is done (the producer waits for it). */
-  onRecovery?: (done: Promise<void>) => void;
+  /**
+   * Called when a lost batch starts taking its rows back: their ids (at once, before anything is
+   * awaited) and a promise settled when it is done. The producer claims nothing meanwhile, and a
+   * claim already in flight that returns one of those rows must leave it alone (ShortBatch.drop):
+   * the row is this batch's to take back.
+   */
+  onRecovery?: (resultIds: readonly string[], done: Promise<void>) => void;
 }
 
 interface Member {
@@ -61,7 +66,7 @@ export interface OpenedBatch {
 }
 
 export class ShortBatch implements ResultSink {
-  private readonly members = new Map<string, Member>();
+  readonly members = new Map<string, Member>();
   private closing = false;
   private written = new Set<string>();
   /** The transaction did not commit and recover() has run: a row bound from now on is not ours. */
@@ -112,7 +117,9 @@ export class ShortBatch implements ResultSink {
       (error: unknown) => {
         pickFailed(error);
         const lost = batch as ShortBatch | null;
-        if (lost) deps.onRecovery?.(lost.recover(error));
+        if (!lost) return;
+        const ids = [...lost.members.keys()];
+        deps.onRecovery?.(ids, lost.recover(error));
       },
     );
     return opened;
@@ -127,6 +134,17 @@ export class ShortBatch implements ResultSink {
     if (!this.lost) return;
     running.batch = null;
     running.stop("worker_lost");
+  }
+
+  /**
+   * A row this batch locked but must not run (a lost batch is taking it back): never started,
+   * left out of the write, so it stays READY for that batch's recovery once this one commits.
+   */
+  drop(resultId: string): void {
+    const member = this.members.get(resultId);
+    if (!member || member.running !== null || this.closing) return;
+    member.forgotten = true;
+    this.closeWhenComplete();
   }
 
   /**
@@ -234,6 +252,7 @@ export class ShortBatch implements ResultSink {
     try {
       const ids = await withDbRetry(
         () => db.run("complete_success", () => sql.begin(async (tx) => {
+          await claimSettingsApply(tx); // lock_timeout: the rows' locks are waited for, not forever
           const rows = await writeOutcomes(tx, {
             workerId, leaseSeconds, claimAt: this.claimAt, relock: true,
             outcomes: refused ? [] : outcomes,
