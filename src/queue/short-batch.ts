@@ -24,11 +24,12 @@ export interface FinishLockedParams {
   promote: readonly LockedRow[];
   /**
    * The rows are not locked by the caller (its batch's transaction was lost and rolled back):
-   * lock them here, waiting for a transaction that holds one (another claim's, which may leave it
-   * READY, as this worker's own in-flight claim does); a row that is no longer READY at that
-   * attempt is left alone (another claim has it now). Run it with a lock_timeout.
+   * lock them here. "wait": wait for a transaction that holds one (another claim's, which may
+   * leave it READY, as this worker's own in-flight claim does; run it with a lock_timeout);
+   * "skip": leave rows another transaction holds. Either way a row that is no longer READY at
+   * that attempt is left alone (another claim has it now).
    */
-  relock?: boolean;
+  relock?: "wait" | "skip";
 }
 
 export type LockedKind = Exclude<OutcomeKind, "requeue"> | "running";
@@ -66,9 +67,9 @@ export async function taskFinishLocked(sql: Queryable, params: FinishLockedParam
     ),
     mine as materialized (
       select t.result_id from task_runs t join d on d.result_id = t.result_id
-      where ${params.relock === true} and t.status = 'READY' and t.attempts = d.attempt - 1
+      where ${params.relock !== undefined} and t.status = 'READY' and t.attempts = d.attempt - 1
       order by t.result_id
-      for update of t
+      ${params.relock === "skip" ? sql`for update of t skip locked` : sql`for update of t`}
     ),
     written as (
       update task_runs t set
@@ -98,7 +99,7 @@ export async function taskFinishLocked(sql: Queryable, params: FinishLockedParam
         updated_at = (select at from finish_clock)
       from d
       where t.result_id = d.result_id and t.status = 'READY' and t.attempts = d.attempt - 1
-        and (${params.relock !== true} or t.result_id in (select result_id from mine))
+        and (${params.relock === undefined} or t.result_id in (select result_id from mine))
       returning t.result_id, t.workflow_id, d.kind
     ),
     succeeded as (select result_id from written where kind = 'success'),

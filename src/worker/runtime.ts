@@ -13,7 +13,7 @@ import type { Sql } from "../db/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Executor } from "../executor/index.ts";
 import type { Logger } from "../observability/logger.ts";
-import { withDbRetry } from "../db/retryable.ts";
+import { isRetryableDbError, withDbRetry } from "../db/retryable.ts";
 import { PartialClaimError, taskClaimBatch, taskNextRunAfter, taskReturnUnstarted, workerDeregister, type ClaimRoute, type WorkerIdentity } from "../queue/index.ts";
 import type { ClaimedTask } from "../queue/types.ts";
 import { PollBackoff } from "./backoff.ts";
@@ -44,6 +44,8 @@ const MAX_PENDING_WRITES = 2 * MAX_BATCH;
  * buffer (a row is claimed only for a free slot), so they are not held away from other workers.
  */
 const BUFFER_AHEAD_MS = 100;
+/** Short-task batches pause this long after one could not be opened (see batchesPausedUntil). */
+const BATCH_PAUSE_AFTER_FAILURE_MS = 10_000;
 
 export interface WorkerOptions {
   sql: Sql;
@@ -113,6 +115,12 @@ export class Worker {
   private unwrittenCount = 0;
   /** Short-task batches whose transaction is open. */
   private openBatches = 0;
+  /**
+   * Short-task batches are off until then (performance.now()): a batch could not be opened (a
+   * connection of the pool lost or silent). Claims go through the claim session meanwhile, which
+   * replaces its connections as a whole when one fails; batches would try the pool's one by one.
+   */
+  private batchesPausedUntil = 0;
   /** Lost short-task batches still taking their rows back (claims wait: they would take them first). */
   private recoveries = 0;
   /** The rows those batches are taking back: a claim already in flight that returns one leaves it alone. */
@@ -294,7 +302,8 @@ export class Worker {
    */
   private shortBatchesOn(): boolean {
     const route = this.claimRoute;
-    return this.options.worker.shortTaskBoundMs > 0 && route !== undefined && !route.keyed && !this.claiming.signal.aborted;
+    return this.options.worker.shortTaskBoundMs > 0 && route !== undefined && !route.keyed && !this.claiming.signal.aborted
+      && performance.now() >= this.batchesPausedUntil;
   }
 
   /**
@@ -326,6 +335,12 @@ export class Worker {
       }, request);
     } catch (error) {
       this.openBatches -= 1;
+      if (isRetryableDbError(error)) {
+        this.batchesPausedUntil = performance.now() + BATCH_PAUSE_AFTER_FAILURE_MS;
+        // The claim session's connections have sat unused while batches claimed, as long as the
+        // one that just failed: replace them before the claims that follow rely on them.
+        this.claimRoute?.sessionFailed?.();
+      }
       throw error;
     }
     if (opened.keyed && this.claimRoute) this.claimRoute.keyed = true;

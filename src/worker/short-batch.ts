@@ -16,7 +16,7 @@
 // through the completer, which isolates the row it cannot store.
 import type postgres from "postgres";
 import type { Sql } from "../db/client.ts";
-import { isRetryableDbError, withDbRetry } from "../db/retryable.ts";
+import { dbErrorCode, isRetryableDbError, withDbRetry } from "../db/retryable.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { DbOperations } from "../observability/db-operations.ts";
@@ -27,6 +27,9 @@ import type { ClaimedTask, ClaimParams, FailureCompletion, SuccessCompletion } f
 import type { FinishedTask } from "../queue/workflows.ts";
 import type { Completer, WriteResult } from "./completer.ts";
 import type { ResultSink, RunningTask } from "./pipeline.ts";
+
+/** How long a lost batch's recovery waits for a row lock before it leaves that row to its holder. */
+const RELOCK_WAIT = "1s";
 
 export interface ShortBatchDeps {
   sql: Sql;
@@ -250,19 +253,29 @@ export class ShortBatch implements ResultSink {
     const all = live.map((m) => ({ resultId: m.task.resultId, attempt: m.task.attempts }));
     let written = new Set<string>();
     try {
+      const takeBack = (relock: "wait" | "skip") => db.run("complete_success", () => sql.begin(async (tx) => {
+        // Waits for a row's lock a little (this worker's own claim in flight may hold it and
+        // leave it READY), not for a session that never ends its transaction.
+        await tx`SELECT set_config('lock_timeout', ${RELOCK_WAIT}, true)`;
+        const rows = await writeOutcomes(tx, {
+          workerId, leaseSeconds, claimAt: this.claimAt, relock,
+          outcomes: refused ? [] : outcomes,
+          promote: refused ? all : running,
+        });
+        const taken = new Set(rows.map((r) => r.resultId));
+        // A COMMIT whose answer was lost: those rows are written (or claimed) as this batch wanted.
+        const committed = refused ? [] : await taskBatchCommitted(tx, { workerId, rows: all.filter((r) => !taken.has(r.resultId)) });
+        return [...taken, ...committed];
+      }));
       const ids = await withDbRetry(
-        () => db.run("complete_success", () => sql.begin(async (tx) => {
-          await claimSettingsApply(tx); // lock_timeout: the rows' locks are waited for, not forever
-          const rows = await writeOutcomes(tx, {
-            workerId, leaseSeconds, claimAt: this.claimAt, relock: true,
-            outcomes: refused ? [] : outcomes,
-            promote: refused ? all : running,
-          });
-          const taken = new Set(rows.map((r) => r.resultId));
-          // A COMMIT whose answer was lost: those rows are written (or claimed) as this batch wanted.
-          const committed = refused ? [] : await taskBatchCommitted(tx, { workerId, rows: all.filter((r) => !taken.has(r.resultId)) });
-          return [...taken, ...committed];
-        })),
+        async () => {
+          try {
+            return await takeBack("wait");
+          } catch (lockError) {
+            if (dbErrorCode(lockError) !== "55P03") throw lockError;
+            return takeBack("skip"); // a row held past the wait stays with whoever holds it
+          }
+        },
         { attempts: Number.POSITIVE_INFINITY, baseMs: 100, maxMs: 2_000, signal: this.deps.giveUp },
       );
       written = new Set(ids);
