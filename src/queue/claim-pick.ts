@@ -47,7 +47,7 @@ interface PickRow extends ClaimedTask {
  * idempotent. `queues` must be non-empty and free of duplicates. With `notAfter` (a timestamptz),
  * a statement the server starts later than that claims nothing. `mode` "lock" (a short-task batch,
  * short-batch.ts) claims nothing: the unkeyed picks come back still READY and row-locked, with
- * the attempt and lease their claim will have, and `claimAt`, the time to record as their start.
+ * the attempt their claim will have, and `claimAt`, the time to record as their start.
  */
 export async function taskClaimPick(sql: Queryable, params: ClaimParams, notAfter: string | null = null, mode: "claim" | "lock" = "claim"): Promise<PickOutcome> {
   const { queues, limit, priorityAgingFactor: factor } = params;
