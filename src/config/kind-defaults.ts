@@ -9,7 +9,6 @@ import type { SettingValue } from "./kinds.ts";
 export const IN_PROCESS_DEFAULTS: Readonly<Record<string, number>> = {
   "worker.concurrency": 100,
   "worker.claim_batch_size": 200,
-  "worker.short_task_bound": 50,
 };
 
 /** The resolved values and sources with the executor kind's defaults applied. */

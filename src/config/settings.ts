@@ -150,7 +150,7 @@ export const SETTINGS: readonly Setting[] = [
     default: 100, scopes: WORKER, hint: "n", description: "Most tasks claimed by one statement; 200 for bun-inprocess unless set" },
   { key: "worker.short_task_bound", kind: "duration", min: 0, max: 100, env: ["REPROQ_SHORT_TASK_BOUND"], flag: "short-task-bound",
     default: 0, scopes: WORKER,
-    description: "Short-task batches: claim and complete a batch in one transaction (one write per task); a task still running after this (at most 100ms) is claimed and shows RUNNING. 0 = off; 50ms for bun-inprocess unless set" },
+    description: "Short-task batches: claim and complete a batch in one transaction (one write per task); a task still running after this (at most 100ms) is claimed and shows RUNNING. 0 = off (e.g. 50ms for short bun-inprocess tasks)" },
   { key: "worker.retry_base_seconds", kind: "float", min: 0, env: ["REPROQ_RETRY_BASE_SECONDS"],
     flag: "retry-base-seconds", default: 30, scopes: WORKER, hint: "seconds",
     description: "Retry delay after the first failed attempt; doubles with each attempt" },

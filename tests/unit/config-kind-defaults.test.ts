@@ -6,7 +6,7 @@ import { load, tempDir } from "../helpers/config.ts";
 describe("executor-sized defaults", () => {
   test("bun-inprocess gets more slots and bigger claims, and `reproq config` says why", async () => {
     const config = await load({ flags: { executor: "bun-inprocess" } });
-    expect(config.worker).toMatchObject({ concurrency: 100, claimBatchSize: 200, shortTaskBoundMs: 50 });
+    expect(config.worker).toMatchObject({ concurrency: 100, claimBatchSize: 200, shortTaskBoundMs: 0 });
     const shown = explainConfig(config, "worker").find((s) => s.key === "worker.concurrency");
     expect(shown).toMatchObject({ value: "100", source: "default for bun-inprocess" });
     expect(sourcePhrase(config, "worker.claim_batch_size")).toBe("(default for bun-inprocess)");
@@ -25,7 +25,7 @@ describe("executor-sized defaults", () => {
     expect((await load({ flags: { executor: "bun-inprocess" }, env: { REPROQ_CLAIM_BATCH_SIZE: "30" } })).worker.claimBatchSize).toBe(30);
     const cwd = tempDir({ "reproq.yaml": "worker:\n  executor: bun-inprocess\n  concurrency: 12\n" });
     expect((await load({ cwd })).worker).toMatchObject({ concurrency: 12, claimBatchSize: 200 });
-    expect((await load({ flags: { executor: "bun-inprocess", "short-task-bound": "0" } })).worker.shortTaskBoundMs).toBe(0);
+    expect((await load({ flags: { executor: "bun-inprocess", "short-task-bound": "50ms" } })).worker.shortTaskBoundMs).toBe(50);
     expect((await load({ flags: { executor: "python", "short-task-bound": "20ms" } })).worker.shortTaskBoundMs).toBe(20);
   });
 
